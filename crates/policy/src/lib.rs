@@ -1,0 +1,1 @@
+//! RAM policy documents: parsing, validation and evaluation.

@@ -1,0 +1,1 @@
+//! Cang's object encryption format (see `docs/format.md`).
