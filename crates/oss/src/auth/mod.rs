@@ -1,0 +1,1 @@
+//! Request authentication: signature V1, V4 and presigned URLs.

@@ -1,0 +1,4 @@
+//! The OSS REST protocol, as the official SDKs speak it: requests are parsed into typed endpoints,
+//! signatures verified, XML bodies read and written, and errors rendered. No I/O, no runtime.
+
+pub mod auth;
