@@ -1,0 +1,1 @@
+//! Known-answer tests for signature verification: the vectors of `docs/oss-api.md` §2.
