@@ -2,3 +2,7 @@
 //! signatures verified, XML bodies read and written, and errors rendered. No I/O, no runtime.
 
 pub mod auth;
+pub mod error;
+pub mod xml;
+
+pub use error::{CmkCondition, ErrorCode, OssError, RenderedError};
