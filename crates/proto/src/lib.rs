@@ -1,0 +1,14 @@
+//! Generated protobuf messages and tonic services for Cang's internal gRPC APIs (`cang.kms.v1`,
+//! `cang.meta.v1`, …). The module tree mirrors the proto packages, e.g. `cang_proto::cang::kms::v1`.
+//!
+//! Messages that carry plaintext key material or secrets have no `Debug` implementation (see `build.rs`),
+//! so they cannot end up in a log line or an error message by accident.
+
+#![allow(
+    // Secret-bearing messages deliberately have no Debug impl.
+    missing_debug_implementations,
+    // Generated code: prost emits large enums and doc comments we do not control.
+    clippy::all
+)]
+
+include!(concat!(env!("OUT_DIR"), "/cang_protos.rs"));
