@@ -349,6 +349,20 @@ pub struct RenderedError {
     pub body: String,
 }
 
+impl From<crate::auth::AuthError> for OssError {
+    /// Keeps the code, status, message, EC and extra elements the authentication layer chose.
+    fn from(err: crate::auth::AuthError) -> Self {
+        let code = ErrorCode::from_code(err.code()).unwrap_or(ErrorCode::AccessDenied);
+        let status = StatusCode::from_u16(err.http_status()).unwrap_or_else(|_| code.status());
+        let mut out = Self::with_message(code, err.message()).status(status);
+        if let Some(ec) = err.ec() {
+            out = out.ec(ec);
+        }
+        out.extra.extend(err.extra_fields());
+        out
+    }
+}
+
 impl From<ErrorCode> for OssError {
     fn from(code: ErrorCode) -> Self {
         Self::new(code)

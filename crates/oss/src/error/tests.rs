@@ -143,3 +143,18 @@ fn malformed_xml_keeps_the_standard_sentence_and_adds_detail() {
     assert!(err.message_text().contains("missing <Part>"));
     assert!(err.to_xml().contains("missing &lt;Part&gt;"));
 }
+
+#[test]
+fn auth_errors_keep_code_status_and_extras() {
+    let err = OssError::from(crate::auth::AuthError::InvalidAccessKeyId {
+        access_key_id: "ak1".into(),
+    });
+    assert_eq!(err.code(), ErrorCode::InvalidAccessKeyId);
+    assert_eq!(err.http_status(), StatusCode::FORBIDDEN);
+    assert!(err.to_xml().contains("<OSSAccessKeyId>ak1</OSSAccessKeyId>"));
+    let err = OssError::from(crate::auth::AuthError::AccessDenied {
+        message: "Request has expired.",
+    });
+    assert_eq!(err.code(), ErrorCode::AccessDenied);
+    assert_eq!(err.message_text(), "Request has expired.");
+}
