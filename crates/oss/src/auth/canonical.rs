@@ -20,14 +20,20 @@ pub(crate) fn parse_query(raw: &str) -> Vec<QueryParam> {
         .filter(|segment| !segment.is_empty())
         .map(|segment| {
             let (name, value) = segment.split_once('=').unwrap_or((segment, ""));
-            QueryParam { name: form_decode(name.as_bytes()), value: form_decode(value.as_bytes()) }
+            QueryParam {
+                name: form_decode(name.as_bytes()),
+                value: form_decode(value.as_bytes()),
+            }
         })
         .collect()
 }
 
 /// The first value of `name`, if the parameter is present.
 pub(crate) fn query_value<'q>(params: &'q [QueryParam], name: &str) -> Option<&'q [u8]> {
-    params.iter().find(|p| p.name == name.as_bytes()).map(|p| p.value.as_slice())
+    params
+        .iter()
+        .find(|p| p.name == name.as_bytes())
+        .map(|p| p.value.as_slice())
 }
 
 /// Percent-decoding with `+` as space. A `%` not followed by two hex digits stays literal, as lenient
@@ -38,15 +44,13 @@ pub(crate) fn form_decode(input: &[u8]) -> Vec<u8> {
     while i < input.len() {
         match input[i] {
             b'+' => out.push(b' '),
-            b'%' if i + 2 < input.len() => {
-                match (hex_digit(input[i + 1]), hex_digit(input[i + 2])) {
-                    (Some(hi), Some(lo)) => {
-                        out.push(hi << 4 | lo);
-                        i += 2;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < input.len() => match (hex_digit(input[i + 1]), hex_digit(input[i + 2])) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
+                    i += 2;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             byte => out.push(byte),
         }
         i += 1;
@@ -68,7 +72,9 @@ fn hex_digit(byte: u8) -> Option<u8> {
 pub(crate) fn rfc3986_encode(input: &[u8], keep_slash: bool, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &byte in input {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') || (keep_slash && byte == b'/')
+        if byte.is_ascii_alphanumeric()
+            || matches!(byte, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && byte == b'/')
         {
             out.push(byte);
         } else {
@@ -103,31 +109,128 @@ pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
 
 /// Names of every header starting with `x-oss-`, sorted (HeaderMap names are already lower case).
 pub(crate) fn oss_header_names(headers: &HeaderMap) -> Vec<&str> {
-    let mut names: Vec<&str> = headers.keys().map(|k| k.as_str()).filter(|n| n.starts_with("x-oss-")).collect();
+    let mut names: Vec<&str> = headers
+        .keys()
+        .map(|k| k.as_str())
+        .filter(|n| n.starts_with("x-oss-"))
+        .collect();
     names.sort_unstable();
     names
 }
 
 /// Query parameters that take part in the V1 canonical resource: the union of every SDK's list (§2.2.3).
 const SUB_RESOURCES: &[&str] = &[
-    "acl", "uploads", "location", "cors", "logging", "website", "referer", "lifecycle", "delete", "append",
-    "tagging", "objectMeta", "uploadId", "partNumber", "security-token", "position", "img", "style",
-    "styleName", "replication", "replicationProgress", "replicationLocation", "cname", "bucketInfo", "comp",
-    "qos", "live", "status", "vod", "startTime", "endTime", "symlink", "x-oss-process", "response-content-type",
-    "response-content-language", "response-expires", "response-cache-control", "response-content-disposition",
-    "response-content-encoding", "x-oss-traffic-limit", "udf", "udfName", "udfImage", "udfId", "udfImageDesc",
-    "udfApplication", "udfApplicationLog", "restore", "callback", "callback-var", "qosInfo", "policy", "stat",
-    "encryption", "versions", "versioning", "versionId", "requestPayment", "x-oss-request-payer", "sequential",
-    "inventory", "inventoryId", "continuation-token", "asyncFetch", "worm", "wormId", "wormExtend",
-    "withHashContext", "x-oss-enable-md5", "x-oss-enable-sha1", "x-oss-enable-sha256", "x-oss-hash-ctx",
-    "x-oss-md5-ctx", "transferAcceleration", "regionList", "cloudboxes", "x-oss-ac-source-ip",
-    "x-oss-ac-subnet-mask", "x-oss-ac-vpc-id", "x-oss-ac-forward-allow", "metaQuery", "resourceGroup", "rtc",
-    "x-oss-async-process", "responseHeader", "bucketArchiveDirectRead", "httpsConfig", "redundancyTransition",
-    "x-oss-target-redundancy-type", "x-oss-redundancy-transition-taskid", "accessPoint", "accessPointPolicy",
-    "publicAccessBlock", "x-oss-access-point-name", "objectInfo", "group", "link", "qosRequester",
-    "requesterQosInfo", "resourcePool", "resourcePoolInfo", "resourcePoolBuckets",
-    "x-oss-write-get-object-response", "vpcip", "vip", "processConfiguration", "x-oss-dir", "x-oss-rename",
-    "x-oss-delete", "policyStatus", "seal",
+    "acl",
+    "uploads",
+    "location",
+    "cors",
+    "logging",
+    "website",
+    "referer",
+    "lifecycle",
+    "delete",
+    "append",
+    "tagging",
+    "objectMeta",
+    "uploadId",
+    "partNumber",
+    "security-token",
+    "position",
+    "img",
+    "style",
+    "styleName",
+    "replication",
+    "replicationProgress",
+    "replicationLocation",
+    "cname",
+    "bucketInfo",
+    "comp",
+    "qos",
+    "live",
+    "status",
+    "vod",
+    "startTime",
+    "endTime",
+    "symlink",
+    "x-oss-process",
+    "response-content-type",
+    "response-content-language",
+    "response-expires",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "x-oss-traffic-limit",
+    "udf",
+    "udfName",
+    "udfImage",
+    "udfId",
+    "udfImageDesc",
+    "udfApplication",
+    "udfApplicationLog",
+    "restore",
+    "callback",
+    "callback-var",
+    "qosInfo",
+    "policy",
+    "stat",
+    "encryption",
+    "versions",
+    "versioning",
+    "versionId",
+    "requestPayment",
+    "x-oss-request-payer",
+    "sequential",
+    "inventory",
+    "inventoryId",
+    "continuation-token",
+    "asyncFetch",
+    "worm",
+    "wormId",
+    "wormExtend",
+    "withHashContext",
+    "x-oss-enable-md5",
+    "x-oss-enable-sha1",
+    "x-oss-enable-sha256",
+    "x-oss-hash-ctx",
+    "x-oss-md5-ctx",
+    "transferAcceleration",
+    "regionList",
+    "cloudboxes",
+    "x-oss-ac-source-ip",
+    "x-oss-ac-subnet-mask",
+    "x-oss-ac-vpc-id",
+    "x-oss-ac-forward-allow",
+    "metaQuery",
+    "resourceGroup",
+    "rtc",
+    "x-oss-async-process",
+    "responseHeader",
+    "bucketArchiveDirectRead",
+    "httpsConfig",
+    "redundancyTransition",
+    "x-oss-target-redundancy-type",
+    "x-oss-redundancy-transition-taskid",
+    "accessPoint",
+    "accessPointPolicy",
+    "publicAccessBlock",
+    "x-oss-access-point-name",
+    "objectInfo",
+    "group",
+    "link",
+    "qosRequester",
+    "requesterQosInfo",
+    "resourcePool",
+    "resourcePoolInfo",
+    "resourcePoolBuckets",
+    "x-oss-write-get-object-response",
+    "vpcip",
+    "vip",
+    "processConfiguration",
+    "x-oss-dir",
+    "x-oss-rename",
+    "x-oss-delete",
+    "policyStatus",
+    "seal",
 ];
 
 /// Whether a (decoded) query parameter name is a V1 sub-resource.
@@ -137,7 +240,8 @@ pub(crate) fn is_sub_resource(name: &[u8]) -> bool {
 
 pub(crate) fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
     // HMAC accepts keys of any length (longer keys are hashed), so construction cannot fail.
-    let mut mac = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(message);
     mac.finalize().into_bytes().into()
 }
@@ -167,8 +271,20 @@ mod tests {
     fn query_parsing_treats_bare_and_empty_values_alike_and_form_decodes() {
         let params = parse_query("uploads&encryption=&prefix=dir%2F+x&&a=%zz%4");
         assert_eq!(params.len(), 4);
-        assert_eq!(params[0], QueryParam { name: b"uploads".to_vec(), value: vec![] });
-        assert_eq!(params[1], QueryParam { name: b"encryption".to_vec(), value: vec![] });
+        assert_eq!(
+            params[0],
+            QueryParam {
+                name: b"uploads".to_vec(),
+                value: vec![]
+            }
+        );
+        assert_eq!(
+            params[1],
+            QueryParam {
+                name: b"encryption".to_vec(),
+                value: vec![]
+            }
+        );
         assert_eq!(query_value(&params, "prefix"), Some(&b"dir/ x"[..]));
         assert_eq!(query_value(&params, "a"), Some(&b"%zz%4"[..]));
         assert_eq!(query_value(&params, "missing"), None);
@@ -196,10 +312,26 @@ mod tests {
 
     #[test]
     fn whitelist_holds_sub_resources_but_not_listing_parameters() {
-        for name in ["acl", "uploads", "uploadId", "partNumber", "encryption", "continuation-token", "seal"] {
+        for name in [
+            "acl",
+            "uploads",
+            "uploadId",
+            "partNumber",
+            "encryption",
+            "continuation-token",
+            "seal",
+        ] {
             assert!(is_sub_resource(name.as_bytes()), "{name}");
         }
-        for name in ["prefix", "marker", "max-keys", "list-type", "encoding-type", "start-after", "Signature"] {
+        for name in [
+            "prefix",
+            "marker",
+            "max-keys",
+            "list-type",
+            "encoding-type",
+            "start-after",
+            "Signature",
+        ] {
             assert!(!is_sub_resource(name.as_bytes()), "{name}");
         }
     }
@@ -207,7 +339,10 @@ mod tests {
     #[test]
     fn hmac_known_answers() {
         // RFC 2202 test case 2 and RFC 4231 test case 2.
-        assert_eq!(hex::encode(hmac_sha1(b"Jefe", b"what do ya want for nothing?")), "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+        assert_eq!(
+            hex::encode(hmac_sha1(b"Jefe", b"what do ya want for nothing?")),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
         assert_eq!(
             hex::encode(hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"

@@ -22,20 +22,26 @@ pub(crate) fn parse_http_date(value: &[u8]) -> Option<i64> {
     let format = format_description!(
         "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
     );
-    time::PrimitiveDateTime::parse(text, format).ok().map(|t| t.assume_utc().unix_timestamp())
+    time::PrimitiveDateTime::parse(text, format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
 }
 
 /// `20240102T030405Z` → Unix seconds.
 pub(crate) fn parse_iso8601_basic(value: &[u8]) -> Option<i64> {
     let text = std::str::from_utf8(value).ok()?;
     let format = format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(text, format).ok().map(|t| t.assume_utc().unix_timestamp())
+    time::PrimitiveDateTime::parse(text, format)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
 }
 
 /// `20240102` (a V4 scope date) → Unix seconds of that day's midnight UTC.
 pub(crate) fn parse_scope_date(value: &str) -> Option<i64> {
     let format = format_description!("[year][month][day]");
-    time::Date::parse(value, format).ok().map(|d| d.midnight().assume_utc().unix_timestamp())
+    time::Date::parse(value, format)
+        .ok()
+        .map(|d| d.midnight().assume_utc().unix_timestamp())
 }
 
 /// Midnight UTC of the day containing `unix` seconds.
@@ -76,7 +82,12 @@ mod tests {
         assert_eq!(parse_iso8601_basic(b"20240102T030405Z"), Some(T));
         assert_eq!(parse_scope_date("20240102"), Some(T - 3 * 3600 - 4 * 60 - 5));
         assert_eq!(day_start(T), T - 3 * 3600 - 4 * 60 - 5);
-        for bad in [&b"2024-01-02"[..], b"Tue, 02 Jan 2024 03:04:05 +0800", b"", b"\xff\xfe"] {
+        for bad in [
+            &b"2024-01-02"[..],
+            b"Tue, 02 Jan 2024 03:04:05 +0800",
+            b"",
+            b"\xff\xfe",
+        ] {
             assert_eq!(parse_http_date(bad), None);
             assert_eq!(parse_iso8601_basic(bad), None);
         }
@@ -90,7 +101,10 @@ mod tests {
         assert!(check_skew(T, b"t", T - 900, max).is_ok());
         let err = check_skew(T, b"t", T + 901, max).unwrap_err();
         assert_eq!(err.code(), "RequestTimeTooSkewed");
-        assert_eq!(err.extra_fields()[1], ("ServerTime", "2024-01-02T03:19:06.000Z".to_owned()));
+        assert_eq!(
+            err.extra_fields()[1],
+            ("ServerTime", "2024-01-02T03:19:06.000Z".to_owned())
+        );
     }
 
     #[test]

@@ -63,12 +63,18 @@ pub struct Credential {
 impl Credential {
     /// A long-term access key (no security token).
     pub fn new(secret: impl Into<String>) -> Self {
-        Self { secret: AccessKeySecret::new(secret), security_token: None }
+        Self {
+            secret: AccessKeySecret::new(secret),
+            security_token: None,
+        }
     }
 
     /// A temporary access key that must be used together with `token`.
     pub fn with_security_token(secret: impl Into<String>, token: impl Into<String>) -> Self {
-        Self { secret: AccessKeySecret::new(secret), security_token: Some(SecurityToken::new(token)) }
+        Self {
+            secret: AccessKeySecret::new(secret),
+            security_token: Some(SecurityToken::new(token)),
+        }
     }
 }
 
@@ -117,7 +123,10 @@ mod tests {
     fn map_store_returns_only_known_keys() {
         let mut store = HashMap::new();
         store.insert("ak".to_owned(), Credential::new("sk"));
-        assert_eq!(store.credential("ak").map(|c| c.secret.expose().to_owned()), Some("sk".to_owned()));
+        assert_eq!(
+            store.credential("ak").map(|c| c.secret.expose().to_owned()),
+            Some("sk".to_owned())
+        );
         assert!(store.credential("other").is_none());
     }
 }

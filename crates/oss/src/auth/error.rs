@@ -32,7 +32,9 @@ pub enum AuthError {
         access_key_id: String,
     },
     /// The signature the client sent differs from the one computed with the stored secret.
-    #[error("The request signature we calculated does not match the signature you provided. Check your key and signing method.")]
+    #[error(
+        "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+    )]
     SignatureDoesNotMatch(Box<SignatureMismatch>),
     /// The request time is further from the server clock than the allowed skew.
     #[error("The difference between the request time and the current time is too large.")]
@@ -100,17 +102,26 @@ impl AuthError {
             Self::InvalidAccessKeyId { access_key_id } => vec![("OSSAccessKeyId", access_key_id.clone())],
             Self::SignatureDoesNotMatch(m) => {
                 let mut fields = vec![
-                    ("StringToSign", String::from_utf8_lossy(&m.string_to_sign).into_owned()),
+                    (
+                        "StringToSign",
+                        String::from_utf8_lossy(&m.string_to_sign).into_owned(),
+                    ),
                     ("StringToSignBytes", spaced_hex(&m.string_to_sign)),
                     ("SignatureProvided", m.signature_provided.clone()),
                     ("OSSAccessKeyId", m.access_key_id.clone()),
                 ];
                 if let Some(canonical) = &m.canonical_request {
-                    fields.push(("CanonicalRequest", String::from_utf8_lossy(canonical).into_owned()));
+                    fields.push((
+                        "CanonicalRequest",
+                        String::from_utf8_lossy(canonical).into_owned(),
+                    ));
                 }
                 fields
             }
-            Self::RequestTimeTooSkewed { request_time, server_time } => vec![
+            Self::RequestTimeTooSkewed {
+                request_time,
+                server_time,
+            } => vec![
                 ("RequestTime", request_time.clone()),
                 ("ServerTime", server_time.clone()),
             ],
@@ -152,10 +163,23 @@ mod tests {
     fn codes_and_statuses_match_the_oss_catalogue() {
         let cases = [
             (AuthError::malformed_authorization(), "InvalidArgument", 400),
-            (AuthError::access_denied("Request has expired."), "AccessDenied", 403),
-            (AuthError::InvalidAccessKeyId { access_key_id: "ak".into() }, "InvalidAccessKeyId", 403),
             (
-                AuthError::RequestTimeTooSkewed { request_time: "t".into(), server_time: "s".into() },
+                AuthError::access_denied("Request has expired."),
+                "AccessDenied",
+                403,
+            ),
+            (
+                AuthError::InvalidAccessKeyId {
+                    access_key_id: "ak".into(),
+                },
+                "InvalidAccessKeyId",
+                403,
+            ),
+            (
+                AuthError::RequestTimeTooSkewed {
+                    request_time: "t".into(),
+                    server_time: "s".into(),
+                },
                 "RequestTimeTooSkewed",
                 403,
             ),

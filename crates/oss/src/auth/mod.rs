@@ -51,7 +51,10 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        Self { region: None, max_skew: Duration::from_secs(15 * 60) }
+        Self {
+            region: None,
+            max_skew: Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -98,9 +101,12 @@ pub fn authenticate(
     let Some(claim) = read_signature(request, now, config)? else {
         return Ok(Authentication::Anonymous);
     };
-    let credential = store
-        .credential(claim.access_key_id())
-        .ok_or_else(|| AuthError::InvalidAccessKeyId { access_key_id: claim.access_key_id().to_owned() })?;
+    let credential =
+        store
+            .credential(claim.access_key_id())
+            .ok_or_else(|| AuthError::InvalidAccessKeyId {
+                access_key_id: claim.access_key_id().to_owned(),
+            })?;
     claim.verify(&credential).map(Authentication::Signed)
 }
 
@@ -138,10 +144,22 @@ impl SignatureClaim<'_> {
         let secret = credential.secret.expose().as_bytes();
         match &self.kind {
             ClaimKind::V1(claim) => {
-                claim.verify(self.request, &self.params, &self.access_key_id, &self.signature, secret)?;
+                claim.verify(
+                    self.request,
+                    &self.params,
+                    &self.access_key_id,
+                    &self.signature,
+                    secret,
+                )?;
             }
             ClaimKind::V4(claim) => {
-                claim.verify(self.request, &self.params, &self.access_key_id, &self.signature, secret)?;
+                claim.verify(
+                    self.request,
+                    &self.params,
+                    &self.access_key_id,
+                    &self.signature,
+                    secret,
+                )?;
             }
         }
         let presented = self.security_token();
@@ -151,16 +169,22 @@ impl SignatureClaim<'_> {
             (None, Some(_)) | (Some(_), None) => false,
         };
         if !token_ok {
-            return Err(AuthError::access_denied("The security token you provided is invalid."));
+            return Err(AuthError::access_denied(
+                "The security token you provided is invalid.",
+            ));
         }
-        Ok(AuthenticatedKey { access_key_id: self.access_key_id.clone(), scheme: self.scheme })
+        Ok(AuthenticatedKey {
+            access_key_id: self.access_key_id.clone(),
+            scheme: self.scheme,
+        })
     }
 
     /// The STS token the request carries: a query parameter for presigned URLs, else `x-oss-security-token`
     /// (or `security-token`, which py-v2's V1 signer sends unsigned) as a header.
     fn security_token(&self) -> Option<&[u8]> {
         let from_query = || {
-            query_value(&self.params, "x-oss-security-token").or_else(|| query_value(&self.params, "security-token"))
+            query_value(&self.params, "x-oss-security-token")
+                .or_else(|| query_value(&self.params, "security-token"))
         };
         let from_headers = || {
             let headers = self.request.headers;
@@ -178,8 +202,13 @@ impl SignatureClaim<'_> {
 }
 
 /// Query parameters that carry a signature; any of them next to an Authorization header is an error.
-const URL_SIGNATURE_PARAMS: &[&str] =
-    &["OSSAccessKeyId", "Signature", "x-oss-signature", "x-oss-credential", "x-oss-signature-version"];
+const URL_SIGNATURE_PARAMS: &[&str] = &[
+    "OSSAccessKeyId",
+    "Signature",
+    "x-oss-signature",
+    "x-oss-credential",
+    "x-oss-signature-version",
+];
 
 /// Finds the request's signature following the dispatch order of §2.1 and checks its syntax and time.
 /// `Ok(None)` is an anonymous request.
@@ -208,25 +237,42 @@ pub fn read_signature<'r>(
             let (ak, sig, claim) = v4::V4Claim::from_header(rest, request, now, config)?;
             (SignatureScheme::V4Header, ak, sig, ClaimKind::V4(claim))
         } else if value.starts_with("OSS2 ") {
-            return Err(AuthError::invalid_argument("Signature version OSS2 is not supported; use V1 or V4."));
+            return Err(AuthError::invalid_argument(
+                "Signature version OSS2 is not supported; use V1 or V4.",
+            ));
         } else if let Some(rest) = value.strip_prefix("OSS ") {
             let (ak, sig, claim) = v1::V1Claim::from_header(rest, request.headers, now, config)?;
             (SignatureScheme::V1Header, ak, sig, ClaimKind::V1(claim))
         } else {
             return Err(AuthError::malformed_authorization());
         }
-    } else if ["OSSAccessKeyId", "Expires", "Signature"].iter().any(|name| has_param(name)) {
+    } else if ["OSSAccessKeyId", "Expires", "Signature"]
+        .iter()
+        .any(|name| has_param(name))
+    {
         let (ak, sig, claim) = v1::V1Claim::from_query(&params, now)?;
         (SignatureScheme::V1Presigned, ak, sig, ClaimKind::V1(claim))
     } else if query_value(&params, "x-oss-signature-version") == Some(b"OSS2") {
-        return Err(AuthError::invalid_argument("Signature version OSS2 is not supported; use V1 or V4."));
-    } else if ["x-oss-signature-version", "x-oss-credential", "x-oss-signature"].iter().any(|name| has_param(name)) {
+        return Err(AuthError::invalid_argument(
+            "Signature version OSS2 is not supported; use V1 or V4.",
+        ));
+    } else if ["x-oss-signature-version", "x-oss-credential", "x-oss-signature"]
+        .iter()
+        .any(|name| has_param(name))
+    {
         let (ak, sig, claim) = v4::V4Claim::from_query(&params, now, config)?;
         (SignatureScheme::V4Presigned, ak, sig, ClaimKind::V4(claim))
     } else {
         return Ok(None);
     };
-    Ok(Some(SignatureClaim { request, params, scheme, access_key_id, signature, kind }))
+    Ok(Some(SignatureClaim {
+        request,
+        params,
+        scheme,
+        access_key_id,
+        signature,
+        kind,
+    }))
 }
 
 #[cfg(test)]

@@ -47,7 +47,11 @@ impl V1Claim {
         if let Some(oss_date) = oss_date.filter(|d| Some(*d) != date) {
             date_lines.push(oss_date.to_vec());
         }
-        Ok((access_key_id.to_owned(), signature.to_owned(), Self { date_lines }))
+        Ok((
+            access_key_id.to_owned(),
+            signature.to_owned(),
+            Self { date_lines },
+        ))
     }
 
     /// Reads `OSSAccessKeyId`, `Expires` and `Signature` from the query and checks expiry first.
@@ -70,9 +74,16 @@ impl V1Claim {
             return Err(AuthError::access_denied("Request has expired."));
         }
         let text = |bytes: &[u8]| {
-            String::from_utf8(bytes.to_vec()).map_err(|_| AuthError::invalid_argument("Signature parameters must be UTF-8."))
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| AuthError::invalid_argument("Signature parameters must be UTF-8."))
         };
-        Ok((text(access_key_id)?, text(signature)?, Self { date_lines: vec![expires.to_vec()] }))
+        Ok((
+            text(access_key_id)?,
+            text(signature)?,
+            Self {
+                date_lines: vec![expires.to_vec()],
+            },
+        ))
     }
 
     /// Recomputes the signature for every accepted variant of the string to sign (§2.2.1 date source,

@@ -43,7 +43,9 @@ impl V4Claim {
     ) -> Result<(String, String, Self), AuthError> {
         let (mut credential, mut additional, mut signature) = (None, None, None);
         for field in fields.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-            let (name, value) = field.split_once('=').ok_or_else(AuthError::malformed_authorization)?;
+            let (name, value) = field
+                .split_once('=')
+                .ok_or_else(AuthError::malformed_authorization)?;
             let slot = match name.trim() {
                 "Credential" => &mut credential,
                 "AdditionalHeaders" => &mut additional,
@@ -92,15 +94,20 @@ impl V4Claim {
             ));
         };
         let (access_key_id, scope) = parse_credential(credential)?;
-        let additional_headers = parse_additional_headers(text("x-oss-additional-headers").unwrap_or_default())?;
+        let additional_headers =
+            parse_additional_headers(text("x-oss-additional-headers").unwrap_or_default())?;
         let signed_at = parse_iso8601_basic(date.as_bytes())
             .ok_or_else(|| AuthError::access_denied("Invalid x-oss-date (should be yyyymmddThhmmssZ)."))?;
         let expires = Some(expires)
             .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse::<i64>().ok())
-            .ok_or_else(|| AuthError::access_denied("Invalid x-oss-expires (should be a number of seconds)."))?;
+            .ok_or_else(|| {
+                AuthError::access_denied("Invalid x-oss-expires (should be a number of seconds).")
+            })?;
         if expires > MAX_PRESIGN_EXPIRES {
-            return Err(AuthError::invalid_argument("x-oss-expires must not be greater than 604800 (seven days)."));
+            return Err(AuthError::invalid_argument(
+                "x-oss-expires must not be greater than 604800 (seven days).",
+            ));
         }
         if now > signed_at.saturating_add(expires) {
             return Err(AuthError::access_denied("Request has expired."));
@@ -109,7 +116,14 @@ impl V4Claim {
         if signed_at > now {
             check_skew(signed_at, date.as_bytes(), now, config.max_skew)?;
         }
-        let claim = Self::new(scope, date.as_bytes().to_vec(), signed_at, additional_headers, true, config)?;
+        let claim = Self::new(
+            scope,
+            date.as_bytes().to_vec(),
+            signed_at,
+            additional_headers,
+            true,
+            config,
+        )?;
         Ok((access_key_id, signature.to_owned(), claim))
     }
 
@@ -124,9 +138,15 @@ impl V4Claim {
         // The signing key is bound to the scope date; it must be the day the request was signed on, or a
         // key derived for one day could sign requests on any other.
         if parse_scope_date(scope.date) != Some(day_start(signed_at)) {
-            return Err(AuthError::invalid_argument("Invalid signing date in the credential scope."));
+            return Err(AuthError::invalid_argument(
+                "Invalid signing date in the credential scope.",
+            ));
         }
-        if config.region.as_deref().is_some_and(|region| region != scope.region) {
+        if config
+            .region
+            .as_deref()
+            .is_some_and(|region| region != scope.region)
+        {
             return Err(AuthError::InvalidArgument {
                 message: "Invalid signing region in Authorization header.",
                 ec: Some("0002-00000226"),
@@ -215,7 +235,10 @@ impl V4Claim {
 
         let headers = request.headers;
         let mut signed: BTreeSet<&str> = oss_header_names(headers).into_iter().collect();
-        for name in ["content-type", "content-md5"].into_iter().chain(self.additional_headers.iter().map(String::as_str)) {
+        for name in ["content-type", "content-md5"]
+            .into_iter()
+            .chain(self.additional_headers.iter().map(String::as_str))
+        {
             if headers.contains_key(name) {
                 signed.insert(name);
             }
@@ -230,7 +253,11 @@ impl V4Claim {
 
         out.extend_from_slice(self.additional_headers.join(";").as_bytes());
         out.push(b'\n');
-        let payload = if self.presigned { None } else { header_first(headers, "x-oss-content-sha256") };
+        let payload = if self.presigned {
+            None
+        } else {
+            header_first(headers, "x-oss-content-sha256")
+        };
         out.extend_from_slice(payload.unwrap_or(UNSIGNED_PAYLOAD));
         out
     }
@@ -251,10 +278,19 @@ fn parse_credential(credential: &str) -> Result<(String, Scope<'_>), AuthError> 
     let [date, region, product, TERMINATOR] = parts[..] else {
         return Err(invalid());
     };
-    if access_key_id.is_empty() || region.is_empty() || product.is_empty() || parse_scope_date(date).is_none() {
+    if access_key_id.is_empty() || region.is_empty() || product.is_empty() || parse_scope_date(date).is_none()
+    {
         return Err(invalid());
     }
-    Ok((access_key_id.to_owned(), Scope { full, date, region, product }))
+    Ok((
+        access_key_id.to_owned(),
+        Scope {
+            full,
+            date,
+            region,
+            product,
+        },
+    ))
 }
 
 /// `host;Range` → `["host", "range"]`; an empty element (`host;`) is an error, an empty list is not.
@@ -267,7 +303,9 @@ fn parse_additional_headers(list: &str) -> Result<Vec<String>, AuthError> {
         .map(|name| {
             let name = name.trim().to_ascii_lowercase();
             if name.is_empty() {
-                Err(AuthError::invalid_argument("AdditionalHeaders contains an empty header name."))
+                Err(AuthError::invalid_argument(
+                    "AdditionalHeaders contains an empty header name.",
+                ))
             } else {
                 Ok(name)
             }
