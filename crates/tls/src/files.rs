@@ -1,0 +1,71 @@
+//! PEM files (CA, certificate, private key) loaded into tonic's server and client TLS configurations.
+
+use std::path::{Path, PathBuf};
+
+use tonic::transport::{Certificate, ClientTlsConfig, Identity, ServerTlsConfig};
+
+use crate::TlsError;
+
+/// Paths of the PEM files one service (or the admin CLI) presents on internal hops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The CA that signs every internal certificate; peers must chain to it.
+    pub ca: PathBuf,
+    /// This party's certificate.
+    pub cert: PathBuf,
+    /// This party's private key (PKCS#8 PEM).
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// The files `write_dev_pki` produces for `name` in `dir` (`ca.pem`, `<name>.pem`, `<name>-key.pem`).
+    pub fn in_dir(dir: &Path, name: &str) -> Self {
+        Self {
+            ca: dir.join("ca.pem"),
+            cert: dir.join(format!("{name}.pem")),
+            key: dir.join(format!("{name}-key.pem")),
+        }
+    }
+
+    /// Server side: present our certificate and require a client certificate signed by the CA.
+    pub fn server_config(&self) -> Result<ServerTlsConfig, TlsError> {
+        let (ca, identity) = self.load()?;
+        Ok(ServerTlsConfig::new()
+            .identity(identity)
+            .client_ca_root(ca)
+            .client_auth_optional(false))
+    }
+
+    /// Client side: trust only the CA and present our certificate.
+    pub fn client_config(&self) -> Result<ClientTlsConfig, TlsError> {
+        let (ca, identity) = self.load()?;
+        Ok(ClientTlsConfig::new().ca_certificate(ca).identity(identity))
+    }
+
+    fn load(&self) -> Result<(Certificate, Identity), TlsError> {
+        let ca = read_pem(&self.ca, "CERTIFICATE")?;
+        let cert = read_pem(&self.cert, "CERTIFICATE")?;
+        let key = read_pem(&self.key, "PRIVATE KEY")?;
+        Ok((Certificate::from_pem(ca), Identity::from_pem(cert, key)))
+    }
+}
+
+/// Reads a PEM file and checks it holds at least one block of the expected kind, so a swapped
+/// certificate/key path fails here with the path in the message rather than deep in the handshake.
+fn read_pem(path: &Path, expected: &'static str) -> Result<Vec<u8>, TlsError> {
+    let bytes = std::fs::read(path).map_err(|source| TlsError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let found = text.lines().any(|line| {
+        line.starts_with("-----BEGIN ") && line.trim_end().ends_with(&format!("{expected}-----"))
+    });
+    if !found {
+        return Err(TlsError::NotPem {
+            path: path.to_path_buf(),
+            expected,
+        });
+    }
+    Ok(bytes)
+}

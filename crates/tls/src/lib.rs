@@ -1,0 +1,17 @@
+//! Mutual TLS for Cang's internal gRPC hops: PEM loading into tonic TLS configs, caller identity from the
+//! peer certificate, a throwaway CA for laptops and tests, and the socket/HTTP/2 tuning every service uses.
+
+mod error;
+mod files;
+mod generate;
+mod identity;
+mod tuning;
+
+pub use error::{IdentityError, TlsError};
+pub use files::TlsFiles;
+pub use generate::{CertificateAuthority, IssuedCertificate, write_dev_pki};
+pub use identity::{ServiceIdentity, identity_interceptor, identity_of_certificate, peer_identity};
+pub use tuning::{
+    INITIAL_CONNECTION_WINDOW_SIZE, INITIAL_STREAM_WINDOW_SIZE, MAX_FRAME_SIZE, endpoint, incoming,
+    server_builder,
+};
