@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project: formatting, lints, all Rust tests (unit, property, integration,
+# doc) and the Python-side suites (format interoperability, real OSS SDKs) in a virtualenv created here.
+# Needs only the Rust toolchain and python3. Usage: scripts/test.sh
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+venv="${CANG_VENV:-$repo/.venv}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "build binaries and examples"
+cargo build --workspace --bins --examples
+
+step "Rust tests"
+if cargo nextest --version >/dev/null 2>&1; then
+  cargo nextest run --workspace --no-fail-fast
+else
+  cargo test --workspace --no-fail-fast --lib --bins --tests
+fi
+cargo test --workspace --doc
+
+step "Python virtualenv ($venv)"
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+
+step "Python tests"
+CANG_BIN_DIR="$repo/target/debug" "$venv/bin/python" -m pytest -q tests
+
+printf '\nall checks passed\n'
