@@ -3,6 +3,10 @@
 
 pub mod auth;
 pub mod error;
+pub mod headers;
+pub mod percent;
+pub mod route;
 pub mod xml;
 
 pub use error::{CmkCondition, ErrorCode, OssError, RenderedError};
+pub use route::{Addressing, CnameResolver, Endpoint, Route, Router};

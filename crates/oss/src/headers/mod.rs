@@ -1,0 +1,4 @@
+//! Request and response headers with protocol meaning: server-side encryption, ranges, conditionals,
+//! user metadata and `response-*` overrides.
+
+pub mod meta;
