@@ -13,8 +13,29 @@
 //!   `Allow`, else [`Decision::ImplicitDeny`]. The [`Decision`] names the deciding statement.
 //! - `*` and `?` wildcards work in actions (ASCII case-insensitive), resources and principals
 //!   (case-sensitive), and `StringLike` values; matching is linear-time-ish, never exponential.
-//! - Condition operators are RAM's 21; see the `condition` module docs for their exact semantics,
-//!   notably that a key missing from the request satisfies the negated operators.
+//! - Conditions: RAM's 21 operators (`String*`, `Numeric*`, `Date*`, `Bool`, `IpAddress`,
+//!   `NotIpAddress`). Values listed for one key are OR'ed; keys and operators are AND'ed.
+//!
+//! # Semantics where RAM's documentation is silent
+//!
+//! - **Missing keys.** A key absent from the request makes every positive operator false and every
+//!   negated one (`StringNotEquals`, `StringNotEqualsIgnoreCase`, `StringNotLike`,
+//!   `NumericNotEquals`, `DateNotEquals`, `NotIpAddress`) true: each negated operator is the exact
+//!   complement of its positive form. Without this, a bucket policy "deny `oss:PutObject` unless
+//!   `oss:x-oss-server-side-encryption` is `KMS`" would let through exactly the uploads it exists to
+//!   stop, those with no header. Context values of the wrong type (an IP test on `"localhost"`) match
+//!   nothing, and so likewise satisfy only negated operators.
+//! - **Case.** Field names, `Effect` values and operator names are case-sensitive; errors hint at
+//!   the intended spelling. Action matching ignores ASCII case; resources, principals and `String*`
+//!   values (except the `IgnoreCase` operators) are case-sensitive; condition key names are not.
+//! - **Shapes.** `Statement` may be a single object. Condition values may be JSON strings, numbers
+//!   or booleans. Duplicate fields, operators or keys are errors, not last-one-wins. `Sid` and other
+//!   unlisted fields are rejected. `Principal` is a string or list of principal-id patterns.
+//! - **Types.** Numbers are decimal (integers compare exactly); dates are RFC 3339 / ISO 8601 with
+//!   an offset, or epoch seconds, compared to the second; IP values are single IPv4/IPv6 addresses
+//!   or CIDR blocks, and a request from an IPv4-mapped IPv6 address is tested as its IPv4 address.
+//! - **SSE key.** RAM names no condition key for the SSE header; Cang uses
+//!   [`keys::OSS_SERVER_SIDE_ENCRYPTION`] (`oss:x-oss-server-side-encryption`).
 //!
 //! ```
 //! use cang_policy::{ConditionContext, Decision, Policy, Request, StatementRef, evaluate, keys};

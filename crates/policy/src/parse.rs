@@ -25,11 +25,17 @@ impl Path {
         Path(String::new())
     }
 
+    /// `parent.name`; names that would make the path ambiguous (empty, or with characters other than
+    /// letters, digits and `:/_-`) are written `parent["name"]`.
     fn field(&self, name: &str) -> Path {
-        if self.0.is_empty() {
-            Path(name.to_owned())
-        } else {
-            Path(format!("{}.{name}", self.0))
+        let plain = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-'));
+        match (plain, self.0.is_empty()) {
+            (true, true) => Path(name.to_owned()),
+            (true, false) => Path(format!("{}.{name}", self.0)),
+            (false, _) => Path(format!("{}[{}]", self.0, quote(name))),
         }
     }
 
