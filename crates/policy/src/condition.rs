@@ -125,8 +125,8 @@ impl Number {
         }
     }
 
-    // Precision loss above 2^53 is inherent to comparing an integer with a fraction.
-    #[allow(clippy::cast_precision_loss)]
+    // Precision loss above 2^53 is inherent to comparing an integer with a fraction; two integers
+    // never come here (see `compare`).
     fn as_f64(self) -> f64 {
         match self {
             Number::Int(i) => i as f64,
@@ -263,7 +263,7 @@ impl Condition {
     /// Whether the request's context satisfies this test.
     pub(crate) fn holds(&self, context: &ConditionContext) -> bool {
         let matched = context
-            .get(&self.key)
+            .get_normalized(&self.key)
             .is_some_and(|values| values.iter().any(|v| self.values.matched_by(v)));
         matched != self.operator.negated
     }

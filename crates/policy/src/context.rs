@@ -86,6 +86,11 @@ impl ConditionContext {
     pub fn get(&self, key: &str) -> Option<&[String]> {
         self.values.get(&normalize_key(key)).map(Vec::as_slice)
     }
+
+    /// [`get`](Self::get) for a key already passed through `normalize_key`, without allocating.
+    pub(crate) fn get_normalized(&self, key: &str) -> Option<&[String]> {
+        self.values.get(key).map(Vec::as_slice)
+    }
 }
 
 /// Condition key names compare without regard to ASCII case.

@@ -358,3 +358,34 @@ fn scalars(value: &Json, path: &Path) -> Result<(Vec<String>, bool), PolicyError
         single => Ok((vec![scalar(single, path)?], false)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_unambiguous() {
+        let root = Path::root();
+        assert_eq!(
+            root.field("Statement").index(2).field("Effect").0,
+            "Statement[2].Effect"
+        );
+        assert_eq!(
+            root.field("Condition").field("IpAddress").field("acs:SourceIp").0,
+            "Condition.IpAddress.acs:SourceIp"
+        );
+        assert_eq!(root.field("Condition").field("a.b").0, r#"Condition["a.b"]"#);
+        assert_eq!(root.field("").0, r#"[""]"#);
+        assert!(matches!(root.invalid("x"), PolicyError::Invalid { path, .. } if path == "(document)"));
+    }
+
+    #[test]
+    fn quotes_escape_and_truncate() {
+        assert_eq!(quote("allow"), r#""allow""#);
+        assert_eq!(quote("a\"b\n"), r#""a\"b\n""#);
+        let long = "é".repeat(100);
+        let q = quote(&long);
+        assert_eq!(q.chars().filter(|c| *c == 'é').count(), 64);
+        assert!(q.ends_with("\"…"));
+    }
+}
