@@ -2,6 +2,8 @@
 //! signatures verified, XML bodies read and written, and errors rendered. No I/O, no runtime.
 
 pub mod auth;
+pub mod checksum;
+pub mod date;
 pub mod error;
 pub mod headers;
 pub mod percent;
