@@ -1,0 +1,1 @@
+//! Telemetry for the Cang services: logs, traces and metrics.
