@@ -101,12 +101,15 @@ pub fn peer_identity<T>(request: &Request<T>) -> Result<ServiceIdentity, Identit
 
 /// A tonic interceptor that admits only callers whose certificate names one of `allowed`, and stores
 /// their [`ServiceIdentity`] in the request extensions for the handlers.
-pub fn identity_interceptor(
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityInterceptor {
     allowed: &'static [ServiceIdentity],
-) -> impl Fn(Request<()>) -> Result<Request<()>, Status> + Clone + Send + Sync + 'static {
-    move |mut request: Request<()>| {
+}
+
+impl tonic::service::Interceptor for IdentityInterceptor {
+    fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let identity = match peer_identity(&request) {
-            Ok(id) if allowed.contains(&id) => id,
+            Ok(id) if self.allowed.contains(&id) => id,
             Ok(id) => {
                 return Err(Status::permission_denied(
                     IdentityError::NotAllowed(id).to_string(),
@@ -117,6 +120,11 @@ pub fn identity_interceptor(
         request.extensions_mut().insert(identity);
         Ok(request)
     }
+}
+
+/// An [`IdentityInterceptor`] admitting `allowed`.
+pub fn identity_interceptor(allowed: &'static [ServiceIdentity]) -> IdentityInterceptor {
+    IdentityInterceptor { allowed }
 }
 
 #[cfg(test)]

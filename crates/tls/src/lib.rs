@@ -10,7 +10,9 @@ mod tuning;
 pub use error::{IdentityError, TlsError};
 pub use files::TlsFiles;
 pub use generate::{CertificateAuthority, IssuedCertificate, write_dev_pki};
-pub use identity::{ServiceIdentity, identity_interceptor, identity_of_certificate, peer_identity};
+pub use identity::{
+    IdentityInterceptor, ServiceIdentity, identity_interceptor, identity_of_certificate, peer_identity,
+};
 pub use tuning::{
     INITIAL_CONNECTION_WINDOW_SIZE, INITIAL_STREAM_WINDOW_SIZE, MAX_FRAME_SIZE, endpoint, incoming,
     server_builder,

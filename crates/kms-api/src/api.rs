@@ -1,0 +1,152 @@
+//! The `KmsApi` trait: every crypto-service operation, with domain types only. Implemented by the
+//! keyring in `cang-kms`, by the gRPC client, and by mocks in callers' tests.
+
+use async_trait::async_trait;
+use cang_tls::ServiceIdentity;
+
+use crate::{
+    AccountId, Alias, AliasName, AuditRecord, CreateKeyRequest, DataKey, Decrypted, EncryptionContext,
+    ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsError, Page, Paged, RotationPolicy,
+    SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey,
+};
+
+/// The crypto service.
+#[async_trait]
+pub trait KmsApi: Send + Sync + 'static {
+    /// `CreateKey`.
+    async fn create_key(&self, req: CreateKeyRequest) -> Result<KeyMetadata, KmsError>;
+    /// `DescribeKey` (id or alias; `alias/acs/oss` is created on first use).
+    async fn describe_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError>;
+    /// `ListKeys`: CMKs of the account, by creation order.
+    async fn list_keys(&self, account: &AccountId, page: Page) -> Result<Paged<KeyListEntry>, KmsError>;
+    /// `EnableKey`.
+    async fn enable_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError>;
+    /// `DisableKey`.
+    async fn disable_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError>;
+    /// `ScheduleKeyDeletion` with a 7–366 day window.
+    async fn schedule_key_deletion(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        pending_window_in_days: u32,
+    ) -> Result<KeyMetadata, KmsError>;
+    /// `CancelKeyDeletion`: back to `Enabled`.
+    async fn cancel_key_deletion(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError>;
+
+    /// `CreateAlias`.
+    async fn create_alias(
+        &self,
+        account: &AccountId,
+        alias: &AliasName,
+        key: &KeyRef,
+    ) -> Result<(), KmsError>;
+    /// `UpdateAlias`: point an existing alias at another key.
+    async fn update_alias(
+        &self,
+        account: &AccountId,
+        alias: &AliasName,
+        key: &KeyRef,
+    ) -> Result<(), KmsError>;
+    /// `DeleteAlias`.
+    async fn delete_alias(&self, account: &AccountId, alias: &AliasName) -> Result<(), KmsError>;
+    /// `ListAliases`, sorted by name.
+    async fn list_aliases(&self, account: &AccountId, page: Page) -> Result<Paged<Alias>, KmsError>;
+    /// `ListAliasesByKeyId`, sorted by name.
+    async fn list_aliases_by_key_id(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        page: Page,
+    ) -> Result<Paged<Alias>, KmsError>;
+
+    /// `RotateKey`: a new primary version; old versions keep decrypting.
+    async fn rotate_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyVersion, KmsError>;
+    /// `UpdateRotationPolicy`.
+    async fn update_rotation_policy(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        policy: RotationPolicy,
+    ) -> Result<KeyMetadata, KmsError>;
+    /// `ListKeyVersions`, oldest first.
+    async fn list_key_versions(&self, account: &AccountId, key: &KeyRef)
+    -> Result<Vec<KeyVersion>, KmsError>;
+
+    /// `GenerateDataKey`: a fresh data key of `number_of_bytes` (0 = 32), wrapped under the primary version.
+    async fn generate_data_key(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        number_of_bytes: u32,
+        context: &EncryptionContext,
+    ) -> Result<DataKey, KmsError>;
+    /// `GenerateDataKeyWithoutPlaintext`.
+    async fn generate_data_key_without_plaintext(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        number_of_bytes: u32,
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey, KmsError>;
+    /// A 32-byte data key under the SSE-OSS service key of `suite` (not a CMK; rotated automatically).
+    async fn generate_service_data_key(
+        &self,
+        suite: ServiceKeySuite,
+        context: &EncryptionContext,
+    ) -> Result<DataKey, KmsError>;
+    /// `Encrypt` up to 6 KiB of plaintext.
+    async fn encrypt(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        plaintext: &SecretBytes,
+        context: &EncryptionContext,
+    ) -> Result<WrappedKey, KmsError>;
+    /// `Decrypt`: the blob names its key; the context must equal the one used to encrypt.
+    async fn decrypt(
+        &self,
+        account: &AccountId,
+        blob: &WrappedDataKey,
+        context: &EncryptionContext,
+    ) -> Result<Decrypted, KmsError>;
+    /// `ReEncrypt`: decrypt and wrap again under the primary version of `destination` (default: the
+    /// blob's own key), optionally with a new context.
+    async fn re_encrypt(
+        &self,
+        account: &AccountId,
+        blob: &WrappedDataKey,
+        source_context: &EncryptionContext,
+        destination: Option<&KeyRef>,
+        destination_context: &EncryptionContext,
+    ) -> Result<WrappedKey, KmsError>;
+
+    /// `GetParametersForImport` (RSA-2048, RSAES-OAEP-SHA256, token valid 24 h).
+    async fn get_parameters_for_import(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+    ) -> Result<ImportParameters, KmsError>;
+    /// `ImportKeyMaterial`; `expire_unix` None = never.
+    async fn import_key_material(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        encrypted_key_material: &[u8],
+        import_token: &[u8],
+        expire_unix: Option<i64>,
+    ) -> Result<KeyMetadata, KmsError>;
+    /// `DeleteKeyMaterial`: back to `PendingImport`.
+    async fn delete_key_material(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError>;
+
+    /// Audit records with a sequence number above `after`, at most `limit` (1–1000).
+    async fn list_audit_records(&self, after: u64, limit: u32) -> Result<Vec<AuditRecord>, KmsError>;
+}
+
+/// Gives the gRPC server a [`KmsApi`] acting for the identity of each caller (for authorisation and
+/// audit), e.g. a keyring session that refuses admin operations to the gateway.
+pub trait KmsForCaller: Send + Sync + 'static {
+    /// The API as seen by `caller`.
+    type Api: KmsApi;
+    /// Binds the service to one caller.
+    fn for_caller(&self, caller: ServiceIdentity) -> Self::Api;
+}
