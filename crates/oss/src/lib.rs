@@ -6,6 +6,7 @@ pub mod checksum;
 pub mod date;
 pub mod error;
 pub mod headers;
+pub mod model;
 pub mod percent;
 pub mod route;
 pub mod xml;
