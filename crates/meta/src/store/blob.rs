@@ -1,0 +1,327 @@
+//! Blobs: ciphertext packed into [`CHUNK_SIZE`] redb values keyed by (blob id, chunk index).
+//!
+//! A blob is first *staged* (its chunks written, its id listed in `pending_blobs`) and then either
+//! committed by the operation that references it, or discarded. Committed blobs are reference
+//! counted, so copies share chunks and the last release frees them.
+
+use std::sync::atomic::Ordering;
+
+use cang_meta_api::MetaError;
+use redb::{ReadOnlyTable, ReadableTable, Table, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use super::Store;
+use super::tables::{BLOBS, CHUNK_SIZE, CHUNKS, DbResult, PENDING_BLOBS, chunk_count};
+
+/// Staged chunks are written in transactions of this many chunks (≈ 8 MiB).
+const FLUSH_CHUNKS: usize = 8;
+
+/// One extent of a stored object or part: a blob plus what the gateway needs to decrypt it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct StoredExtent {
+    pub(crate) blob: u64,
+    pub(crate) ciphertext_len: u64,
+    pub(crate) plaintext_len: u64,
+    pub(crate) format: Vec<u8>,
+}
+
+/// Streams ciphertext into a new blob. Dropping it unfinished reclaims what was written.
+#[derive(Debug)]
+pub struct StagedBlobWriter {
+    store: Store,
+    id: u64,
+    buf: Vec<u8>,
+    next_chunk: u32,
+    len: u64,
+    registered: bool,
+    finished: bool,
+}
+
+/// A fully written blob that no object references yet. Dropping it unused reclaims it.
+#[derive(Debug)]
+pub struct StagedBlob {
+    store: Store,
+    id: u64,
+    len: u64,
+    consumed: bool,
+}
+
+impl Store {
+    /// Starts staging a new blob.
+    pub fn stage_blob(&self) -> StagedBlobWriter {
+        let id = self.inner.next_blob_id.fetch_add(1, Ordering::Relaxed);
+        StagedBlobWriter {
+            store: self.clone(),
+            id,
+            buf: Vec::new(),
+            next_chunk: 0,
+            len: 0,
+            registered: false,
+            finished: false,
+        }
+    }
+
+    /// Stages `data` as a blob in one call.
+    pub fn stage_bytes(&self, data: &[u8]) -> Result<StagedBlob, MetaError> {
+        let mut w = self.stage_blob();
+        w.write(data)?;
+        w.finish()
+    }
+}
+
+impl StagedBlobWriter {
+    /// Appends ciphertext; full chunks are written out in batches.
+    pub fn write(&mut self, data: &[u8]) -> Result<(), MetaError> {
+        self.buf.extend_from_slice(data);
+        self.len += data.len() as u64;
+        if self.buf.len() >= FLUSH_CHUNKS * CHUNK_SIZE {
+            self.flush(false)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing was written yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes the final partial chunk and returns the staged blob.
+    pub fn finish(mut self) -> Result<StagedBlob, MetaError> {
+        self.flush(true)?;
+        self.finished = true;
+        Ok(StagedBlob {
+            store: self.store.clone(),
+            id: self.id,
+            len: self.len,
+            consumed: false,
+        })
+    }
+
+    fn flush(&mut self, last: bool) -> Result<(), MetaError> {
+        let take = if last {
+            self.buf.len()
+        } else {
+            self.buf.len() / CHUNK_SIZE * CHUNK_SIZE
+        };
+        if take == 0 {
+            return Ok(());
+        }
+        let rest = self.buf.split_off(take);
+        let data = std::mem::replace(&mut self.buf, rest);
+        let (id, first, register) = (self.id, self.next_chunk, !self.registered);
+        let count = u32::try_from(data.len().div_ceil(CHUNK_SIZE))
+            .map_err(|_| MetaError::InvalidArgument("blob too large".into()))?;
+        self.store.writer().write(false, move |txn| {
+            if register {
+                txn.open_table(PENDING_BLOBS).db()?.insert(id, ()).db()?;
+            }
+            let mut chunks = txn.open_table(CHUNKS).db()?;
+            for (i, chunk) in data.chunks(CHUNK_SIZE).enumerate() {
+                // `i` < `count`, which fits u32.
+                chunks.insert((id, first + i as u32), chunk).db()?;
+            }
+            Ok(())
+        })?;
+        self.registered = true;
+        self.next_chunk += count;
+        Ok(())
+    }
+}
+
+impl Drop for StagedBlobWriter {
+    fn drop(&mut self) {
+        if !self.finished && self.registered {
+            let id = self.id;
+            self.store.writer().write_detached(move |txn| discard(txn, id));
+        }
+    }
+}
+
+impl StagedBlob {
+    /// The blob id.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// Ciphertext bytes.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the blob holds no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Marks the blob as owned by a committed record, so dropping it no longer reclaims it.
+    pub(crate) fn consume(mut self) {
+        self.consumed = true;
+    }
+}
+
+impl Drop for StagedBlob {
+    fn drop(&mut self) {
+        if !self.consumed && self.len > 0 {
+            let id = self.id;
+            self.store.writer().write_detached(move |txn| discard(txn, id));
+        }
+    }
+}
+
+/// Removes a staged blob's chunks, if it is still staged (a committed blob is left alone).
+fn discard(txn: &WriteTransaction, id: u64) -> Result<(), MetaError> {
+    if txn.open_table(PENDING_BLOBS).db()?.remove(id).db()?.is_some() {
+        remove_chunks(&mut txn.open_table(CHUNKS).db()?, id)?;
+    }
+    Ok(())
+}
+
+/// Turns a staged blob into a committed one with one reference.
+pub(crate) fn commit_staged(txn: &WriteTransaction, id: u64, len: u64) -> Result<(), MetaError> {
+    txn.open_table(PENDING_BLOBS).db()?.remove(id).db()?;
+    txn.open_table(BLOBS).db()?.insert(id, (len, 1)).db()?;
+    Ok(())
+}
+
+/// Adds a reference to a committed blob.
+pub(crate) fn add_ref(txn: &WriteTransaction, id: u64) -> Result<(), MetaError> {
+    let mut blobs = txn.open_table(BLOBS).db()?;
+    let (len, refs) = blobs
+        .get(id)
+        .db()?
+        .map(|g| g.value())
+        .ok_or_else(|| missing_blob(id))?;
+    blobs.insert(id, (len, refs + 1)).db()?;
+    Ok(())
+}
+
+/// Drops a reference to a committed blob, freeing its chunks with the last one.
+pub(crate) fn release(txn: &WriteTransaction, id: u64) -> Result<(), MetaError> {
+    let mut blobs = txn.open_table(BLOBS).db()?;
+    let (len, refs) = blobs
+        .get(id)
+        .db()?
+        .map(|g| g.value())
+        .ok_or_else(|| missing_blob(id))?;
+    if refs > 1 {
+        blobs.insert(id, (len, refs - 1)).db()?;
+        return Ok(());
+    }
+    blobs.remove(id).db()?;
+    let mut chunks = txn.open_table(CHUNKS).db()?;
+    for index in 0..chunk_count(len) {
+        chunks.remove((id, index)).db()?;
+    }
+    Ok(())
+}
+
+/// Releases every extent's blob.
+pub(crate) fn release_all(txn: &WriteTransaction, extents: &[StoredExtent]) -> Result<(), MetaError> {
+    extents.iter().try_for_each(|e| release(txn, e.blob))
+}
+
+/// Removes a blob's chunks from index 0 up to the first missing one.
+pub(crate) fn remove_chunks(chunks: &mut Table<'_, (u64, u32), &[u8]>, id: u64) -> Result<(), MetaError> {
+    let mut index = 0;
+    while chunks.remove((id, index)).db()?.is_some() {
+        index += 1;
+    }
+    Ok(())
+}
+
+fn missing_blob(id: u64) -> MetaError {
+    MetaError::Internal(format!("blob {id} is referenced but not stored"))
+}
+
+/// Streams a byte range of an object's concatenated ciphertext from one read snapshot, so a
+/// concurrent overwrite never mixes versions. Yields slices of at most one chunk.
+pub struct ObjectReader {
+    chunks: ReadOnlyTable<(u64, u32), &'static [u8]>,
+    extents: Vec<(u64, u64)>,
+    pos: u64,
+    end: u64,
+}
+
+impl std::fmt::Debug for ObjectReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObjectReader")
+            .field("pos", &self.pos)
+            .field("end", &self.end)
+            .finish()
+    }
+}
+
+impl ObjectReader {
+    pub(crate) fn new(
+        chunks: ReadOnlyTable<(u64, u32), &'static [u8]>,
+        extents: &[StoredExtent],
+        start: u64,
+        end: u64,
+    ) -> Self {
+        let extents = extents.iter().map(|e| (e.blob, e.ciphertext_len)).collect();
+        Self {
+            chunks,
+            extents,
+            pos: start,
+            end,
+        }
+    }
+
+    /// Bytes left to read.
+    pub fn remaining(&self) -> u64 {
+        self.end - self.pos
+    }
+
+    fn read_next(&mut self) -> Result<Vec<u8>, MetaError> {
+        let mut extent_start = 0;
+        for &(blob, len) in &self.extents {
+            if self.pos < extent_start + len {
+                let offset = self.pos - extent_start;
+                let index = u32::try_from(offset / CHUNK_SIZE as u64).map_err(|_| missing_blob(blob))?;
+                // Remainder of a division by CHUNK_SIZE, which fits usize.
+                let within = (offset % CHUNK_SIZE as u64) as usize;
+                let guard = self
+                    .chunks
+                    .get((blob, index))
+                    .db()?
+                    .ok_or_else(|| missing_blob(blob))?;
+                let value = guard.value();
+                let want = (self.end.min(extent_start + len) - self.pos) as usize;
+                let available = value
+                    .len()
+                    .checked_sub(within)
+                    .ok_or_else(|| missing_blob(blob))?;
+                let n = want.min(available);
+                if n == 0 {
+                    return Err(missing_blob(blob));
+                }
+                self.pos += n as u64;
+                return Ok(value[within..within + n].to_vec());
+            }
+            extent_start += len;
+        }
+        Err(MetaError::Internal("read past the end of the object".into()))
+    }
+}
+
+impl Iterator for ObjectReader {
+    type Item = Result<Vec<u8>, MetaError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.pos >= self.end {
+            return None;
+        }
+        let item = self.read_next();
+        if item.is_err() {
+            // Stop after an error instead of repeating it.
+            self.pos = self.end;
+        }
+        Some(item)
+    }
+}

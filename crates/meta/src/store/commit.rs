@@ -1,0 +1,168 @@
+//! The single writer thread: every mutation is a job queued here, and the thread runs all jobs that
+//! are waiting in one redb write transaction (group commit), so concurrent small writes share one
+//! durable commit instead of paying ~150 µs each.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+
+use cang_meta_api::MetaError;
+use redb::{Database, Durability, WriteTransaction};
+
+use super::tables::DbResult;
+
+/// Runs inside the shared transaction. Returns whether it failed in storage (which aborts the whole
+/// batch) and a completion that learns the commit's outcome.
+///
+/// A job that fails for a domain reason must fail before it writes anything: the transaction is shared.
+type Job = Box<dyn FnOnce(&WriteTransaction) -> (bool, Completion) + Send>;
+type Completion = Box<dyn FnOnce(Result<(), MetaError>) + Send>;
+
+/// Jobs are never queued deeper than this; callers block beyond it.
+const QUEUE_DEPTH: usize = 1024;
+/// At most this many jobs share one transaction, so one batch never grows without bound.
+const MAX_BATCH: usize = 256;
+
+struct Queued {
+    job: Job,
+    durable: bool,
+}
+
+/// Handle to the writer thread. Dropping it lets queued jobs finish, then joins the thread, so the
+/// database file is closed when the store is.
+pub(crate) struct Writer {
+    tx: Option<SyncSender<Queued>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.tx.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the writer thread panicked");
+        }
+    }
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Writer")
+    }
+}
+
+impl Writer {
+    /// Starts the writer thread over `db`. The thread ends when the last `Writer` is dropped.
+    pub(crate) fn start(db: Arc<Database>) -> Result<Self, MetaError> {
+        let (tx, rx) = sync_channel(QUEUE_DEPTH);
+        let thread = std::thread::Builder::new()
+            .name("cang-meta-writer".into())
+            .spawn(move || run(&db, &rx))
+            .map_err(|e| MetaError::Internal(format!("spawn writer thread: {e}")))?;
+        Ok(Self {
+            tx: Some(tx),
+            thread: Some(thread),
+        })
+    }
+
+    fn sender(&self) -> Result<&SyncSender<Queued>, MetaError> {
+        self.tx
+            .as_ref()
+            .ok_or_else(|| MetaError::Unavailable("the store is shut down".into()))
+    }
+
+    /// Runs `f` in the next write transaction and returns its result once that transaction has
+    /// committed (durably if `durable`). Blocks the calling thread.
+    pub(crate) fn write<T, F>(&self, durable: bool, f: F) -> Result<T, MetaError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, MetaError> + Send + 'static,
+    {
+        let (done_tx, done_rx) = sync_channel(1);
+        let job: Job = Box::new(move |txn| {
+            let result = f(txn);
+            let storage_failure = matches!(result, Err(MetaError::Internal(_)));
+            let completion: Completion = Box::new(move |commit| {
+                // The caller may have gone away; nothing to do then.
+                let _ = done_tx.send(commit.and(result));
+            });
+            (storage_failure, completion)
+        });
+        self.sender()?
+            .send(Queued { job, durable })
+            .map_err(|_| MetaError::Unavailable("the store is shut down".into()))?;
+        done_rx
+            .recv()
+            .map_err(|_| MetaError::Unavailable("the store is shut down".into()))?
+    }
+
+    /// Queues `f` without waiting for it (used from `Drop` to reclaim abandoned blobs).
+    pub(crate) fn write_detached<F>(&self, f: F)
+    where
+        F: FnOnce(&WriteTransaction) -> Result<(), MetaError> + Send + 'static,
+    {
+        let job: Job = Box::new(move |txn| {
+            let result = f(txn);
+            let storage_failure = result.is_err();
+            if let Err(e) = &result {
+                tracing::warn!(error = %e, "background reclaim failed; it is retried at next open");
+            }
+            (storage_failure, Box::new(|_| {}))
+        });
+        // A full queue or a stopped writer only delays reclaiming to the next open.
+        if let Ok(tx) = self.sender() {
+            let _ = tx.try_send(Queued { job, durable: false });
+        }
+    }
+}
+
+fn run(db: &Database, rx: &Receiver<Queued>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(q) => batch.push(q),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            }
+        }
+        run_batch(db, batch);
+    }
+}
+
+fn run_batch(db: &Database, batch: Vec<Queued>) {
+    let durable = batch.iter().any(|q| q.durable);
+    let mut txn = match db.begin_write().db() {
+        Ok(txn) => txn,
+        Err(e) => {
+            // Dropping the jobs drops their reply channels: every caller sees `Unavailable`.
+            tracing::error!(error = %e, "could not begin a write transaction");
+            drop(batch);
+            return;
+        }
+    };
+    if !durable {
+        // Only staged blob chunks are written non-durably; losing them in a crash loses nothing
+        // acknowledged, and the next durable commit persists them.
+        if let Err(e) = txn.set_durability(Durability::None) {
+            tracing::debug!(error = %e, "non-durable commit refused; committing durably");
+        }
+    }
+    let mut completions = Vec::with_capacity(batch.len());
+    let mut storage_failure = false;
+    for q in batch {
+        let (failed, done) = (q.job)(&txn);
+        storage_failure |= failed;
+        completions.push(done);
+    }
+    let outcome = if storage_failure {
+        let _ = txn.abort();
+        Err(MetaError::Internal(
+            "a storage failure aborted the transaction".into(),
+        ))
+    } else {
+        txn.commit().db()
+    };
+    for done in completions {
+        done(outcome.clone());
+    }
+}
