@@ -158,9 +158,15 @@ pub const X_OSS_EC: &str = "x-oss-ec";
 pub const X_OSS_REQUEST_ID: &str = "x-oss-request-id";
 
 /// An error as the client sees it: code, status, message and the optional extras of the `<Error>` body.
+/// The details are boxed so that `Result<T, OssError>` stays one pointer wide on the error side.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code} ({status}): {message}")]
+#[error("{} ({}): {}", .inner.code, .inner.status, .inner.message)]
 pub struct OssError {
+    inner: Box<ErrorDetail>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ErrorDetail {
     code: ErrorCode,
     status: StatusCode,
     message: Cow<'static, str>,
@@ -175,7 +181,7 @@ pub struct OssError {
 impl OssError {
     /// An error with the code's default status and message.
     pub fn new(code: ErrorCode) -> Self {
-        Self {
+        let detail = ErrorDetail {
             code,
             status: code.status(),
             message: Cow::Borrowed(code.default_message()),
@@ -185,7 +191,8 @@ impl OssError {
             resource: None,
             extra: Vec::new(),
             headers: Vec::new(),
-        }
+        };
+        Self { inner: Box::new(detail) }
     }
 
     /// An error with a specific message.
@@ -196,102 +203,102 @@ impl OssError {
     /// Replaces the message.
     #[must_use]
     pub fn message(mut self, message: impl Into<Cow<'static, str>>) -> Self {
-        self.message = message.into();
+        self.inner.message = message.into();
         self
     }
 
     /// Overrides the HTTP status (for codes whose status differs between operations).
     #[must_use]
     pub fn status(mut self, status: StatusCode) -> Self {
-        self.status = status;
+        self.inner.status = status;
         self
     }
 
     /// Sets the request id (`<RequestId>` and `x-oss-request-id`).
     #[must_use]
     pub fn request_id(mut self, id: impl Into<String>) -> Self {
-        self.request_id = Some(id.into());
+        self.inner.request_id = Some(id.into());
         self
     }
 
     /// Sets `<HostId>`, the host the request was addressed to.
     #[must_use]
     pub fn host_id(mut self, host: impl Into<String>) -> Self {
-        self.host_id = Some(host.into());
+        self.inner.host_id = Some(host.into());
         self
     }
 
     /// Sets the EC code (`<EC>` and `x-oss-ec`).
     #[must_use]
     pub fn ec(mut self, ec: impl Into<String>) -> Self {
-        self.ec = Some(ec.into());
+        self.inner.ec = Some(ec.into());
         self
     }
 
     /// Sets `<Resource>`, the resource the request addressed.
     #[must_use]
     pub fn resource(mut self, resource: impl Into<String>) -> Self {
-        self.resource = Some(resource.into());
+        self.inner.resource = Some(resource.into());
         self
     }
 
     /// Adds an operation-specific element such as `BucketName`, `Key`, `Header` or `UploadId`.
     #[must_use]
     pub fn extra(mut self, element: &'static str, value: impl Into<String>) -> Self {
-        self.extra.push((element, value.into()));
+        self.inner.extra.push((element, value.into()));
         self
     }
 
     /// Adds a response header that belongs to this error (e.g. `x-oss-next-append-position`).
     #[must_use]
     pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
-        self.headers.push((name, value.into()));
+        self.inner.headers.push((name, value.into()));
         self
     }
 
     /// The error code.
     pub fn code(&self) -> ErrorCode {
-        self.code
+        self.inner.code
     }
 
     /// The HTTP status.
     pub fn http_status(&self) -> StatusCode {
-        self.status
+        self.inner.status
     }
 
     /// The message.
     pub fn message_text(&self) -> &str {
-        &self.message
+        &self.inner.message
     }
 
     /// The operation-specific elements, in insertion order.
     pub fn extras(&self) -> &[(&'static str, String)] {
-        &self.extra
+        &self.inner.extra
     }
 
     /// The EC code, if any.
     pub fn ec_code(&self) -> Option<&str> {
-        self.ec.as_deref()
+        self.inner.ec.as_deref()
     }
 
     /// Whether the response carries an `<Error>` body (a 304 carries none).
     pub fn has_body(&self) -> bool {
-        self.code != ErrorCode::NotModified
+        self.inner.code != ErrorCode::NotModified
     }
 
     /// The `<Error>` document of §3.3.
     pub fn to_xml(&self) -> String {
         let mut w = XmlWriter::new();
         w.open("Error")
-            .text("Code", self.code.as_str())
-            .text("Message", &self.message)
-            .text_opt("RequestId", self.request_id.as_deref())
-            .text_opt("HostId", self.host_id.as_deref())
-            .text_opt("Resource", self.resource.as_deref());
-        for (element, value) in &self.extra {
+            .text("Code", self.inner.code.as_str())
+            .text("Message", &self.inner.message)
+            .text_opt("RequestId", self.inner.request_id.as_deref())
+            .text_opt("HostId", self.inner.host_id.as_deref())
+            .text_opt("Resource", self.inner.resource.as_deref());
+        for (element, value) in &self.inner.extra {
             w.text(element, value);
         }
-        w.text_opt("EC", self.ec.as_deref()).close("Error");
+        w.text_opt("EC", self.inner.ec.as_deref()).close("Error");
         w.finish()
     }
 
@@ -312,13 +319,13 @@ impl OssError {
                 headers.append(name, value);
             }
         };
-        if let Some(id) = &self.request_id {
+        if let Some(id) = &self.inner.request_id {
             insert(X_OSS_REQUEST_ID, id);
         }
-        if let Some(ec) = &self.ec {
+        if let Some(ec) = &self.inner.ec {
             insert(X_OSS_EC, ec);
         }
-        for (name, value) in &self.headers {
+        for (name, value) in &self.inner.headers {
             insert(name, value);
         }
         let body = if !self.has_body() {
@@ -331,7 +338,7 @@ impl OssError {
             self.to_xml()
         };
         RenderedError {
-            status: self.status,
+            status: self.inner.status,
             headers,
             body,
         }
@@ -358,7 +365,7 @@ impl From<crate::auth::AuthError> for OssError {
         if let Some(ec) = err.ec() {
             out = out.ec(ec);
         }
-        out.extra.extend(err.extra_fields());
+        out.inner.extra.extend(err.extra_fields());
         out
     }
 }
