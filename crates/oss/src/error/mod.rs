@@ -192,7 +192,9 @@ impl OssError {
             extra: Vec::new(),
             headers: Vec::new(),
         };
-        Self { inner: Box::new(detail) }
+        Self {
+            inner: Box::new(detail),
+        }
     }
 
     /// An error with a specific message.
