@@ -1,0 +1,49 @@
+//! The audit trail: every use of a key becomes a structured log line at once and a sealed record in
+//! the append-only `audit` table, written by one thread in batches (one commit per batch, not per call).
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use crate::record::AuditEntry;
+use crate::store::Keystore;
+
+/// Sends audit entries to the writer thread.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditLog {
+    tx: mpsc::Sender<AuditEntry>,
+}
+
+impl AuditLog {
+    /// Starts the writer thread; it ends when every `AuditLog` clone is dropped.
+    pub fn start(store: Arc<Keystore>) -> Self {
+        let (tx, rx) = mpsc::channel::<AuditEntry>();
+        std::thread::spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut batch = vec![first];
+                batch.extend(rx.try_iter().take(4095));
+                if let Err(e) = store.append_audit(&batch) {
+                    tracing::error!(error = %e, lost = batch.len(), "audit records could not be persisted");
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    /// Logs and queues one entry.
+    pub fn record(&self, entry: AuditEntry) {
+        tracing::info!(
+            target: "cang_kms::audit",
+            principal = %entry.principal,
+            account = %entry.account,
+            operation = %entry.operation,
+            key_id = %entry.key_id,
+            key_version_id = %entry.key_version_id,
+            context_digest = %entry.context_digest,
+            result = %entry.result,
+            "key use"
+        );
+        if self.tx.send(entry).is_err() {
+            tracing::error!("audit writer has stopped");
+        }
+    }
+}

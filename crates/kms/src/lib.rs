@@ -1,0 +1,173 @@
+//! `cang kms`, the crypto service: a keystore sealed under a root key, CMKs with versions, aliases and
+//! the Alibaba KMS state rules, data keys, BYOK import, SSE-OSS service keys and an audit trail, served
+//! over gRPC with mutual TLS.
+
+mod audit;
+mod blob;
+mod cipher;
+mod clock;
+mod datakeys;
+mod import;
+mod keyring;
+mod record;
+mod rootkey;
+mod session;
+mod store;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cang_kms_api::KmsGrpcServer;
+use cang_tls::TlsFiles;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use keyring::{Keyring, KeyringConfig};
+pub use rootkey::RootKey;
+pub use session::{KmsService, KmsSession};
+
+/// Why the service refused to start. Nothing on disk has been modified when this is returned.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The root key file could not be read.
+    #[error("cannot read root key file {path}: {source}")]
+    RootKeyRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The root key file is accessible to group or others.
+    #[error(
+        "root key file {path} has mode {mode:o}; it must not be accessible to group or others (chmod 600)"
+    )]
+    RootKeyPermissions {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The root key file holds neither 32 raw bytes nor 64 hex digits.
+    #[error("root key file {path} must hold 32 raw bytes or 64 hex digits")]
+    RootKeyFormat {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The keystore was sealed under a different root key.
+    #[error("the root key does not open this keystore (wrong root key file?)")]
+    WrongRootKey,
+    /// The keystore could not be opened.
+    #[error("keystore: {0}")]
+    Keystore(String),
+    /// A keystore record failed authentication.
+    #[error("keystore is corrupt or tampered: {0}")]
+    Tampered(String),
+    /// TLS material could not be loaded.
+    #[error("TLS: {0}")]
+    Tls(#[from] cang_tls::TlsError),
+    /// The operating system's random generator failed.
+    #[error("random number generator failed")]
+    Random,
+    /// The gRPC server failed.
+    #[error("gRPC server: {0}")]
+    Serve(String),
+}
+
+/// Configuration of `cang kms`.
+#[derive(Debug, Clone)]
+pub struct KmsConfig {
+    /// Directory holding `keystore.redb`.
+    pub data_dir: PathBuf,
+    /// The root key file.
+    pub root_key_file: PathBuf,
+    /// This service's TLS files.
+    pub tls: TlsFiles,
+    /// Keyring tunables.
+    pub keyring: KeyringConfig,
+    /// How often deletion windows and rotation schedules are checked.
+    pub maintenance_interval: Duration,
+}
+
+/// Opens the keystore under `data_dir` and builds the service (no network).
+pub fn open_service(
+    data_dir: &Path,
+    root_key_file: &Path,
+    clock: Arc<dyn Clock>,
+    config: KeyringConfig,
+) -> Result<Arc<KmsService>, StartupError> {
+    let root = RootKey::load(root_key_file)?;
+    std::fs::create_dir_all(data_dir).map_err(|e| StartupError::Keystore(e.to_string()))?;
+    let store = store::Keystore::open(&data_dir.join("keystore.redb"), root)?;
+    let keyring = Keyring::new(store, clock, config).map_err(|e| match e {
+        store::StoreError::Tampered { .. } => StartupError::Tampered(e.to_string()),
+        other => StartupError::Keystore(other.to_string()),
+    })?;
+    let keyring = Arc::new(keyring);
+    let audit = audit::AuditLog::start(keyring.store.clone());
+    Ok(Arc::new(KmsService { keyring, audit }))
+}
+
+/// Serves `service` on `listener` with mTLS until `shutdown` is cancelled, then drains in-flight calls.
+pub async fn serve(
+    service: Arc<KmsService>,
+    tls: &TlsFiles,
+    listener: TcpListener,
+    maintenance_interval: Duration,
+    shutdown: CancellationToken,
+) -> Result<(), StartupError> {
+    let server_tls = tls.server_config()?;
+    let (health_reporter, health) = tonic_health::server::health_reporter();
+    health_reporter
+        .set_serving::<cang_proto::cang::kms::v1::kms_server::KmsServer<KmsGrpcServer<KmsService>>>()
+        .await;
+
+    let keyring = service.keyring.clone();
+    let maintenance_stop = shutdown.clone();
+    let maintenance = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(maintenance_interval);
+        loop {
+            tokio::select! {
+                _ = maintenance_stop.cancelled() => break,
+                _ = tick.tick() => {
+                    if let Err(e) = keyring.run_maintenance().await {
+                        tracing::error!(error = %e, "key maintenance failed");
+                    }
+                }
+            }
+        }
+    });
+
+    let result = cang_tls::server_builder(server_tls)?
+        .add_service(health)
+        .add_service(KmsGrpcServer::new(service).into_service())
+        .serve_with_incoming_shutdown(cang_tls::incoming(listener), shutdown.cancelled_owned())
+        .await
+        .map_err(|e| StartupError::Serve(e.to_string()));
+    maintenance.abort();
+    result
+}
+
+/// Opens the keystore and serves until `shutdown`: the whole `cang kms` process.
+pub async fn run(
+    config: KmsConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), StartupError> {
+    let service = open_service(
+        &config.data_dir,
+        &config.root_key_file,
+        Arc::new(SystemClock),
+        config.keyring,
+    )?;
+    tracing::info!(addr = ?listener.local_addr().ok(), "cang kms serving");
+    serve(
+        service,
+        &config.tls,
+        listener,
+        config.maintenance_interval,
+        shutdown,
+    )
+    .await
+}

@@ -1,0 +1,542 @@
+//! The keyring as seen by one caller: authorisation by certificate identity (administration is for the
+//! admin identity only) and an audit record for every operation, then the keyring call.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use cang_kms_api::{
+    AccountId, Alias, AliasName, AuditRecord, CreateKeyRequest, DataKey, Decrypted, EncryptionContext,
+    ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, KmsForCaller, Page,
+    Paged, RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey,
+};
+use cang_tls::ServiceIdentity;
+
+use crate::audit::AuditLog;
+use crate::keyring::Keyring;
+use crate::record::AuditEntry;
+
+/// Shared service state: the keyring and its audit log.
+#[derive(Debug)]
+pub struct KmsService {
+    pub(crate) keyring: Arc<Keyring>,
+    pub(crate) audit: AuditLog,
+}
+
+impl KmsService {
+    /// The keyring (for maintenance).
+    pub fn keyring(&self) -> &Arc<Keyring> {
+        &self.keyring
+    }
+}
+
+impl KmsForCaller for KmsService {
+    type Api = KmsSession;
+    fn for_caller(&self, caller: ServiceIdentity) -> KmsSession {
+        KmsSession {
+            keyring: self.keyring.clone(),
+            audit: self.audit.clone(),
+            caller,
+        }
+    }
+}
+
+/// The operation classes of the authorisation table.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Describe/list: gateway (RAM `kms:List*`, `kms:DescribeKey` checks), meta, admin.
+    Read,
+    /// Data keys, encrypt/decrypt: gateway, meta, admin.
+    Use,
+    /// Everything else: admin only.
+    Admin,
+}
+
+/// A [`KmsApi`] acting for one caller.
+#[derive(Debug, Clone)]
+pub struct KmsSession {
+    keyring: Arc<Keyring>,
+    audit: AuditLog,
+    caller: ServiceIdentity,
+}
+
+/// What the audit record says about the key a result used.
+trait KeyUse {
+    fn key_use(&self) -> (String, String);
+}
+
+macro_rules! key_use {
+    ($t:ty, $id:ident, $ver:ident) => {
+        impl KeyUse for $t {
+            fn key_use(&self) -> (String, String) {
+                (self.$id.to_string(), self.$ver.to_string())
+            }
+        }
+    };
+}
+key_use!(DataKey, key_id, key_version_id);
+key_use!(WrappedKey, key_id, key_version_id);
+key_use!(Decrypted, key_id, key_version_id);
+key_use!(KeyVersion, key_id, key_version_id);
+key_use!(KeyMetadata, key_id, primary_key_version);
+impl KeyUse for ImportParameters {
+    fn key_use(&self) -> (String, String) {
+        (self.key_id.to_string(), String::new())
+    }
+}
+impl KeyUse for () {
+    fn key_use(&self) -> (String, String) {
+        (String::new(), String::new())
+    }
+}
+
+impl KmsSession {
+    async fn run<T: KeyUse>(
+        &self,
+        op: &str,
+        class: Class,
+        account: &str,
+        key_hint: &str,
+        ctx: Option<&EncryptionContext>,
+        fut: impl Future<Output = Result<T, KmsError>>,
+    ) -> Result<T, KmsError> {
+        let allowed = matches!(
+            (self.caller, class),
+            (ServiceIdentity::Admin, _)
+                | (ServiceIdentity::Gateway | ServiceIdentity::Meta, Class::Read | Class::Use)
+        );
+        let result = if allowed {
+            fut.await
+        } else {
+            Err(KmsError::AccessDenied)
+        };
+        let (key_id, key_version_id) = match &result {
+            Ok(v) => v.key_use(),
+            Err(_) => (key_hint.to_owned(), String::new()),
+        };
+        self.audit.record(AuditEntry {
+            time_unix_ms: self.keyring.clock.now_ms(),
+            principal: self.caller.to_string(),
+            account: account.to_owned(),
+            operation: op.to_owned(),
+            key_id: if key_id.is_empty() {
+                key_hint.to_owned()
+            } else {
+                key_id
+            },
+            key_version_id,
+            context_digest: ctx.map(EncryptionContext::digest_hex).unwrap_or_default(),
+            result: match &result {
+                Ok(_) => "ok".to_owned(),
+                Err(e) => e.code().to_owned(),
+            },
+        });
+        result
+    }
+}
+
+#[async_trait]
+impl KmsApi for KmsSession {
+    async fn create_key(&self, req: CreateKeyRequest) -> Result<KeyMetadata, KmsError> {
+        let account = req.account.to_string();
+        self.run(
+            "CreateKey",
+            Class::Admin,
+            &account,
+            "",
+            None,
+            self.keyring.create_key(req),
+        )
+        .await
+    }
+    async fn describe_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        let fut = async {
+            let rec = self.keyring.resolve_or_default(account, key).await?;
+            self.keyring.metadata(&rec)
+        };
+        self.run(
+            "DescribeKey",
+            Class::Read,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn list_keys(&self, account: &AccountId, page: Page) -> Result<Paged<KeyListEntry>, KmsError> {
+        let fut = async { self.keyring.list_keys(account, page) };
+        let r = self
+            .run("ListKeys", Class::Read, account.as_str(), "", None, async {
+                fut.await.map(Listed)
+            })
+            .await?;
+        Ok(r.0)
+    }
+    async fn enable_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        let fut = self.keyring.set_enabled(account, key, true);
+        self.run(
+            "EnableKey",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn disable_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        let fut = self.keyring.set_enabled(account, key, false);
+        self.run(
+            "DisableKey",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn schedule_key_deletion(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        days: u32,
+    ) -> Result<KeyMetadata, KmsError> {
+        let fut = self.keyring.schedule_deletion(account, key, days);
+        self.run(
+            "ScheduleKeyDeletion",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn cancel_key_deletion(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        let fut = self.keyring.cancel_deletion(account, key);
+        self.run(
+            "CancelKeyDeletion",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn create_alias(
+        &self,
+        account: &AccountId,
+        alias: &AliasName,
+        key: &KeyRef,
+    ) -> Result<(), KmsError> {
+        let fut = self.keyring.create_alias(account, alias, key, false);
+        self.run(
+            "CreateAlias",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn update_alias(
+        &self,
+        account: &AccountId,
+        alias: &AliasName,
+        key: &KeyRef,
+    ) -> Result<(), KmsError> {
+        let fut = self.keyring.create_alias(account, alias, key, true);
+        self.run(
+            "UpdateAlias",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn delete_alias(&self, account: &AccountId, alias: &AliasName) -> Result<(), KmsError> {
+        let fut = self.keyring.delete_alias(account, alias);
+        self.run(
+            "DeleteAlias",
+            Class::Admin,
+            account.as_str(),
+            alias.as_str(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn list_aliases(&self, account: &AccountId, page: Page) -> Result<Paged<Alias>, KmsError> {
+        let fut = async { self.keyring.list_aliases(account, None, page).map(Listed) };
+        Ok(self
+            .run("ListAliases", Class::Read, account.as_str(), "", None, fut)
+            .await?
+            .0)
+    }
+    async fn list_aliases_by_key_id(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        page: Page,
+    ) -> Result<Paged<Alias>, KmsError> {
+        let fut = async { self.keyring.list_aliases(account, Some(key), page).map(Listed) };
+        Ok(self
+            .run(
+                "ListAliasesByKeyId",
+                Class::Read,
+                account.as_str(),
+                &key.to_string(),
+                None,
+                fut,
+            )
+            .await?
+            .0)
+    }
+    async fn rotate_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyVersion, KmsError> {
+        let fut = self.keyring.rotate(account, key);
+        self.run(
+            "RotateKey",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn update_rotation_policy(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        policy: RotationPolicy,
+    ) -> Result<KeyMetadata, KmsError> {
+        let fut = self.keyring.set_rotation_policy(account, key, policy);
+        self.run(
+            "UpdateRotationPolicy",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn list_key_versions(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+    ) -> Result<Vec<KeyVersion>, KmsError> {
+        let fut = async {
+            let rec = self.keyring.resolve(account, key)?;
+            let versions = rec
+                .versions
+                .iter()
+                .map(|v| {
+                    Ok(KeyVersion {
+                        key_id: cang_kms_api::KeyId::new(rec.id.clone())?,
+                        key_version_id: v.id.clone(),
+                        creation_date: v.created,
+                    })
+                })
+                .collect::<Result<Vec<_>, KmsError>>()?;
+            Ok(Listed(versions))
+        };
+        Ok(self
+            .run(
+                "ListKeyVersions",
+                Class::Read,
+                account.as_str(),
+                &key.to_string(),
+                None,
+                fut,
+            )
+            .await?
+            .0)
+    }
+    async fn generate_data_key(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        n: u32,
+        ctx: &EncryptionContext,
+    ) -> Result<DataKey, KmsError> {
+        let fut = self.keyring.generate(account, key, n, ctx);
+        self.run(
+            "GenerateDataKey",
+            Class::Use,
+            account.as_str(),
+            &key.to_string(),
+            Some(ctx),
+            fut,
+        )
+        .await
+    }
+    async fn generate_data_key_without_plaintext(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        n: u32,
+        ctx: &EncryptionContext,
+    ) -> Result<WrappedKey, KmsError> {
+        let fut = async {
+            let dk = self.keyring.generate(account, key, n, ctx).await?;
+            Ok(WrappedKey {
+                key_id: dk.key_id,
+                key_version_id: dk.key_version_id,
+                ciphertext_blob: dk.ciphertext_blob,
+            })
+        };
+        self.run(
+            "GenerateDataKeyWithoutPlaintext",
+            Class::Use,
+            account.as_str(),
+            &key.to_string(),
+            Some(ctx),
+            fut,
+        )
+        .await
+    }
+    async fn generate_service_data_key(
+        &self,
+        suite: ServiceKeySuite,
+        ctx: &EncryptionContext,
+    ) -> Result<DataKey, KmsError> {
+        let fut = self.keyring.generate_service(suite, ctx);
+        self.run(
+            "GenerateServiceDataKey",
+            Class::Use,
+            crate::keyring::SERVICE_ACCOUNT,
+            "",
+            Some(ctx),
+            fut,
+        )
+        .await
+    }
+    async fn encrypt(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        plaintext: &SecretBytes,
+        ctx: &EncryptionContext,
+    ) -> Result<WrappedKey, KmsError> {
+        let fut = self.keyring.encrypt(account, key, plaintext, ctx);
+        self.run(
+            "Encrypt",
+            Class::Use,
+            account.as_str(),
+            &key.to_string(),
+            Some(ctx),
+            fut,
+        )
+        .await
+    }
+    async fn decrypt(
+        &self,
+        account: &AccountId,
+        blob: &WrappedDataKey,
+        ctx: &EncryptionContext,
+    ) -> Result<Decrypted, KmsError> {
+        let fut = async { self.keyring.decrypt(account, blob, ctx) };
+        self.run("Decrypt", Class::Use, account.as_str(), "", Some(ctx), fut)
+            .await
+    }
+    async fn re_encrypt(
+        &self,
+        account: &AccountId,
+        blob: &WrappedDataKey,
+        src: &EncryptionContext,
+        dest: Option<&KeyRef>,
+        dst: &EncryptionContext,
+    ) -> Result<WrappedKey, KmsError> {
+        let fut = self.keyring.re_encrypt(account, blob, src, dest, dst);
+        self.run("ReEncrypt", Class::Use, account.as_str(), "", Some(dst), fut)
+            .await
+    }
+    async fn get_parameters_for_import(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+    ) -> Result<ImportParameters, KmsError> {
+        let fut = self.keyring.parameters_for_import(account, key);
+        self.run(
+            "GetParametersForImport",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn import_key_material(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        material: &[u8],
+        token: &[u8],
+        expire: Option<i64>,
+    ) -> Result<KeyMetadata, KmsError> {
+        let fut = self
+            .keyring
+            .import_material(account, key, material, token, expire);
+        self.run(
+            "ImportKeyMaterial",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn delete_key_material(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
+        let fut = self.keyring.delete_material(account, key);
+        self.run(
+            "DeleteKeyMaterial",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
+    async fn list_audit_records(&self, after: u64, limit: u32) -> Result<Vec<AuditRecord>, KmsError> {
+        if self.caller != ServiceIdentity::Admin {
+            return Err(KmsError::AccessDenied);
+        }
+        let limit = limit.clamp(1, 1000) as usize;
+        let store = self.keyring.store.clone();
+        let rows = tokio::task::spawn_blocking(move || store.read_audit(after, limit))
+            .await
+            .map_err(|_| KmsError::Internal)?
+            .map_err(crate::keyring::internal)?;
+        Ok(rows
+            .into_iter()
+            .map(|(sequence, e)| AuditRecord {
+                sequence,
+                time_unix_ms: e.time_unix_ms,
+                principal: e.principal,
+                account: e.account,
+                operation: e.operation,
+                key_id: e.key_id,
+                key_version_id: e.key_version_id,
+                context_digest: e.context_digest,
+                result: e.result,
+            })
+            .collect())
+    }
+}
+
+/// A listing: audited without a key.
+struct Listed<T>(T);
+impl<T> KeyUse for Listed<T> {
+    fn key_use(&self) -> (String, String) {
+        (String::new(), String::new())
+    }
+}

@@ -1,0 +1,238 @@
+//! The redb keystore. Every value is sealed with AES-256-GCM under the root key, with the table and
+//! record key as associated data, so a tampered, swapped or foreign record is detected on load. A
+//! sealed check record detects a wrong root key before anything is written.
+//!
+//! All methods are synchronous; callers run them in `spawn_blocking`.
+
+use std::path::Path;
+
+use cang_kms_api::KeySpec;
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use zeroize::Zeroizing;
+
+use crate::StartupError;
+use crate::cipher::{self, NONCE_LEN};
+use crate::record::{AliasRecord, AuditEntry, KeyRecord};
+use crate::rootkey::RootKey;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
+const ALIASES: TableDefinition<&str, &[u8]> = TableDefinition::new("aliases");
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+const CHECK_KEY: &str = "root-key-check";
+const CHECK_VALUE: &[u8] = b"cang-kms keystore v1";
+
+/// A keystore failure after startup.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    #[error("keystore database error: {0}")]
+    Db(String),
+    #[error("keystore record {table}/{key} failed authentication (tampered or foreign)")]
+    Tampered { table: &'static str, key: String },
+    #[error("keystore record encoding: {0}")]
+    Encoding(#[from] serde_json::Error),
+    #[error("random number generator failed")]
+    Random,
+}
+
+fn db_err(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Db(e.to_string())
+}
+
+/// One change applied atomically by [`Keystore::apply`].
+#[derive(Debug)]
+pub(crate) enum Change {
+    PutKey(KeyRecord),
+    DeleteKey(String),
+    PutAlias(AliasRecord),
+    DeleteAlias { account: String, name: String },
+}
+
+/// The sealed redb keystore.
+pub(crate) struct Keystore {
+    db: Database,
+    root: RootKey,
+}
+
+impl std::fmt::Debug for Keystore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keystore").finish_non_exhaustive()
+    }
+}
+
+fn aad(table: &str, key: &str) -> Vec<u8> {
+    format!("cang-kms/{table}/{key}").into_bytes()
+}
+
+impl Keystore {
+    /// Opens (or creates) the keystore. With an existing keystore, a root key that does not open the
+    /// check record is refused before any write.
+    pub fn open(path: &Path, root: RootKey) -> Result<Self, StartupError> {
+        let db = Database::create(path).map_err(|e| StartupError::Keystore(e.to_string()))?;
+        let store = Self { db, root };
+        let existing = {
+            let txn = store
+                .db
+                .begin_read()
+                .map_err(|e| StartupError::Keystore(e.to_string()))?;
+            match txn.open_table(META) {
+                Ok(t) => t
+                    .get(CHECK_KEY)
+                    .map_err(|e| StartupError::Keystore(e.to_string()))?
+                    .map(|v| v.value().to_vec()),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(StartupError::Keystore(e.to_string())),
+            }
+        };
+        match existing {
+            Some(sealed) => {
+                let plain = store
+                    .unseal("meta", CHECK_KEY, &sealed)
+                    .map_err(|_| StartupError::WrongRootKey)?;
+                if plain.as_slice() != CHECK_VALUE {
+                    return Err(StartupError::WrongRootKey);
+                }
+            }
+            None => {
+                let sealed = store
+                    .seal("meta", CHECK_KEY, CHECK_VALUE)
+                    .map_err(|_| StartupError::Random)?;
+                let txn = store
+                    .db
+                    .begin_write()
+                    .map_err(|e| StartupError::Keystore(e.to_string()))?;
+                {
+                    let mut t = txn
+                        .open_table(META)
+                        .map_err(|e| StartupError::Keystore(e.to_string()))?;
+                    t.insert(CHECK_KEY, sealed.as_slice())
+                        .map_err(|e| StartupError::Keystore(e.to_string()))?;
+                    txn.open_table(KEYS)
+                        .map_err(|e| StartupError::Keystore(e.to_string()))?;
+                    txn.open_table(ALIASES)
+                        .map_err(|e| StartupError::Keystore(e.to_string()))?;
+                    txn.open_table(AUDIT)
+                        .map_err(|e| StartupError::Keystore(e.to_string()))?;
+                }
+                txn.commit().map_err(|e| StartupError::Keystore(e.to_string()))?;
+            }
+        }
+        Ok(store)
+    }
+
+    fn seal(&self, table: &str, key: &str, plaintext: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let nonce = cipher::random_nonce().map_err(|_| StoreError::Random)?;
+        let ct = cipher::seal(
+            KeySpec::Aes256,
+            self.root.bytes(),
+            &nonce,
+            plaintext,
+            &aad(table, key),
+        )
+        .map_err(|_| StoreError::Random)?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    fn unseal(
+        &self,
+        table: &'static str,
+        key: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        let tampered = || StoreError::Tampered {
+            table,
+            key: key.to_owned(),
+        };
+        if sealed.len() < NONCE_LEN {
+            return Err(tampered());
+        }
+        let (nonce, ct) = sealed.split_at(NONCE_LEN);
+        let mut n = [0u8; NONCE_LEN];
+        n.copy_from_slice(nonce);
+        cipher::open(KeySpec::Aes256, self.root.bytes(), &n, ct, &aad(table, key)).map_err(|_| tampered())
+    }
+
+    /// Every key and alias record, authenticated.
+    pub fn load_all(&self) -> Result<(Vec<KeyRecord>, Vec<AliasRecord>), StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let mut keys = Vec::new();
+        for row in txn.open_table(KEYS).map_err(db_err)?.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let plain = self.unseal("keys", k.value(), v.value())?;
+            keys.push(serde_json::from_slice(&plain)?);
+        }
+        let mut aliases = Vec::new();
+        for row in txn.open_table(ALIASES).map_err(db_err)?.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let plain = self.unseal("aliases", k.value(), v.value())?;
+            aliases.push(serde_json::from_slice(&plain)?);
+        }
+        Ok((keys, aliases))
+    }
+
+    /// Applies `changes` in one durable transaction.
+    pub fn apply(&self, changes: &[Change]) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut keys = txn.open_table(KEYS).map_err(db_err)?;
+            let mut aliases = txn.open_table(ALIASES).map_err(db_err)?;
+            for change in changes {
+                match change {
+                    Change::PutKey(rec) => {
+                        let json = Zeroizing::new(serde_json::to_vec(rec)?);
+                        let sealed = self.seal("keys", &rec.id, &json)?;
+                        keys.insert(rec.id.as_str(), sealed.as_slice()).map_err(db_err)?;
+                    }
+                    Change::DeleteKey(id) => {
+                        keys.remove(id.as_str()).map_err(db_err)?;
+                    }
+                    Change::PutAlias(rec) => {
+                        let k = AliasRecord::storage_key(&rec.account, &rec.name);
+                        let sealed = self.seal("aliases", &k, &serde_json::to_vec(rec)?)?;
+                        aliases.insert(k.as_str(), sealed.as_slice()).map_err(db_err)?;
+                    }
+                    Change::DeleteAlias { account, name } => {
+                        aliases
+                            .remove(AliasRecord::storage_key(account, name).as_str())
+                            .map_err(db_err)?;
+                    }
+                }
+            }
+        }
+        txn.commit().map_err(db_err)
+    }
+
+    /// Appends audit entries, numbered after the last one; returns the first sequence number used.
+    pub fn append_audit(&self, entries: &[AuditEntry]) -> Result<u64, StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let first;
+        {
+            let mut t = txn.open_table(AUDIT).map_err(db_err)?;
+            let last = t.last().map_err(db_err)?.map_or(0, |(k, _)| k.value());
+            first = last + 1;
+            for (i, e) in entries.iter().enumerate() {
+                let seq = first + i as u64;
+                let sealed = self.seal("audit", &seq.to_string(), &serde_json::to_vec(e)?)?;
+                t.insert(seq, sealed.as_slice()).map_err(db_err)?;
+            }
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(first)
+    }
+
+    /// Audit entries with sequence > `after`, at most `limit`.
+    pub fn read_audit(&self, after: u64, limit: usize) -> Result<Vec<(u64, AuditEntry)>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = txn.open_table(AUDIT).map_err(db_err)?;
+        let mut out = Vec::new();
+        for row in t.range(after.saturating_add(1)..).map_err(db_err)?.take(limit) {
+            let (k, v) = row.map_err(db_err)?;
+            let seq = k.value();
+            let plain = self.unseal("audit", &seq.to_string(), v.value())?;
+            out.push((seq, serde_json::from_slice(&plain)?));
+        }
+        Ok(out)
+    }
+}
