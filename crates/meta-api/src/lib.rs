@@ -1,12 +1,21 @@
-//! The contract of Cang's metadata/blob service: the domain types shared by the store and its callers,
-//! the typed [`MetaError`], and the input validation rules every entry point applies.
+//! The contract of Cang's metadata/blob service: the [`MetaApi`] trait (no tonic types), the domain
+//! types shared by the store and its callers, the typed [`MetaError`], input validation rules, and the
+//! gRPC client ([`MetaGrpcClient`]) and server ([`MetaGrpcServer`]) adapters. A `NoSuchBucket`
+//! raised by the server is a `NoSuchBucket` in the client; an outage is `Unavailable`.
 
+mod api;
+mod client;
+mod convert;
 mod error;
 mod identity;
 mod names;
 mod object;
+mod server;
+mod status;
 mod types;
 
+pub use api::{ByteStream, DeleteOutcome, MetaApi, WriteBody, WriteItem, write_body};
+pub use client::{MAX_MESSAGE_SIZE, MetaGrpcClient};
 pub use error::MetaError;
 pub use identity::{AccessKey, AccessKeyStatus, Account, NewAccessKey, Policy, SealedSecret, User};
 pub use names::{
@@ -19,6 +28,7 @@ pub use object::{
     ObjectMeta, ObjectSse, ObjectType, PartInfo, Preconditions, PutObjectHeader, PutTrailer,
     UploadPartHeader,
 };
+pub use server::{META_CALLERS, MetaGrpcServer};
 pub use types::{
     Acl, Bucket, BucketEncryptionRule, BucketStats, DataEncryption, ListBucketsPage, ListBucketsQuery,
     NewBucket, SseAlgorithm,

@@ -1,0 +1,177 @@
+//! The `MetaApi` trait: every metadata/blob operation with domain types only. Implemented by the
+//! store in `cang-meta`, by the gRPC client, and by mocks in callers' tests.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures::stream::BoxStream;
+
+use crate::{
+    AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
+    CiphertextRange, CompletedPart, CopyObjectRequest, ListBucketsPage, ListBucketsQuery, ListObjectsPage,
+    ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery, MetaError, MultipartUpload,
+    NewAccessKey, NewBucket, ObjectInfo, ObjectMeta, PartInfo, Policy, Preconditions, PutObjectHeader,
+    PutTrailer, UploadPartHeader, User,
+};
+
+/// One item of a streamed write: ciphertext, then exactly one trailer at the end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteItem {
+    /// The next ciphertext bytes.
+    Chunk(Bytes),
+    /// What the writer computed over the plaintext; must be the last item.
+    Trailer(PutTrailer),
+}
+
+/// The body of a streamed write. A body that ends without a trailer, or yields an error, commits
+/// nothing.
+pub type WriteBody = BoxStream<'static, Result<WriteItem, MetaError>>;
+
+/// Ciphertext read from an object, in order.
+pub type ByteStream = BoxStream<'static, Result<Bytes, MetaError>>;
+
+/// One key's result in a multi-delete: whether it existed, or why it was refused.
+pub type DeleteOutcome = (String, Result<bool, MetaError>);
+
+/// A write body made of ready chunks and a trailer (tests, small objects).
+pub fn write_body(chunks: Vec<Bytes>, trailer: PutTrailer) -> WriteBody {
+    let items = chunks
+        .into_iter()
+        .map(WriteItem::Chunk)
+        .chain(std::iter::once(WriteItem::Trailer(trailer)));
+    Box::pin(futures::stream::iter(items.map(Ok)))
+}
+
+/// The metadata/blob service.
+#[async_trait]
+pub trait MetaApi: Send + Sync + 'static {
+    /// PutBucket.
+    async fn create_bucket(&self, new: NewBucket) -> Result<Bucket, MetaError>;
+    /// GetBucketInfo.
+    async fn get_bucket(&self, bucket: &str) -> Result<Bucket, MetaError>;
+    /// ListBuckets of one owner.
+    async fn list_buckets(&self, query: ListBucketsQuery) -> Result<ListBucketsPage, MetaError>;
+    /// DeleteBucket (refused while objects or uploads remain).
+    async fn delete_bucket(&self, bucket: &str) -> Result<(), MetaError>;
+    /// PutBucketEncryption (`Some`) / DeleteBucketEncryption (`None`).
+    async fn set_bucket_encryption(
+        &self,
+        bucket: &str,
+        rule: Option<BucketEncryptionRule>,
+    ) -> Result<Bucket, MetaError>;
+    /// PutBucketAcl.
+    async fn set_bucket_acl(&self, bucket: &str, acl: Acl) -> Result<(), MetaError>;
+    /// Object count, bytes and unfinished uploads.
+    async fn bucket_stats(&self, bucket: &str) -> Result<BucketStats, MetaError>;
+
+    /// PutObject: commits atomically once the trailer arrives.
+    async fn put_object(&self, header: PutObjectHeader, body: WriteBody) -> Result<ObjectInfo, MetaError>;
+    /// AppendObject.
+    async fn append_object(
+        &self,
+        header: AppendObjectHeader,
+        body: WriteBody,
+    ) -> Result<ObjectInfo, MetaError>;
+    /// HeadObject.
+    async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, MetaError>;
+    /// GetObject: the object's info and a stream of its ciphertext `range` (all when `None`), from
+    /// one consistent snapshot.
+    async fn read_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<CiphertextRange>,
+        conditions: Preconditions,
+    ) -> Result<(ObjectInfo, ByteStream), MetaError>;
+    /// DeleteObject / DeleteMultipleObjects.
+    async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> Result<Vec<DeleteOutcome>, MetaError>;
+    /// CopyObject (shares ciphertext; no data copied).
+    async fn copy_object(&self, request: CopyObjectRequest) -> Result<ObjectInfo, MetaError>;
+    /// ListObjects / ListObjectsV2.
+    async fn list_objects(&self, bucket: &str, query: ListObjectsQuery)
+    -> Result<ListObjectsPage, MetaError>;
+
+    /// InitiateMultipartUpload.
+    async fn initiate_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+    ) -> Result<MultipartUpload, MetaError>;
+    /// UploadPart (a re-upload replaces the part).
+    async fn upload_part(&self, header: UploadPartHeader, body: WriteBody) -> Result<PartInfo, MetaError>;
+    /// The upload's record (its metadata and encryption record).
+    async fn get_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<MultipartUpload, MetaError>;
+    /// ListParts.
+    async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number_marker: u32,
+        max_parts: u32,
+    ) -> Result<ListPartsPage, MetaError>;
+    /// ListMultipartUploads.
+    async fn list_uploads(&self, bucket: &str, query: ListUploadsQuery)
+    -> Result<ListUploadsPage, MetaError>;
+    /// CompleteMultipartUpload.
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+        forbid_overwrite: bool,
+    ) -> Result<ObjectInfo, MetaError>;
+    /// AbortMultipartUpload.
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), MetaError>;
+
+    /// Creates an account.
+    async fn create_account(&self, account_id: &str, name: &str) -> Result<Account, MetaError>;
+    /// Reads an account.
+    async fn get_account(&self, account_id: &str) -> Result<Account, MetaError>;
+    /// Lists accounts.
+    async fn list_accounts(&self) -> Result<Vec<Account>, MetaError>;
+    /// Creates a RAM user.
+    async fn create_user(&self, account_id: &str, user: &str) -> Result<User, MetaError>;
+    /// Lists an account's users.
+    async fn list_users(&self, account_id: &str) -> Result<Vec<User>, MetaError>;
+    /// Deletes a user, its access keys and attachments.
+    async fn delete_user(&self, account_id: &str, user: &str) -> Result<(), MetaError>;
+    /// Registers an access key (secret already sealed).
+    async fn create_access_key(&self, new: NewAccessKey) -> Result<AccessKey, MetaError>;
+    /// Looks up an access key by id.
+    async fn get_access_key(&self, access_key_id: &str) -> Result<AccessKey, MetaError>;
+    /// Lists access keys of an account, or of one of its users.
+    async fn list_access_keys(
+        &self,
+        account_id: &str,
+        user: Option<&str>,
+    ) -> Result<Vec<AccessKey>, MetaError>;
+    /// Activates or deactivates an access key.
+    async fn set_access_key_status(
+        &self,
+        access_key_id: &str,
+        status: AccessKeyStatus,
+    ) -> Result<AccessKey, MetaError>;
+    /// Deletes an access key.
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<(), MetaError>;
+    /// Creates or replaces a policy (validated first).
+    async fn put_policy(&self, account_id: &str, name: &str, document: &str) -> Result<Policy, MetaError>;
+    /// Reads a policy.
+    async fn get_policy(&self, account_id: &str, name: &str) -> Result<Policy, MetaError>;
+    /// Lists an account's policies.
+    async fn list_policies(&self, account_id: &str) -> Result<Vec<Policy>, MetaError>;
+    /// Deletes a policy attached to nobody.
+    async fn delete_policy(&self, account_id: &str, name: &str) -> Result<(), MetaError>;
+    /// Attaches a policy to a user.
+    async fn attach_policy(&self, account_id: &str, user: &str, policy: &str) -> Result<(), MetaError>;
+    /// Detaches a policy from a user.
+    async fn detach_policy(&self, account_id: &str, user: &str, policy: &str) -> Result<(), MetaError>;
+    /// The policies attached to a user.
+    async fn user_policies(&self, account_id: &str, user: &str) -> Result<Vec<Policy>, MetaError>;
+}

@@ -1,0 +1,655 @@
+//! gRPC client adapter: implements [`MetaApi`] over a tonic channel. Server errors come back as the
+//! same `MetaError` variant; transport failures are `Unavailable`.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use async_trait::async_trait;
+use cang_proto::cang::meta::v1 as pb;
+use cang_proto::cang::meta::v1::meta_client::MetaClient;
+use futures::{Stream, StreamExt};
+use tonic::transport::{Channel, ClientTlsConfig};
+
+use crate::api::{ByteStream, DeleteOutcome, WriteBody, WriteItem};
+use crate::convert::{acl_to_pb, status_to_pb};
+use crate::{
+    AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
+    CiphertextRange, CompletedPart, CopyObjectRequest, ListBucketsPage, ListBucketsQuery, ListObjectsPage,
+    ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery, MetaApi, MetaError, MultipartUpload,
+    NewAccessKey, NewBucket, ObjectInfo, ObjectMeta, PartInfo, Policy, Preconditions, PutObjectHeader,
+    UploadPartHeader, User,
+};
+
+/// Largest message either side accepts: a 1 MiB chunk plus headroom, or a big listing page.
+pub const MAX_MESSAGE_SIZE: usize = 16 << 20;
+
+/// A [`MetaApi`] speaking gRPC to `cang meta`.
+#[derive(Debug, Clone)]
+pub struct MetaGrpcClient {
+    inner: MetaClient<Channel>,
+}
+
+impl MetaGrpcClient {
+    /// Uses an existing channel.
+    pub fn new(channel: Channel) -> Self {
+        let inner = MetaClient::new(channel)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE);
+        Self { inner }
+    }
+
+    /// A client for `address` (`host:port`) over mTLS; connects on first use and reconnects as needed.
+    pub fn connect_lazy(address: &str, tls: ClientTlsConfig) -> Result<Self, cang_tls::TlsError> {
+        Ok(Self::new(cang_tls::endpoint(address, tls)?.connect_lazy()))
+    }
+
+    fn client(&self) -> MetaClient<Channel> {
+        self.inner.clone()
+    }
+}
+
+/// The request stream of a streamed write: `first`, then the body's items. An error in the body
+/// ends the stream without a trailer (so the server commits nothing) and is kept to be returned.
+struct Outbound<M> {
+    first: Option<M>,
+    body: WriteBody,
+    wrap: fn(WriteItem) -> M,
+    failure: Arc<Mutex<Option<MetaError>>>,
+    done: bool,
+}
+
+impl<M: Unpin> Stream for Outbound<M> {
+    type Item = M;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<M>> {
+        if let Some(first) = self.first.take() {
+            return Poll::Ready(Some(first));
+        }
+        if self.done {
+            return Poll::Ready(None);
+        }
+        match self.body.poll_next_unpin(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Ok(item))) => Poll::Ready(Some((self.wrap)(item))),
+            Poll::Ready(Some(Err(e))) => {
+                self.done = true;
+                if let Ok(mut slot) = self.failure.lock() {
+                    *slot = Some(e);
+                }
+                Poll::Ready(None)
+            }
+            Poll::Ready(None) => {
+                self.done = true;
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
+fn outbound<M>(
+    first: M,
+    body: WriteBody,
+    wrap: fn(WriteItem) -> M,
+) -> (Outbound<M>, Arc<Mutex<Option<MetaError>>>) {
+    let failure = Arc::new(Mutex::new(None));
+    (
+        Outbound {
+            first: Some(first),
+            body,
+            wrap,
+            failure: Arc::clone(&failure),
+            done: false,
+        },
+        failure,
+    )
+}
+
+/// The body's own error if it failed, else the server's.
+fn write_error(status: tonic::Status, failure: &Mutex<Option<MetaError>>) -> MetaError {
+    failure
+        .lock()
+        .ok()
+        .and_then(|mut f| f.take())
+        .unwrap_or_else(|| status.into())
+}
+
+fn put_item(item: WriteItem) -> pb::PutObjectMessage {
+    use pb::put_object_message::Message;
+    let message = match item {
+        WriteItem::Chunk(b) => Message::Chunk(b),
+        WriteItem::Trailer(t) => Message::Trailer(t.into()),
+    };
+    pb::PutObjectMessage {
+        message: Some(message),
+    }
+}
+
+fn append_item(item: WriteItem) -> pb::AppendObjectMessage {
+    use pb::append_object_message::Message;
+    let message = match item {
+        WriteItem::Chunk(b) => Message::Chunk(b),
+        WriteItem::Trailer(t) => Message::Trailer(t.into()),
+    };
+    pb::AppendObjectMessage {
+        message: Some(message),
+    }
+}
+
+fn part_item(item: WriteItem) -> pb::UploadPartMessage {
+    use pb::upload_part_message::Message;
+    let message = match item {
+        WriteItem::Chunk(b) => Message::Chunk(b),
+        WriteItem::Trailer(t) => Message::Trailer(t.into()),
+    };
+    pb::UploadPartMessage {
+        message: Some(message),
+    }
+}
+
+fn object_ref(bucket: &str, key: &str) -> pb::ObjectRef {
+    pb::ObjectRef {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+    }
+}
+
+fn upload_ref(bucket: &str, key: &str, upload_id: &str) -> pb::UploadRef {
+    pb::UploadRef {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        upload_id: upload_id.to_owned(),
+    }
+}
+
+fn user_ref(account_id: &str, user: &str) -> pb::UserRef {
+    pb::UserRef {
+        account_id: account_id.to_owned(),
+        user: user.to_owned(),
+    }
+}
+
+fn attachment(account_id: &str, user: &str, policy: &str) -> pb::AttachmentRef {
+    pb::AttachmentRef {
+        account_id: account_id.to_owned(),
+        user: user.to_owned(),
+        policy: policy.to_owned(),
+    }
+}
+
+fn bucket_ref(bucket: &str) -> pb::BucketRef {
+    pb::BucketRef {
+        bucket: bucket.to_owned(),
+    }
+}
+
+#[async_trait]
+impl MetaApi for MetaGrpcClient {
+    async fn create_bucket(&self, new: NewBucket) -> Result<Bucket, MetaError> {
+        let msg = pb::CreateBucketRequest {
+            name: new.name,
+            owner: new.owner,
+            location: new.location,
+            acl: acl_to_pb(new.acl),
+            encryption: new.encryption.map(Into::into),
+        };
+        self.client().create_bucket(msg).await?.into_inner().try_into()
+    }
+
+    async fn get_bucket(&self, bucket: &str) -> Result<Bucket, MetaError> {
+        self.client()
+            .get_bucket(bucket_ref(bucket))
+            .await?
+            .into_inner()
+            .try_into()
+    }
+
+    async fn list_buckets(&self, q: ListBucketsQuery) -> Result<ListBucketsPage, MetaError> {
+        let msg = pb::ListBucketsRequest {
+            owner: q.owner,
+            prefix: q.prefix,
+            marker: q.marker,
+            max_keys: q.max_keys,
+        };
+        let r = self.client().list_buckets(msg).await?.into_inner();
+        Ok(ListBucketsPage {
+            buckets: r
+                .buckets
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
+            is_truncated: r.is_truncated,
+            next_marker: r.next_marker,
+        })
+    }
+
+    async fn delete_bucket(&self, bucket: &str) -> Result<(), MetaError> {
+        self.client().delete_bucket(bucket_ref(bucket)).await?;
+        Ok(())
+    }
+
+    async fn set_bucket_encryption(
+        &self,
+        bucket: &str,
+        rule: Option<BucketEncryptionRule>,
+    ) -> Result<Bucket, MetaError> {
+        let msg = pb::SetBucketEncryptionRequest {
+            bucket: bucket.to_owned(),
+            rule: rule.map(Into::into),
+        };
+        self.client()
+            .set_bucket_encryption(msg)
+            .await?
+            .into_inner()
+            .try_into()
+    }
+
+    async fn set_bucket_acl(&self, bucket: &str, acl: Acl) -> Result<(), MetaError> {
+        let msg = pb::SetBucketAclRequest {
+            bucket: bucket.to_owned(),
+            acl: acl_to_pb(acl),
+        };
+        self.client().set_bucket_acl(msg).await?;
+        Ok(())
+    }
+
+    async fn bucket_stats(&self, bucket: &str) -> Result<BucketStats, MetaError> {
+        Ok(self
+            .client()
+            .get_bucket_stats(bucket_ref(bucket))
+            .await?
+            .into_inner()
+            .into())
+    }
+
+    async fn put_object(&self, header: PutObjectHeader, body: WriteBody) -> Result<ObjectInfo, MetaError> {
+        let first = pb::PutObjectMessage {
+            message: Some(pb::put_object_message::Message::Header(header.into())),
+        };
+        let (stream, failure) = outbound(first, body, put_item);
+        match self.client().put_object(stream).await {
+            Ok(r) => r.into_inner().try_into(),
+            Err(status) => Err(write_error(status, &failure)),
+        }
+    }
+
+    async fn append_object(
+        &self,
+        header: AppendObjectHeader,
+        body: WriteBody,
+    ) -> Result<ObjectInfo, MetaError> {
+        let first = pb::AppendObjectMessage {
+            message: Some(pb::append_object_message::Message::Header(header.into())),
+        };
+        let (stream, failure) = outbound(first, body, append_item);
+        match self.client().append_object(stream).await {
+            Ok(r) => r.into_inner().try_into(),
+            Err(status) => Err(write_error(status, &failure)),
+        }
+    }
+
+    async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, MetaError> {
+        self.client()
+            .head_object(object_ref(bucket, key))
+            .await?
+            .into_inner()
+            .try_into()
+    }
+
+    async fn read_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        range: Option<CiphertextRange>,
+        conditions: Preconditions,
+    ) -> Result<(ObjectInfo, ByteStream), MetaError> {
+        use pb::read_object_message::Message;
+        let msg = pb::ReadObjectRequest {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            range: range.map(Into::into),
+            conditions: Some(conditions.into()),
+        };
+        let mut stream = self.client().read_object(msg).await?.into_inner();
+        let info = match stream.message().await? {
+            Some(pb::ReadObjectMessage {
+                message: Some(Message::Info(info)),
+            }) => info.try_into()?,
+            _ => {
+                return Err(MetaError::Internal(
+                    "read stream did not start with the object's info".into(),
+                ));
+            }
+        };
+        let chunks = stream.map(|m| match m {
+            Ok(pb::ReadObjectMessage {
+                message: Some(Message::Chunk(b)),
+            }) => Ok(b),
+            Ok(_) => Err(MetaError::Internal("unexpected message in a read stream".into())),
+            Err(status) => Err(status.into()),
+        });
+        Ok((info, chunks.boxed()))
+    }
+
+    async fn delete_objects(&self, bucket: &str, keys: Vec<String>) -> Result<Vec<DeleteOutcome>, MetaError> {
+        let msg = pb::DeleteObjectsRequest {
+            bucket: bucket.to_owned(),
+            keys,
+        };
+        let r = self.client().delete_objects(msg).await?.into_inner();
+        Ok(r.results
+            .into_iter()
+            .map(|d| {
+                let outcome = match d.error_code {
+                    None => Ok(d.existed),
+                    Some(code) => Err(MetaError::from_code(&code, d.error_detail)
+                        .unwrap_or_else(|| MetaError::Internal(format!("unknown error code {code}")))),
+                };
+                (d.key, outcome)
+            })
+            .collect())
+    }
+
+    async fn copy_object(&self, r: CopyObjectRequest) -> Result<ObjectInfo, MetaError> {
+        let msg = pb::CopyObjectRequest {
+            src_bucket: r.src_bucket,
+            src_key: r.src_key,
+            dst_bucket: r.dst_bucket,
+            dst_key: r.dst_key,
+            source_conditions: Some(r.source_conditions.into()),
+            replace_meta: r.replace_meta.map(Into::into),
+            forbid_overwrite: r.forbid_overwrite,
+        };
+        self.client().copy_object(msg).await?.into_inner().try_into()
+    }
+
+    async fn list_objects(&self, bucket: &str, q: ListObjectsQuery) -> Result<ListObjectsPage, MetaError> {
+        let msg = pb::ListObjectsRequest {
+            bucket: bucket.to_owned(),
+            prefix: q.prefix,
+            delimiter: q.delimiter,
+            start_after: q.start_after,
+            max_keys: q.max_keys,
+        };
+        let r = self.client().list_objects(msg).await?.into_inner();
+        Ok(ListObjectsPage {
+            objects: r
+                .objects
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
+            common_prefixes: r.common_prefixes,
+            is_truncated: r.is_truncated,
+            next_marker: r.next_marker,
+        })
+    }
+
+    async fn initiate_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        meta: ObjectMeta,
+    ) -> Result<MultipartUpload, MetaError> {
+        let msg = pb::InitiateUploadRequest {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            meta: Some(meta.into()),
+        };
+        self.client().initiate_upload(msg).await?.into_inner().try_into()
+    }
+
+    async fn upload_part(&self, header: UploadPartHeader, body: WriteBody) -> Result<PartInfo, MetaError> {
+        let first = pb::UploadPartMessage {
+            message: Some(pb::upload_part_message::Message::Header(header.into())),
+        };
+        let (stream, failure) = outbound(first, body, part_item);
+        match self.client().upload_part(stream).await {
+            Ok(r) => Ok(r.into_inner().into()),
+            Err(status) => Err(write_error(status, &failure)),
+        }
+    }
+
+    async fn get_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<MultipartUpload, MetaError> {
+        self.client()
+            .get_upload(upload_ref(bucket, key, upload_id))
+            .await?
+            .into_inner()
+            .try_into()
+    }
+
+    async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number_marker: u32,
+        max_parts: u32,
+    ) -> Result<ListPartsPage, MetaError> {
+        let msg = pb::ListPartsRequest {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id: upload_id.to_owned(),
+            part_number_marker,
+            max_parts,
+        };
+        let r = self.client().list_parts(msg).await?.into_inner();
+        Ok(ListPartsPage {
+            parts: r.parts.into_iter().map(Into::into).collect(),
+            is_truncated: r.is_truncated,
+            next_part_number_marker: r.next_part_number_marker,
+        })
+    }
+
+    async fn list_uploads(&self, bucket: &str, q: ListUploadsQuery) -> Result<ListUploadsPage, MetaError> {
+        let msg = pb::ListUploadsRequest {
+            bucket: bucket.to_owned(),
+            prefix: q.prefix,
+            key_marker: q.key_marker,
+            upload_id_marker: q.upload_id_marker,
+            max_uploads: q.max_uploads,
+        };
+        let r = self.client().list_uploads(msg).await?.into_inner();
+        Ok(ListUploadsPage {
+            uploads: r
+                .uploads
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<Result<_, _>>()?,
+            is_truncated: r.is_truncated,
+            next_markers: r.next_key_marker.zip(r.next_upload_id_marker),
+        })
+    }
+
+    async fn complete_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+        forbid_overwrite: bool,
+    ) -> Result<ObjectInfo, MetaError> {
+        let msg = pb::CompleteUploadRequest {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id: upload_id.to_owned(),
+            parts: parts
+                .into_iter()
+                .map(|p| pb::CompletedPart {
+                    part_number: p.part_number,
+                    etag: p.etag,
+                })
+                .collect(),
+            forbid_overwrite,
+        };
+        self.client().complete_upload(msg).await?.into_inner().try_into()
+    }
+
+    async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), MetaError> {
+        self.client()
+            .abort_upload(upload_ref(bucket, key, upload_id))
+            .await?;
+        Ok(())
+    }
+
+    async fn create_account(&self, account_id: &str, name: &str) -> Result<Account, MetaError> {
+        let msg = pb::CreateAccountRequest {
+            account_id: account_id.to_owned(),
+            name: name.to_owned(),
+        };
+        Ok(self.client().create_account(msg).await?.into_inner().into())
+    }
+
+    async fn get_account(&self, account_id: &str) -> Result<Account, MetaError> {
+        let msg = pb::AccountRef {
+            account_id: account_id.to_owned(),
+        };
+        Ok(self.client().get_account(msg).await?.into_inner().into())
+    }
+
+    async fn list_accounts(&self) -> Result<Vec<Account>, MetaError> {
+        let r = self.client().list_accounts(pb::Empty {}).await?.into_inner();
+        Ok(r.accounts.into_iter().map(Into::into).collect())
+    }
+
+    async fn create_user(&self, account_id: &str, user: &str) -> Result<User, MetaError> {
+        Ok(self
+            .client()
+            .create_user(user_ref(account_id, user))
+            .await?
+            .into_inner()
+            .into())
+    }
+
+    async fn list_users(&self, account_id: &str) -> Result<Vec<User>, MetaError> {
+        let msg = pb::AccountRef {
+            account_id: account_id.to_owned(),
+        };
+        let r = self.client().list_users(msg).await?.into_inner();
+        Ok(r.users.into_iter().map(Into::into).collect())
+    }
+
+    async fn delete_user(&self, account_id: &str, user: &str) -> Result<(), MetaError> {
+        self.client().delete_user(user_ref(account_id, user)).await?;
+        Ok(())
+    }
+
+    async fn create_access_key(&self, new: NewAccessKey) -> Result<AccessKey, MetaError> {
+        let msg = pb::CreateAccessKeyRequest {
+            access_key_id: new.id,
+            account_id: new.account_id,
+            user: new.user,
+            sealed_secret: new.sealed_secret.as_bytes().to_vec(),
+        };
+        self.client()
+            .create_access_key(msg)
+            .await?
+            .into_inner()
+            .try_into()
+    }
+
+    async fn get_access_key(&self, access_key_id: &str) -> Result<AccessKey, MetaError> {
+        let msg = pb::AccessKeyRef {
+            access_key_id: access_key_id.to_owned(),
+        };
+        self.client().get_access_key(msg).await?.into_inner().try_into()
+    }
+
+    async fn list_access_keys(
+        &self,
+        account_id: &str,
+        user: Option<&str>,
+    ) -> Result<Vec<AccessKey>, MetaError> {
+        let msg = pb::ListAccessKeysRequest {
+            account_id: account_id.to_owned(),
+            user: user.map(str::to_owned),
+        };
+        let r = self.client().list_access_keys(msg).await?.into_inner();
+        r.access_keys.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn set_access_key_status(
+        &self,
+        access_key_id: &str,
+        status: AccessKeyStatus,
+    ) -> Result<AccessKey, MetaError> {
+        let msg = pb::SetAccessKeyStatusRequest {
+            access_key_id: access_key_id.to_owned(),
+            status: status_to_pb(status),
+        };
+        self.client()
+            .set_access_key_status(msg)
+            .await?
+            .into_inner()
+            .try_into()
+    }
+
+    async fn delete_access_key(&self, access_key_id: &str) -> Result<(), MetaError> {
+        let msg = pb::AccessKeyRef {
+            access_key_id: access_key_id.to_owned(),
+        };
+        self.client().delete_access_key(msg).await?;
+        Ok(())
+    }
+
+    async fn put_policy(&self, account_id: &str, name: &str, document: &str) -> Result<Policy, MetaError> {
+        let msg = pb::PutPolicyRequest {
+            account_id: account_id.to_owned(),
+            name: name.to_owned(),
+            document: document.to_owned(),
+        };
+        Ok(self.client().put_policy(msg).await?.into_inner().into())
+    }
+
+    async fn get_policy(&self, account_id: &str, name: &str) -> Result<Policy, MetaError> {
+        let msg = pb::PolicyRef {
+            account_id: account_id.to_owned(),
+            name: name.to_owned(),
+        };
+        Ok(self.client().get_policy(msg).await?.into_inner().into())
+    }
+
+    async fn list_policies(&self, account_id: &str) -> Result<Vec<Policy>, MetaError> {
+        let msg = pb::AccountRef {
+            account_id: account_id.to_owned(),
+        };
+        let r = self.client().list_policies(msg).await?.into_inner();
+        Ok(r.policies.into_iter().map(Into::into).collect())
+    }
+
+    async fn delete_policy(&self, account_id: &str, name: &str) -> Result<(), MetaError> {
+        let msg = pb::PolicyRef {
+            account_id: account_id.to_owned(),
+            name: name.to_owned(),
+        };
+        self.client().delete_policy(msg).await?;
+        Ok(())
+    }
+
+    async fn attach_policy(&self, account_id: &str, user: &str, policy: &str) -> Result<(), MetaError> {
+        self.client()
+            .attach_policy(attachment(account_id, user, policy))
+            .await?;
+        Ok(())
+    }
+
+    async fn detach_policy(&self, account_id: &str, user: &str, policy: &str) -> Result<(), MetaError> {
+        self.client()
+            .detach_policy(attachment(account_id, user, policy))
+            .await?;
+        Ok(())
+    }
+
+    async fn user_policies(&self, account_id: &str, user: &str) -> Result<Vec<Policy>, MetaError> {
+        let r = self
+            .client()
+            .list_user_policies(user_ref(account_id, user))
+            .await?
+            .into_inner();
+        Ok(r.policies.into_iter().map(Into::into).collect())
+    }
+}
