@@ -82,6 +82,9 @@ pub enum MetaError {
     /// The policy document was refused by the policy parser; the message is the parser's.
     #[error("malformed policy document: {0}")]
     MalformedPolicy(String),
+    /// The caller's certificate does not name an identity this service serves.
+    #[error("the caller is not allowed to use the metadata service")]
+    AccessDenied,
     /// The service could not be reached or is shutting down; the request may be retried.
     #[error("metadata service unavailable: {0}")]
     Unavailable(String),
@@ -118,6 +121,7 @@ impl MetaError {
             Self::AlreadyExists(_) => "AlreadyExists",
             Self::Conflict(_) => "Conflict",
             Self::MalformedPolicy(_) => "MalformedPolicy",
+            Self::AccessDenied => "AccessDenied",
             Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "Internal",
         }
@@ -169,6 +173,7 @@ impl MetaError {
             "AlreadyExists" => Self::AlreadyExists(detail),
             "Conflict" => Self::Conflict(detail),
             "MalformedPolicy" => Self::MalformedPolicy(detail),
+            "AccessDenied" => Self::AccessDenied,
             "Unavailable" => Self::Unavailable(detail),
             "Internal" => Self::Internal(detail),
             _ => return None,

@@ -40,6 +40,7 @@ impl MetaError {
             | Self::InvalidObjectName(_)
             | Self::InvalidArgument(_)
             | Self::MalformedPolicy(_) => Code::InvalidArgument,
+            Self::AccessDenied => Code::PermissionDenied,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -106,6 +107,7 @@ impl From<Status> for MetaError {
             | Code::ResourceExhausted
             | Code::Unknown => Self::Unavailable(status.message().to_owned()),
             Code::OutOfRange => Self::InvalidArgument(status.message().to_owned()),
+            Code::Unauthenticated | Code::PermissionDenied => Self::AccessDenied,
             _ => Self::Internal(format!("{:?}: {}", status.code(), status.message())),
         }
     }
@@ -141,6 +143,7 @@ mod tests {
             MetaError::AlreadyExists("user alice".into()),
             MetaError::Conflict("attached".into()),
             MetaError::MalformedPolicy("Statement[0].Effect".into()),
+            MetaError::AccessDenied,
         ]
     }
 

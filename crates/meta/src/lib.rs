@@ -1,9 +1,13 @@
 //! Cang's metadata/blob service: a redb store of buckets, objects, multipart uploads, ciphertext
-//! blobs and identities.
+//! blobs and identities ([`Store`]), the async [`MetaService`] over it, and [`run`], which serves it
+//! over gRPC with mutual TLS.
 
+mod server;
+mod service;
 mod store;
 
+pub use server::{DB_FILE, MetaConfig, StartupError, open_store, run, serve};
+pub use service::{MAX_CHUNK, MetaService};
 pub use store::{
-    BlobUsage, CHUNK_SIZE, DeleteOutcome, ObjectReader, StagedBlob, StagedBlobWriter, Store,
-    validate_policy_document,
+    BlobUsage, CHUNK_SIZE, ObjectReader, StagedBlob, StagedBlobWriter, Store, validate_policy_document,
 };

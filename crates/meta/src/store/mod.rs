@@ -20,7 +20,6 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use blob::{ObjectReader, StagedBlob, StagedBlobWriter};
 pub use identity::validate_policy_document;
-pub use object::DeleteOutcome;
 pub use tables::CHUNK_SIZE;
 
 use commit::Writer;

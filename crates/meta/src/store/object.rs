@@ -1,8 +1,9 @@
 //! Objects: atomic put, head, ranged ciphertext reads, delete, multi-delete, copy and append.
 
 use cang_meta_api::{
-    AppendObjectHeader, CiphertextRange, CopyObjectRequest, Extent, MetaError, ObjectInfo, ObjectMeta,
-    ObjectType, Preconditions, PutObjectHeader, PutTrailer, validate_bucket_name, validate_object_key,
+    AppendObjectHeader, CiphertextRange, CopyObjectRequest, DeleteOutcome, Extent, MetaError, ObjectInfo,
+    ObjectMeta, ObjectType, Preconditions, PutObjectHeader, PutTrailer, validate_bucket_name,
+    validate_object_key,
 };
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -11,9 +12,6 @@ use super::blob::{self, ObjectReader, StagedBlob, StoredExtent};
 use super::bucket::{adjust_stats, require_bucket};
 use super::tables::{BUCKETS, CHUNKS, DbResult, OBJECTS, decode, encode, now_ms};
 use super::{Store, crc64};
-
-/// One key's result in a multi-delete: whether it existed, or why it was refused.
-pub type DeleteOutcome = (String, Result<bool, MetaError>);
 
 /// The stored form of an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
