@@ -4,6 +4,13 @@
 pub mod authorize;
 pub mod body;
 pub mod download;
+pub mod encryption;
+pub mod errors;
+mod gateway;
 pub mod keys;
+mod ops;
+pub mod principal;
 pub mod server;
 pub mod upload;
+
+pub use gateway::{Call, Gateway, GatewayConfig, render_error};

@@ -31,6 +31,15 @@ pub struct SealSpec {
     pub context: Vec<u8>,
 }
 
+impl SealSpec {
+    /// The encryptor for this upload and the format header to store with it, known before any byte is sealed.
+    pub fn start(&self) -> Result<(StreamEncryptor, Vec<u8>), cang_sse::SseError> {
+        let enc = StreamEncryptor::new(&self.dek, self.suite, self.segment_size, &self.context)?;
+        let header = enc.params().encode_header().to_vec();
+        Ok((enc, header))
+    }
+}
+
 /// The format context that binds a blob to where it was written (docs/format.md §7).
 pub fn format_context(bucket: &str, key: &str, part_number: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(bucket.len() + key.len() + 6);
@@ -92,7 +101,7 @@ pub enum UploadError {
 /// about [`CHUNK_TARGET`] bytes, and returns the digests. `declared` is the Content-Length, if any.
 pub async fn seal_body<S, E>(
     mut body: S,
-    spec: Option<SealSpec>,
+    encryptor: Option<StreamEncryptor>,
     sink: mpsc::Sender<Bytes>,
     declared: Option<u64>,
     max_len: u64,
@@ -112,7 +121,7 @@ where
         }
         <[u8; 16]>::from(md5.finalize())
     });
-    let seal_worker = tokio::task::spawn_blocking(move || seal_worker(seal_rx, spec, sink));
+    let seal_worker = tokio::task::spawn_blocking(move || seal_worker(seal_rx, encryptor, sink));
 
     let mut received = 0u64;
     let mut failure = None;
@@ -165,14 +174,10 @@ type SealOutcome = Result<(u64, u64, Option<ObjectCipherParams>), UploadError>;
 
 fn seal_worker(
     mut input: mpsc::Receiver<Bytes>,
-    spec: Option<SealSpec>,
+    mut encryptor: Option<StreamEncryptor>,
     sink: mpsc::Sender<Bytes>,
 ) -> SealOutcome {
     let mut crc = Crc64::default();
-    let mut encryptor = match &spec {
-        Some(s) => Some(StreamEncryptor::new(&s.dek, s.suite, s.segment_size, &s.context)?),
-        None => None,
-    };
     let capacity = CHUNK_TARGET + 128 * 1024;
     let mut out: Vec<u8> = Vec::with_capacity(capacity);
     let mut produced = 0u64;
@@ -226,7 +231,8 @@ mod tests {
             }
             all
         });
-        let result = seal_body(body(chunks), spec, tx, declared, max).await;
+        let encryptor = spec.map(|s| s.start().unwrap().0);
+        let result = seal_body(body(chunks), encryptor, tx, declared, max).await;
         (result, collector.await.unwrap())
     }
 
@@ -292,7 +298,7 @@ mod tests {
         ]);
         let (tx, mut rx) = mpsc::channel::<Bytes>(4);
         let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-        let r = seal_body(chunks, Some(spec()), tx, None, 100).await;
+        let r = seal_body(chunks, Some(spec().start().unwrap().0), tx, None, 100).await;
         drain.await.unwrap();
         assert!(matches!(r, Err(UploadError::Body(msg)) if msg.contains("reset")));
     }
@@ -302,7 +308,7 @@ mod tests {
         let (tx, rx) = mpsc::channel(1);
         drop(rx);
         let chunks = vec![vec![0u8; 3 * CHUNK_TARGET]];
-        let r = seal_body(body(chunks), Some(spec()), tx, None, u64::MAX).await;
+        let r = seal_body(body(chunks), Some(spec().start().unwrap().0), tx, None, u64::MAX).await;
         assert!(matches!(r, Err(UploadError::SinkClosed)));
     }
 }

@@ -107,7 +107,7 @@ fn decrypt(c: &mut Criterion) {
     group.bench_function("raw-aes-256-gcm-in-place", |b| {
         b.iter(|| {
             for i in 0..OBJECT / SEGMENT {
-                let tag = if i % 2 == 0 { &t2 } else { &t1 };
+                let tag = if i % 2 == 0 { &t1 } else { &t2 };
                 raw.decrypt_inout_detached(&nonce, &[], seg.as_mut_slice().into(), tag)
                     .expect("open");
             }

@@ -20,7 +20,9 @@ pub const MAX_SEGMENT_SIZE: u32 = 16 * 1024 * 1024;
 /// Segments are numbered by a 32-bit counter in the nonce.
 pub const MAX_SEGMENTS: u64 = 1 << 32;
 /// Length of [`ObjectCipherParams::encode`]'s output.
-pub const ENCODED_LEN: usize = 1 + 1 + 4 + SALT_LEN + NONCE_PREFIX_LEN + 8 + 8;
+pub const ENCODED_LEN: usize = HEADER_LEN + 8 + 8;
+/// Length of [`ObjectCipherParams::encode_header`]'s output: the record without its two length fields.
+pub const HEADER_LEN: usize = 1 + 1 + 4 + SALT_LEN + NONCE_PREFIX_LEN;
 
 /// Everything needed, besides the data key and the context, to decrypt an object's ciphertext.
 ///
@@ -139,6 +141,30 @@ impl ObjectCipherParams {
         out
     }
 
+    /// The first 45 bytes of the record (version, suite, segment size, salt, nonce prefix): everything that
+    /// is fixed before the first byte is sealed. A store that records the plaintext length elsewhere keeps
+    /// only this and rebuilds the record with [`ObjectCipherParams::decode_header`].
+    pub fn encode_header(&self) -> [u8; HEADER_LEN] {
+        let mut out = [0u8; HEADER_LEN];
+        out.copy_from_slice(&self.encode()[..HEADER_LEN]);
+        out
+    }
+
+    /// Rebuilds and validates the parameters from [`ObjectCipherParams::encode_header`]'s output and the
+    /// plaintext length recorded beside it.
+    pub fn decode_header(bytes: &[u8], plaintext_len: u64) -> Result<Self, SseError> {
+        if bytes.len() != HEADER_LEN {
+            return Err(SseError::InvalidParams("wrong encoded length"));
+        }
+        let mut record = [0u8; ENCODED_LEN];
+        record[..HEADER_LEN].copy_from_slice(bytes);
+        record[45..53].copy_from_slice(&plaintext_len.to_be_bytes());
+        let size = u32::from_be_bytes(array(&bytes[2..6]));
+        validate_segment_size(size)?;
+        record[53..61].copy_from_slice(&segment_count(plaintext_len, size).to_be_bytes());
+        Self::decode(&record)
+    }
+
     /// Parses and validates [`ObjectCipherParams::encode`]'s output.
     pub fn decode(bytes: &[u8]) -> Result<Self, SseError> {
         let bytes: &[u8; ENCODED_LEN] = bytes
@@ -245,6 +271,18 @@ mod tests {
             &[0, 0, 0, 0, 0, 1, 0x11, 0x70, 0, 0, 0, 0, 0, 0, 0, 2]
         );
         assert_eq!(ObjectCipherParams::decode(&enc).unwrap(), p);
+    }
+
+    #[test]
+    fn header_form_round_trips() {
+        let p = params(70_000, 65_536);
+        let header = p.encode_header();
+        assert_eq!(&header[..], &p.encode()[..45]);
+        assert_eq!(ObjectCipherParams::decode_header(&header, 70_000).unwrap(), p);
+        assert!(ObjectCipherParams::decode_header(&header[..44], 70_000).is_err());
+        let mut bad = header;
+        bad[1] = 7;
+        assert!(ObjectCipherParams::decode_header(&bad, 1).is_err());
     }
 
     #[test]

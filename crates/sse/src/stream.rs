@@ -59,6 +59,18 @@ impl StreamEncryptor {
         })
     }
 
+    /// The parameters as they stand: final except for the plaintext length, which grows with every push.
+    /// Their [`ObjectCipherParams::encode_header`] form is known before the first byte is sealed.
+    pub fn params(&self) -> ObjectCipherParams {
+        ObjectCipherParams {
+            suite: self.suite,
+            segment_size: self.segment_size as u32,
+            salt: self.salt,
+            nonce_prefix: self.nonce_prefix,
+            plaintext_len: self.plaintext_len,
+        }
+    }
+
     /// Ciphertext bytes a `push` of `len` plaintext bytes may append at most.
     pub fn max_output(&self, len: usize) -> usize {
         let total = self.pending.len() + len;
@@ -94,13 +106,7 @@ impl StreamEncryptor {
     pub fn finish(mut self, out: &mut Vec<u8>) -> Result<ObjectCipherParams, SseError> {
         let pending = std::mem::take(&mut self.pending);
         self.seal(&pending, true, out)?;
-        Ok(ObjectCipherParams {
-            suite: self.suite,
-            segment_size: self.segment_size as u32,
-            salt: self.salt,
-            nonce_prefix: self.nonce_prefix,
-            plaintext_len: self.plaintext_len,
-        })
+        Ok(self.params())
     }
 
     fn seal(&mut self, plaintext: &[u8], last: bool, out: &mut Vec<u8>) -> Result<(), SseError> {

@@ -1,0 +1,275 @@
+//! The request pipeline: route → authenticate → load the bucket → authorise → the operation → render.
+//! Every response carries `x-oss-request-id`, `Date` and `Server`; every error is rendered once, here.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use cang_kms_api::KmsApi;
+use cang_meta_api::{Acl, Bucket, MetaApi};
+use cang_oss::auth::{AuthConfig, RequestView, read_signature};
+use cang_oss::{Endpoint, OssError, Route, Router};
+use cang_policy::ConditionContext;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+
+use crate::authorize::{Principal, PublicAccess, authorize, oss_permissions};
+use crate::body::ResponseBody;
+use crate::errors::meta_error_for;
+use crate::keys::{DataKeys, KeyCacheLimits};
+use crate::principal::AccessKeys;
+use crate::server::Handler;
+
+/// Gateway settings.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Region id used in KMS ARNs (`cn-hangzhou`).
+    pub region: String,
+    /// Bucket location reported by GetBucketLocation/Info (`oss-cn-hangzhou`).
+    pub location: String,
+    /// Host suffixes under which `<bucket>.<suffix>` addresses a bucket.
+    pub base_domains: Vec<String>,
+    /// Largest PutObject / UploadPart / Append body.
+    pub max_object_size: u64,
+    /// Plaintext segment size of new objects.
+    pub segment_size: u32,
+    /// Reuse one data key per bucket for SSE-OSS objects.
+    pub bucket_keys_for_sse_oss: bool,
+    /// Reuse one data key per bucket for SSE-KMS objects (off: every object asks the KMS).
+    pub bucket_keys_for_kms: bool,
+    /// Data-key cache bounds.
+    pub key_cache: KeyCacheLimits,
+    /// How long a resolved access key is trusted before it is looked up again.
+    pub access_key_ttl: Duration,
+    /// Largest XML request body.
+    pub max_xml_body: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            region: "cn-hangzhou".to_owned(),
+            location: "oss-cn-hangzhou".to_owned(),
+            base_domains: vec!["localhost".to_owned()],
+            max_object_size: 5 * 1024 * 1024 * 1024,
+            segment_size: cang_sse::DEFAULT_SEGMENT_SIZE,
+            bucket_keys_for_sse_oss: true,
+            bucket_keys_for_kms: false,
+            key_cache: KeyCacheLimits::default(),
+            access_key_ttl: Duration::from_secs(30),
+            max_xml_body: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// The gateway's shared state.
+pub struct Gateway {
+    /// Settings.
+    pub config: GatewayConfig,
+    /// The crypto service.
+    pub kms: Arc<dyn KmsApi>,
+    /// The metadata/blob service.
+    pub meta: Arc<dyn MetaApi>,
+    /// Data-key issuing and caching.
+    pub keys: DataKeys,
+    /// Access-key resolution.
+    pub access_keys: AccessKeys,
+    router: Router,
+    auth: AuthConfig,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything an operation needs to know about its request, after authentication and authorisation.
+#[derive(Debug)]
+pub struct Call {
+    /// The routed request.
+    pub route: Route,
+    /// The caller.
+    pub principal: Principal,
+    /// Condition keys for policy evaluation.
+    pub context: ConditionContext,
+    /// The bucket the operation addresses, when it exists and was loaded.
+    pub bucket: Option<Bucket>,
+    /// The request id.
+    pub request_id: String,
+    /// When the request arrived.
+    pub now: SystemTime,
+}
+
+impl Call {
+    /// The bucket's owner account (the caller's own account when no bucket was loaded).
+    pub fn owner(&self) -> &str {
+        self.bucket
+            .as_ref()
+            .map(|b| b.owner.as_str())
+            .or_else(|| self.principal.account())
+            .unwrap_or("")
+    }
+}
+
+impl Gateway {
+    /// A gateway over the two services.
+    pub fn new(config: GatewayConfig, kms: Arc<dyn KmsApi>, meta: Arc<dyn MetaApi>) -> Self {
+        let keys = DataKeys::new(kms.clone(), config.key_cache.clone());
+        let access_keys = AccessKeys::new(meta.clone(), kms.clone(), config.access_key_ttl, 4096);
+        let router = Router::new(config.base_domains.clone());
+        let auth = AuthConfig {
+            region: None,
+            ..AuthConfig::default()
+        };
+        Self {
+            config,
+            kms,
+            meta,
+            keys,
+            access_keys,
+            router,
+            auth,
+        }
+    }
+
+    async fn serve(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        peer: SocketAddr,
+        call_id: &str,
+    ) -> Result<Response<ResponseBody>, OssError> {
+        let now = SystemTime::now();
+        let route = self.router.route_request(&request)?;
+        let principal = self.authenticate(&request, &route, now).await?;
+        let context = ConditionContext::new()
+            .with_source_ip(peer.ip())
+            .with_secure_transport(false)
+            .with_current_time(time::OffsetDateTime::from(now));
+        let bucket = match (&route.endpoint, route.bucket()) {
+            (Endpoint::PutBucket { .. }, _) | (_, None) => None,
+            (_, Some(name)) => Some(
+                self.meta
+                    .get_bucket(name)
+                    .await
+                    .map_err(|e| meta_error_for(e, name, ""))?,
+            ),
+        };
+        let mut call = Call {
+            route,
+            principal,
+            context,
+            bucket,
+            request_id: call_id.to_owned(),
+            now,
+        };
+        self.authorize(&mut call).await?;
+        let (parts, body) = request.into_parts();
+        crate::ops::dispatch(self, call, parts, body).await
+    }
+
+    async fn authenticate(
+        &self,
+        request: &Request<Incoming>,
+        route: &Route,
+        now: SystemTime,
+    ) -> Result<Principal, OssError> {
+        let view = RequestView {
+            method: request.method(),
+            raw_path: request.uri().path(),
+            raw_query: request.uri().query().unwrap_or(""),
+            headers: request.headers(),
+            bucket: route.bucket(),
+            key: route.key(),
+        };
+        let Some(claim) = read_signature(&view, now, &self.auth)? else {
+            return Ok(Principal::Anonymous);
+        };
+        let resolved = self.access_keys.resolve(claim.access_key_id()).await?;
+        claim.verify(&resolved.credential)?;
+        Ok(resolved.principal.clone())
+    }
+
+    async fn authorize(&self, call: &mut Call) -> Result<(), OssError> {
+        let access = match call.bucket.as_ref().map(|b| b.acl) {
+            Some(Acl::PublicRead) => PublicAccess::PublicRead,
+            Some(Acl::PublicReadWrite) => PublicAccess::PublicReadWrite,
+            _ => PublicAccess::Private,
+        };
+        let owner = call.owner().to_owned();
+        let source_owner = match call.route.endpoint.copy_source() {
+            Some(source) if Some(source.bucket.as_str()) != call.route.bucket() => Some(
+                self.meta
+                    .get_bucket(&source.bucket)
+                    .await
+                    .map_err(|e| meta_error_for(e, &source.bucket, &source.key))?
+                    .owner,
+            ),
+            _ => None,
+        };
+        let needed = oss_permissions(&call.route.endpoint, &owner, source_owner.as_deref());
+        if let Some(source_owner) = &source_owner
+            && Some(source_owner.as_str()) != call.principal.account()
+        {
+            return Err(OssError::access_denied(
+                "You have no right to access the copy source.",
+            ));
+        }
+        authorize(
+            &call.principal,
+            &call.route.endpoint,
+            &needed,
+            &owner,
+            access,
+            &call.context,
+        )
+    }
+}
+
+impl Handler for Gateway {
+    async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
+        let request_id = new_request_id();
+        let is_head = request.method() == Method::HEAD;
+        let operation = tracing::info_span!("oss.request", method = %request.method(), path = %request.uri().path(), request_id = %request_id);
+        let _entered = operation.enter();
+        let mut response = match self.serve(request, peer, &request_id).await {
+            Ok(response) => response,
+            Err(err) => render_error(err.request_id(request_id.clone()), is_head),
+        };
+        let headers = response.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            headers.insert("x-oss-request-id", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&cang_oss::date::http_date(SystemTime::now())) {
+            headers.insert(http::header::DATE, v);
+        }
+        headers.insert(http::header::SERVER, HeaderValue::from_static("Cang"));
+        response
+    }
+}
+
+/// Renders an OSS error as a response.
+pub fn render_error(err: OssError, is_head: bool) -> Response<ResponseBody> {
+    let rendered = err.render(is_head);
+    let mut response = Response::new(ResponseBody::full(rendered.body));
+    *response.status_mut() = rendered.status;
+    *response.headers_mut() = rendered.headers;
+    if rendered.status == StatusCode::NOT_MODIFIED {
+        *response.body_mut() = ResponseBody::empty();
+    }
+    response
+}
+
+/// A fresh 24-hex-character request id.
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 12];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes.copy_from_slice(&nanos.to_be_bytes()[4..]);
+    }
+    hex::encode_upper(bytes)
+}
