@@ -112,7 +112,7 @@ pub fn open_service(
 /// Serves `service` on `listener` with mTLS until `shutdown` is cancelled, then drains in-flight calls.
 pub async fn serve(
     service: Arc<KmsService>,
-    tls: &TlsFiles,
+    tls: TlsFiles,
     listener: TcpListener,
     maintenance_interval: Duration,
     shutdown: CancellationToken,
@@ -164,7 +164,7 @@ pub async fn run(
     tracing::info!(addr = ?listener.local_addr().ok(), "cang kms serving");
     serve(
         service,
-        &config.tls,
+        config.tls,
         listener,
         config.maintenance_interval,
         shutdown,

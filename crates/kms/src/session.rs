@@ -102,7 +102,10 @@ impl KmsSession {
         let allowed = matches!(
             (self.caller, class),
             (ServiceIdentity::Admin, _)
-                | (ServiceIdentity::Gateway | ServiceIdentity::Meta, Class::Read | Class::Use)
+                | (
+                    ServiceIdentity::Gateway | ServiceIdentity::Meta,
+                    Class::Read | Class::Use
+                )
         );
         let result = if allowed {
             fut.await

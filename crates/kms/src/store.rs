@@ -68,6 +68,28 @@ impl Keystore {
     /// Opens (or creates) the keystore. With an existing keystore, a root key that does not open the
     /// check record is refused before any write.
     pub fn open(path: &Path, root: RootKey) -> Result<Self, StartupError> {
+        if path.exists() {
+            // Verify through a read-only handle first: opening read-write may rewrite the header.
+            let ro = redb::ReadOnlyDatabase::open(path).map_err(|e| StartupError::Keystore(e.to_string()))?;
+            let txn = ro
+                .begin_read()
+                .map_err(|e| StartupError::Keystore(e.to_string()))?;
+            let sealed = match txn.open_table(META) {
+                Ok(t) => t
+                    .get(CHECK_KEY)
+                    .map_err(|e| StartupError::Keystore(e.to_string()))?
+                    .map(|v| v.value().to_vec()),
+                Err(redb::TableError::TableDoesNotExist(_)) => None,
+                Err(e) => return Err(StartupError::Keystore(e.to_string())),
+            };
+            if let Some(sealed) = sealed {
+                let probe = Self::unseal_with(&root, "meta", CHECK_KEY, &sealed)
+                    .map_err(|_| StartupError::WrongRootKey)?;
+                if probe.as_slice() != CHECK_VALUE {
+                    return Err(StartupError::WrongRootKey);
+                }
+            }
+        }
         let db = Database::create(path).map_err(|e| StartupError::Keystore(e.to_string()))?;
         let store = Self { db, root };
         let existing = {
@@ -141,6 +163,15 @@ impl Keystore {
         key: &str,
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
+        Self::unseal_with(&self.root, table, key, sealed)
+    }
+
+    fn unseal_with(
+        root: &RootKey,
+        table: &'static str,
+        key: &str,
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, StoreError> {
         let tampered = || StoreError::Tampered {
             table,
             key: key.to_owned(),
@@ -151,7 +182,7 @@ impl Keystore {
         let (nonce, ct) = sealed.split_at(NONCE_LEN);
         let mut n = [0u8; NONCE_LEN];
         n.copy_from_slice(nonce);
-        cipher::open(KeySpec::Aes256, self.root.bytes(), &n, ct, &aad(table, key)).map_err(|_| tampered())
+        cipher::open(KeySpec::Aes256, root.bytes(), &n, ct, &aad(table, key)).map_err(|_| tampered())
     }
 
     /// Every key and alias record, authenticated.
