@@ -123,14 +123,17 @@ where
             let id = span.id();
             // Extensions must not be borrowed while the OpenTelemetry layer looks the span up.
             drop(span);
-            if let Some(dispatch) = self.dispatch.get().and_then(|d| d.upgrade()) {
-                if let Some(cx) = tracing_opentelemetry::get_otel_context(&id, &dispatch) {
-                    let span_ref = cx.span();
-                    let sc = span_ref.span_context();
-                    if sc.is_valid() {
-                        line.insert("trace_id".into(), Value::from(sc.trace_id().to_string()));
-                        line.insert("span_id".into(), Value::from(sc.span_id().to_string()));
-                    }
+            let cx = self
+                .dispatch
+                .get()
+                .and_then(|d| d.upgrade())
+                .and_then(|dispatch| tracing_opentelemetry::get_otel_context(&id, &dispatch));
+            if let Some(cx) = cx {
+                let span_ref = cx.span();
+                let sc = span_ref.span_context();
+                if sc.is_valid() {
+                    line.insert("trace_id".into(), Value::from(sc.trace_id().to_string()));
+                    line.insert("span_id".into(), Value::from(sc.span_id().to_string()));
                 }
             }
         }

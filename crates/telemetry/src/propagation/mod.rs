@@ -137,7 +137,7 @@ mod tests {
         let back = extract(&headers);
         assert_eq!(back.span().span_context().span_id(), sc_span_id());
         assert_eq!(
-            back.baggage().get("tenant").map(|v| v.as_str().into_owned()),
+            back.baggage().get("tenant").map(|v| v.as_str().to_owned()),
             Some("acct-1".into())
         );
     }
