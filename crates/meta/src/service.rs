@@ -14,7 +14,9 @@ use cang_meta_api::{
 };
 use futures::StreamExt;
 
-use crate::{StagedBlob, StagedBlobWriter, Store};
+use tokio::task::JoinHandle;
+
+use crate::{CHUNK_SIZE, StagedBlob, StagedBlobWriter, Store};
 
 /// Incoming chunks are handed to the store in batches of about this many bytes.
 const STAGE_BATCH: usize = 8 << 20;
@@ -53,9 +55,10 @@ impl MetaService {
     }
 
     /// Receives a write body into a staged blob. Nothing is visible until the caller commits it;
-    /// on any error the staged chunks are reclaimed.
+    /// on any error the staged chunks are reclaimed. One batch is written while the next is received.
     async fn stage(&self, mut body: WriteBody) -> Result<(StagedBlob, PutTrailer), MetaError> {
-        let mut writer = self.store.stage_blob();
+        let mut idle = Some(self.store.stage_blob());
+        let mut busy: Option<JoinHandle<Result<StagedBlobWriter, MetaError>>> = None;
         let mut batch: Vec<Bytes> = Vec::new();
         let mut batch_len = 0;
         let trailer = loop {
@@ -77,7 +80,9 @@ impl MetaService {
                     batch_len += chunk.len();
                     batch.push(chunk);
                     if batch_len >= STAGE_BATCH {
-                        writer = self.write_batch(writer, std::mem::take(&mut batch)).await?;
+                        let writer = settle(&mut idle, &mut busy).await?;
+                        let batch = std::mem::take(&mut batch);
+                        busy = Some(tokio::task::spawn_blocking(move || write_all(writer, &batch)));
                         batch_len = 0;
                     }
                 }
@@ -88,27 +93,34 @@ impl MetaService {
                 "data after the trailer of a write stream".into(),
             ));
         }
-        let blob = self
-            .run(move |_| {
-                let mut writer = writer;
-                batch.iter().try_for_each(|c| writer.write(c))?;
-                writer.finish()
-            })
-            .await?;
+        let mut writer = settle(&mut idle, &mut busy).await?;
+        let blob = if writer.finishes_inline() && writer.len() as usize + batch_len <= CHUNK_SIZE {
+            // At most one chunk, never flushed: a memory copy, no store transaction.
+            batch.iter().try_for_each(|c| writer.write(c))?;
+            writer.finish()?
+        } else {
+            self.run(move |_| write_all(writer, &batch)?.finish()).await?
+        };
         Ok((blob, trailer))
     }
+}
 
-    async fn write_batch(
-        &self,
-        writer: StagedBlobWriter,
-        batch: Vec<Bytes>,
-    ) -> Result<StagedBlobWriter, MetaError> {
-        self.run(move |_| {
-            let mut writer = writer;
-            batch.iter().try_for_each(|c| writer.write(c))?;
-            Ok(writer)
-        })
-        .await
+fn write_all(mut writer: StagedBlobWriter, batch: &[Bytes]) -> Result<StagedBlobWriter, MetaError> {
+    batch.iter().try_for_each(|c| writer.write(c))?;
+    Ok(writer)
+}
+
+/// The writer once no batch is being written.
+async fn settle(
+    idle: &mut Option<StagedBlobWriter>,
+    busy: &mut Option<JoinHandle<Result<StagedBlobWriter, MetaError>>>,
+) -> Result<StagedBlobWriter, MetaError> {
+    match (busy.take(), idle.take()) {
+        (Some(handle), _) => handle
+            .await
+            .map_err(|e| MetaError::Internal(format!("staging task failed: {e}")))?,
+        (None, Some(writer)) => Ok(writer),
+        (None, None) => Err(MetaError::Internal("blob writer lost".into())),
     }
 }
 

@@ -43,6 +43,8 @@ pub struct StagedBlob {
     store: Store,
     id: u64,
     len: u64,
+    /// The only chunk, when it was never written (see [`StagedBlobWriter::finish`]).
+    inline: Option<Vec<u8>>,
     consumed: bool,
 }
 
@@ -91,14 +93,28 @@ impl StagedBlobWriter {
         self.len == 0
     }
 
-    /// Writes the final partial chunk and returns the staged blob.
+    /// Whether [`finish`](Self::finish) completes without a store transaction: nothing was flushed
+    /// yet and the data fits one chunk, which then travels inline with the commit.
+    pub fn finishes_inline(&self) -> bool {
+        !self.registered && self.buf.len() <= CHUNK_SIZE
+    }
+
+    /// Writes the final partial chunk and returns the staged blob. A blob of at most one chunk that
+    /// was never flushed is kept in memory and written by the commit's own transaction, which saves
+    /// a transaction per small object.
     pub fn finish(mut self) -> Result<StagedBlob, MetaError> {
-        self.flush(true)?;
+        let inline = if self.finishes_inline() {
+            Some(std::mem::take(&mut self.buf))
+        } else {
+            self.flush(true)?;
+            None
+        };
         self.finished = true;
         Ok(StagedBlob {
             store: self.store.clone(),
             id: self.id,
             len: self.len,
+            inline,
             consumed: false,
         })
     }
@@ -144,14 +160,14 @@ impl Drop for StagedBlobWriter {
 }
 
 impl StagedBlob {
-    /// The blob id.
-    pub(crate) fn id(&self) -> u64 {
-        self.id
-    }
-
     /// Ciphertext bytes.
     pub fn len(&self) -> u64 {
         self.len
+    }
+
+    /// What the committing transaction needs: id, length and the inline chunk, if any.
+    pub(crate) fn commit_parts(&mut self) -> (u64, u64, Option<Vec<u8>>) {
+        (self.id, self.len, self.inline.take())
     }
 
     /// Whether the blob holds no bytes.
@@ -167,7 +183,7 @@ impl StagedBlob {
 
 impl Drop for StagedBlob {
     fn drop(&mut self) {
-        if !self.consumed && self.len > 0 {
+        if !self.consumed && self.inline.is_none() && self.len > 0 {
             let id = self.id;
             self.store.writer().write_detached(move |txn| discard(txn, id));
         }
@@ -182,9 +198,21 @@ fn discard(txn: &WriteTransaction, id: u64) -> Result<(), MetaError> {
     Ok(())
 }
 
-/// Turns a staged blob into a committed one with one reference.
-pub(crate) fn commit_staged(txn: &WriteTransaction, id: u64, len: u64) -> Result<(), MetaError> {
-    txn.open_table(PENDING_BLOBS).db()?.remove(id).db()?;
+/// Turns a staged blob into a committed one with one reference, writing its inline chunk if it has one.
+pub(crate) fn commit_staged(
+    txn: &WriteTransaction,
+    id: u64,
+    len: u64,
+    inline: Option<&[u8]>,
+) -> Result<(), MetaError> {
+    match inline {
+        Some(chunk) if !chunk.is_empty() => {
+            txn.open_table(CHUNKS).db()?.insert((id, 0), chunk).db()?;
+        }
+        _ => {
+            txn.open_table(PENDING_BLOBS).db()?.remove(id).db()?;
+        }
+    }
     txn.open_table(BLOBS).db()?.insert(id, (len, 1)).db()?;
     Ok(())
 }

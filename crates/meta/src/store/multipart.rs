@@ -81,7 +81,8 @@ impl Store {
         trailer: PutTrailer,
     ) -> Result<PartInfo, MetaError> {
         validate_part_number(header.part_number)?;
-        let (id, len) = (blob.id(), blob.len());
+        let mut blob = blob;
+        let (id, len, inline) = blob.commit_parts();
         let info = self.writer().write(true, move |txn| {
             load_upload(txn, &header.bucket, &header.key, &header.upload_id)?;
             let part = StoredPart {
@@ -95,7 +96,7 @@ impl Store {
                     format: header.format,
                 },
             };
-            blob::commit_staged(txn, id, len)?;
+            blob::commit_staged(txn, id, len, inline.as_deref())?;
             let mut parts = txn.open_table(PARTS).db()?;
             let old = parts
                 .insert(

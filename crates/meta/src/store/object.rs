@@ -69,7 +69,8 @@ impl Store {
     ) -> Result<ObjectInfo, MetaError> {
         validate_bucket_name(&header.bucket)?;
         validate_object_key(&header.key)?;
-        let (id, len) = (blob.id(), blob.len());
+        let mut blob = blob;
+        let (id, len, inline) = blob.commit_parts();
         let info = self.writer().write(true, move |txn| {
             require_bucket(txn, &header.bucket)?;
             let old = load_object(txn, &header.bucket, &header.key)?;
@@ -90,7 +91,7 @@ impl Store {
                     format: header.format,
                 }],
             };
-            blob::commit_staged(txn, id, len)?;
+            blob::commit_staged(txn, id, len, inline.as_deref())?;
             replace_object(txn, &header.bucket, &header.key, old.as_ref(), &object)?;
             Ok(object.info(&header.bucket, &header.key))
         })?;
@@ -108,7 +109,8 @@ impl Store {
     ) -> Result<ObjectInfo, MetaError> {
         validate_bucket_name(&header.bucket)?;
         validate_object_key(&header.key)?;
-        let (id, len) = (blob.id(), blob.len());
+        let mut blob = blob;
+        let (id, len, inline) = blob.commit_parts();
         let info = self.writer().write(true, move |txn| {
             require_bucket(txn, &header.bucket)?;
             let old = load_object(txn, &header.bucket, &header.key)?;
@@ -152,7 +154,7 @@ impl Store {
                     object
                 }
             };
-            blob::commit_staged(txn, id, len)?;
+            blob::commit_staged(txn, id, len, inline.as_deref())?;
             // The old record's extents live on in the new one: only the record is replaced.
             let mut objects = txn.open_table(OBJECTS).db()?;
             objects
