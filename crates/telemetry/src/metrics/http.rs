@@ -112,6 +112,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn standalone_server_answers_scrapes_and_stops() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let metrics = Arc::new(Metrics::new());
+        metrics.meta.stored_bytes.set(77);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_metrics(listener, Arc::clone(&metrics), async {
+            let _ = stopped.await;
+        }));
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\nHost: m\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+        assert!(response.contains("cang_stored_bytes 77"), "{response}");
+        stop.send(()).unwrap();
+        server.await.unwrap().unwrap();
+        assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
     async fn head_has_no_body_and_other_requests_are_refused() {
         let metrics = Metrics::new();
         let head = metrics_response(&metrics, &request(Method::HEAD, "/metrics"));

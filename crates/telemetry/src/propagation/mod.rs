@@ -146,6 +146,39 @@ mod tests {
         SpanId::from_hex("b7ad6b7169203331").unwrap()
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_valid_context_round_trips(
+            trace in 1u128..,
+            span in 1u64..,
+            sampled: bool,
+        ) {
+            let flags = if sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+            let sc = SpanContext::new(
+                TraceId::from_bytes(trace.to_be_bytes()),
+                SpanId::from_bytes(span.to_be_bytes()),
+                flags,
+                true,
+                TraceState::default(),
+            );
+            let mut headers = HeaderMap::new();
+            inject(&Context::new().with_remote_span_context(sc.clone()), &mut headers);
+            let expected = format!("00-{trace:032x}-{span:016x}-{:02x}", u8::from(sampled));
+            proptest::prop_assert_eq!(headers[TRACEPARENT].to_str().unwrap(), expected.as_str());
+            let back = extract(&headers);
+            let back_span = back.span();
+            proptest::prop_assert_eq!(back_span.span_context(), &sc);
+        }
+
+        #[test]
+        fn arbitrary_header_values_never_panic(value in "[ -~]{0,80}") {
+            let mut headers = HeaderMap::new();
+            headers.insert(TRACEPARENT, HeaderValue::from_str(&value).unwrap());
+            headers.insert(BAGGAGE, HeaderValue::from_str(&value).unwrap());
+            let _ = extract(&headers);
+        }
+    }
+
     #[test]
     fn empty_context_injects_nothing() {
         let mut headers = HeaderMap::new();
