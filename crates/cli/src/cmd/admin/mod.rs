@@ -1,0 +1,171 @@
+//! `cang admin`: the operator's client. Speaks gRPC over mTLS with the admin certificate to kms and meta,
+//! found from a `cang up` data directory or given explicitly; prints tables, or JSON with `--json`.
+
+mod byok;
+mod identity;
+mod kms;
+mod render;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use cang_kms_api::{AccountId, KmsGrpcClient};
+use cang_meta_api::MetaGrpcClient;
+use clap::{Args, Subcommand};
+use tonic::transport::ClientTlsConfig;
+
+use super::instance::InstanceDir;
+use super::service::TlsArgs;
+
+/// Flags of `cang admin`.
+#[derive(Debug, Args)]
+pub struct AdminArgs {
+    /// Data directory of a `cang up` instance: its admin certificate, addresses and first account.
+    #[arg(long, env = "CANG_DATA_DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
+    /// The crypto service, `host:port` (default: the one recorded in --data-dir).
+    #[arg(long = "kms", env = "CANG_KMS_ENDPOINT", global = true)]
+    pub kms_endpoint: Option<String>,
+    /// The metadata service, `host:port` (default: the one recorded in --data-dir).
+    #[arg(long = "meta", env = "CANG_META_ENDPOINT", global = true)]
+    pub meta_endpoint: Option<String>,
+    /// Account to act on (default: the first account of --data-dir).
+    #[arg(long, env = "CANG_ACCOUNT", global = true)]
+    pub account: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// The resource groups of `cang admin`.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Accounts.
+    #[command(subcommand)]
+    Account(identity::AccountCommand),
+    /// RAM users of the account.
+    #[command(subcommand)]
+    User(identity::UserCommand),
+    /// Access keys of the account or of a RAM user.
+    #[command(subcommand)]
+    Key(identity::KeyCommand),
+    /// RAM policies of the account.
+    #[command(subcommand)]
+    Policy(identity::PolicyCommand),
+    /// Customer master keys, aliases, rotation, BYOK import and the audit trail.
+    #[command(subcommand)]
+    Kms(kms::KmsCommand),
+}
+
+/// Runs one admin command.
+pub fn main(args: AdminArgs) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run(args))
+}
+
+async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let ctx = Connection::new(&args)?;
+    match args.command {
+        AdminCommand::Account(cmd) => identity::account(&ctx, cmd).await,
+        AdminCommand::User(cmd) => identity::user(&ctx, cmd).await,
+        AdminCommand::Key(cmd) => identity::key(&ctx, cmd).await,
+        AdminCommand::Policy(cmd) => identity::policy(&ctx, cmd).await,
+        AdminCommand::Kms(cmd) => kms::run(&ctx, cmd).await,
+    }
+}
+
+/// Where the services are and who we act for; clients are made on first use, so commands that need
+/// neither (e.g. `kms wrap-key-material`) work offline.
+#[derive(Debug)]
+pub struct Connection {
+    kms: Option<String>,
+    meta: Option<String>,
+    account: Option<String>,
+    tls: Option<anyhow::Result<ClientTlsConfig>>,
+    /// `--json`.
+    pub json: bool,
+}
+
+impl Connection {
+    fn new(args: &AdminArgs) -> anyhow::Result<Self> {
+        let instance = args.data_dir.as_deref().map(InstanceDir::new);
+        let state = match &instance {
+            Some(dir)
+                if args.kms_endpoint.is_none() || args.meta_endpoint.is_none() || args.account.is_none() =>
+            {
+                Some(dir.require_state()?)
+            }
+            _ => None,
+        };
+        let mut tls_args = args.tls.clone();
+        if tls_args.tls_dir.is_none()
+            && let Some(dir) = &instance
+        {
+            tls_args.tls_dir = Some(dir.tls());
+        }
+        let tls = match tls_args.files("admin") {
+            Ok(files) => Some(files.client_config().context("loading the admin certificate")),
+            Err(_) => None,
+        };
+        let recorded = |f: fn(&super::instance::InstanceState) -> Option<std::net::SocketAddr>| {
+            state.as_ref().and_then(f).map(|a| a.to_string())
+        };
+        Ok(Self {
+            kms: args.kms_endpoint.clone().or_else(|| recorded(|s| s.kms)),
+            meta: args.meta_endpoint.clone().or_else(|| recorded(|s| s.meta)),
+            account: args
+                .account
+                .clone()
+                .or_else(|| state.as_ref().and_then(|s| s.account_id.clone())),
+            tls,
+            json: args.json,
+        })
+    }
+
+    fn tls(&self) -> anyhow::Result<ClientTlsConfig> {
+        match &self.tls {
+            Some(Ok(tls)) => Ok(tls.clone()),
+            Some(Err(e)) => bail!("{e:#}"),
+            None => {
+                bail!("no admin certificate: pass --data-dir, --tls-dir, or --tls-ca/--tls-cert/--tls-key")
+            }
+        }
+    }
+
+    /// A client of the crypto service.
+    pub fn kms(&self) -> anyhow::Result<KmsGrpcClient> {
+        let addr = self
+            .kms
+            .as_deref()
+            .context("no crypto service address: pass --data-dir or --kms")?;
+        Ok(KmsGrpcClient::connect_lazy(addr, self.tls()?)?)
+    }
+
+    /// A client of the metadata service.
+    pub fn meta(&self) -> anyhow::Result<MetaGrpcClient> {
+        let addr = self
+            .meta
+            .as_deref()
+            .context("no metadata service address: pass --data-dir or --meta")?;
+        Ok(MetaGrpcClient::connect_lazy(addr, self.tls()?)?)
+    }
+
+    /// The account acted on, as text.
+    pub fn account(&self) -> anyhow::Result<&str> {
+        self.account
+            .as_deref()
+            .context("no account: pass --account or --data-dir")
+    }
+
+    /// The account acted on, validated for the crypto service.
+    pub fn kms_account(&self) -> anyhow::Result<AccountId> {
+        Ok(AccountId::new(self.account()?)?)
+    }
+}

@@ -1,0 +1,118 @@
+//! `cang gateway`: the OSS REST front end as a process, talking to kms and meta over mTLS.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use cang_gateway::GatewayConfig;
+use cang_gateway::server::ConnectionLimits;
+use cang_kms_api::{KmsApi, KmsGrpcClient};
+use cang_meta_api::{MetaApi, MetaGrpcClient};
+use clap::{ArgAction, Args};
+
+use super::service::{self, LogArgs, SupervisionArgs, TlsArgs};
+
+/// Flags of `cang gateway`.
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Address to serve the OSS API (HTTP) on.
+    #[arg(long, env = "CANG_LISTEN", default_value = "127.0.0.1:9000")]
+    pub listen: SocketAddr,
+    /// The crypto service, `host:port` or `https://host:port`.
+    #[arg(long, env = "CANG_KMS_ENDPOINT")]
+    pub kms_endpoint: String,
+    /// The metadata service, `host:port` or `https://host:port`.
+    #[arg(long, env = "CANG_META_ENDPOINT")]
+    pub meta_endpoint: String,
+    /// Region id (used in KMS ARNs and signature V4 scopes).
+    #[arg(long, env = "CANG_REGION", default_value = "cn-hangzhou")]
+    pub region: String,
+    /// Bucket location reported to clients (default: oss-<region>).
+    #[arg(long, env = "CANG_LOCATION")]
+    pub location: Option<String>,
+    /// Host suffixes under which `<bucket>.<suffix>` addresses a bucket (comma-separated).
+    #[arg(
+        long = "base-domain",
+        env = "CANG_BASE_DOMAINS",
+        value_delimiter = ',',
+        default_value = "localhost"
+    )]
+    pub base_domains: Vec<String>,
+    /// Largest PutObject / UploadPart / AppendObject body, bytes.
+    #[arg(long, env = "CANG_MAX_OBJECT_SIZE", default_value_t = 5 << 30)]
+    pub max_object_size: u64,
+    /// Plaintext segment size of new objects, bytes.
+    #[arg(long, env = "CANG_SEGMENT_SIZE", default_value_t = 64 << 10,
+          value_parser = clap::value_parser!(u32).range(4096..=(16 << 20)))]
+    pub segment_size: u32,
+    /// Reuse one data key per bucket for SSE-OSS (AES256/SM4) objects.
+    #[arg(long, env = "CANG_BUCKET_KEYS_FOR_SSE_OSS", default_value_t = true, action = ArgAction::Set)]
+    pub bucket_keys_for_sse_oss: bool,
+    /// Reuse one data key per bucket for SSE-KMS objects (off: one GenerateDataKey per object).
+    #[arg(long, env = "CANG_BUCKET_KEYS_FOR_KMS", default_value_t = false, action = ArgAction::Set)]
+    pub bucket_keys_for_kms: bool,
+    /// How long a resolved access key is trusted before it is looked up again, seconds.
+    #[arg(long, env = "CANG_ACCESS_KEY_TTL_SECS", default_value_t = 30)]
+    pub access_key_ttl_secs: u64,
+    /// How long in-flight requests may run after shutdown begins, seconds.
+    #[arg(long, env = "CANG_DRAIN_SECS", default_value_t = 20)]
+    pub drain_secs: u64,
+    #[command(flatten)]
+    pub tls: TlsArgs,
+    #[command(flatten)]
+    pub logs: LogArgs,
+    #[command(flatten)]
+    pub supervision: SupervisionArgs,
+}
+
+impl GatewayArgs {
+    fn config(&self) -> GatewayConfig {
+        let defaults = GatewayConfig::default();
+        GatewayConfig {
+            region: self.region.clone(),
+            location: self
+                .location
+                .clone()
+                .unwrap_or_else(|| format!("oss-{}", self.region)),
+            base_domains: self.base_domains.clone(),
+            max_object_size: self.max_object_size,
+            segment_size: self.segment_size,
+            bucket_keys_for_sse_oss: self.bucket_keys_for_sse_oss,
+            bucket_keys_for_kms: self.bucket_keys_for_kms,
+            access_key_ttl: Duration::from_secs(self.access_key_ttl_secs),
+            ..defaults
+        }
+    }
+}
+
+/// Runs the gateway until SIGINT/SIGTERM, then drains.
+pub fn main(args: GatewayArgs) -> anyhow::Result<()> {
+    service::runtime()?.block_on(run(args))
+}
+
+async fn run(args: GatewayArgs) -> anyhow::Result<()> {
+    let _telemetry = service::init_telemetry("cang-gateway", &args.logs)?;
+    let tls = args.tls.files("gateway")?.client_config()?;
+    let kms: Arc<dyn KmsApi> =
+        Arc::new(KmsGrpcClient::connect_lazy(&args.kms_endpoint, tls.clone()).context("--kms-endpoint")?);
+    let meta: Arc<dyn MetaApi> =
+        Arc::new(MetaGrpcClient::connect_lazy(&args.meta_endpoint, tls).context("--meta-endpoint")?);
+    let limits = ConnectionLimits {
+        drain_deadline: Duration::from_secs(args.drain_secs),
+        ..ConnectionLimits::default()
+    };
+    let shutdown = service::shutdown_token(&args.supervision)?;
+    let listener = service::bind(args.listen).await?;
+    cang_gateway::run(
+        args.config(),
+        limits,
+        listener,
+        kms,
+        meta,
+        shutdown.cancelled_owned(),
+    )
+    .await;
+    tracing::info!("cang gateway stopped");
+    Ok(())
+}

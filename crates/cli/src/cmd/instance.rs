@@ -1,0 +1,287 @@
+//! The data directory of a `cang up` instance: where the root key, certificates, stores, logs and
+//! credentials live, and `instance.json`, which records the account and the addresses `cang admin` uses.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+/// Paths inside one instance's data directory.
+#[derive(Debug, Clone)]
+pub struct InstanceDir {
+    root: PathBuf,
+}
+
+impl InstanceDir {
+    /// The layout rooted at `root`.
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+    /// The root key sealing the keystore.
+    pub fn root_key(&self) -> PathBuf {
+        self.root.join("root.key")
+    }
+    /// The dev PKI (CA and one certificate per identity).
+    pub fn tls(&self) -> PathBuf {
+        self.root.join("tls")
+    }
+    /// The crypto service's data directory.
+    pub fn kms(&self) -> PathBuf {
+        self.root.join("kms")
+    }
+    /// The metadata service's data directory.
+    pub fn meta(&self) -> PathBuf {
+        self.root.join("meta")
+    }
+    /// Log files of the child processes.
+    pub fn logs(&self) -> PathBuf {
+        self.root.join("logs")
+    }
+    /// The SDK settings of the first account.
+    pub fn credentials(&self) -> PathBuf {
+        self.root.join("credentials.env")
+    }
+    /// Recorded account and addresses.
+    pub fn state_file(&self) -> PathBuf {
+        self.root.join("instance.json")
+    }
+
+    /// Reads `instance.json`, or the empty state if there is none yet.
+    pub fn load_state(&self) -> anyhow::Result<InstanceState> {
+        let path = self.state_file();
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("{} is not a valid instance file", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(InstanceState::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    /// Reads `instance.json`, which must exist (i.e. `cang up` ran here).
+    pub fn require_state(&self) -> anyhow::Result<InstanceState> {
+        if !self.state_file().exists() {
+            bail!(
+                "{} has no instance.json: run `cang up --data-dir {}` first",
+                self.root.display(),
+                self.root.display()
+            );
+        }
+        self.load_state()
+    }
+
+    /// Replaces `instance.json` atomically.
+    pub fn save_state(&self, state: &InstanceState) -> anyhow::Result<()> {
+        let text = serde_json::to_vec_pretty(state).context("encoding instance state")?;
+        write_atomically(&self.state_file(), &text, 0o644)
+    }
+
+    /// Reads `credentials.env`, if present.
+    pub fn load_credentials(&self) -> anyhow::Result<Option<Credentials>> {
+        let path = self.credentials();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => Zeroizing::new(text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        Credentials::parse(&text)
+            .map(Some)
+            .with_context(|| format!("{} is incomplete", path.display()))
+    }
+
+    /// Writes `credentials.env` (mode 0600) atomically.
+    pub fn save_credentials(&self, credentials: &Credentials) -> anyhow::Result<()> {
+        write_atomically(&self.credentials(), credentials.render().as_bytes(), 0o600)
+    }
+}
+
+/// What `cang up` records for itself and for `cang admin`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceState {
+    /// The first account, created on first start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// Where `cang kms` listens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms: Option<SocketAddr>,
+    /// Where `cang meta` listens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta: Option<SocketAddr>,
+    /// Where the gateway listens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<SocketAddr>,
+}
+
+/// The SDK settings written to `credentials.env`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// `OSS_ENDPOINT`.
+    pub endpoint: String,
+    /// `OSS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `OSS_ACCESS_KEY_SECRET`.
+    pub access_key_secret: Zeroizing<String>,
+    /// `OSS_REGION`.
+    pub region: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("endpoint", &self.endpoint)
+            .field("access_key_id", &self.access_key_id)
+            .field("access_key_secret", &"[REDACTED]")
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// The file's text: `KEY=value` lines.
+    pub fn render(&self) -> Zeroizing<String> {
+        Zeroizing::new(format!(
+            "OSS_ENDPOINT={}\nOSS_ACCESS_KEY_ID={}\nOSS_ACCESS_KEY_SECRET={}\nOSS_REGION={}\n",
+            self.endpoint, self.access_key_id, *self.access_key_secret, self.region
+        ))
+    }
+
+    /// Parses `KEY=value` lines (blank lines and `#` comments ignored); all four keys are required.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let (mut endpoint, mut id, mut secret, mut region) = (None, None, None, None);
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                bail!("line without `=`");
+            };
+            let value = value.trim().to_owned();
+            match key.trim() {
+                "OSS_ENDPOINT" => endpoint = Some(value),
+                "OSS_ACCESS_KEY_ID" => id = Some(value),
+                "OSS_ACCESS_KEY_SECRET" => secret = Some(Zeroizing::new(value)),
+                "OSS_REGION" => region = Some(value),
+                _ => {}
+            }
+        }
+        Ok(Self {
+            endpoint: endpoint.context("OSS_ENDPOINT missing")?,
+            access_key_id: id.context("OSS_ACCESS_KEY_ID missing")?,
+            access_key_secret: secret.context("OSS_ACCESS_KEY_SECRET missing")?,
+            region: region.context("OSS_REGION missing")?,
+        })
+    }
+}
+
+/// Writes `contents` to a temporary file with `mode`, syncs it, and renames it over `path`, so readers
+/// see the old file or the new one and a secret is never briefly world-readable.
+pub fn write_atomically(path: &Path, contents: &[u8], mode: u32) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    let write = || -> std::io::Result<()> {
+        // A stale temporary file from an interrupted run may carry another mode: start afresh.
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(mode)
+            .open(&tmp)?;
+        file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+        file.write_all(contents)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().with_context(|| format!("writing {}", path.display()))
+}
+
+/// A new account id: 16 decimal digits, not starting with 0 (the shape of Alibaba Cloud account ids).
+pub fn new_account_id() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("random number generator: {e}"))?;
+    const LOW: u64 = 1_000_000_000_000_000;
+    Ok((LOW + u64::from_le_bytes(bytes) % (9 * LOW)).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Credentials {
+        Credentials {
+            endpoint: "http://127.0.0.1:9000".into(),
+            access_key_id: "LTAIEXAMPLE".into(),
+            access_key_secret: Zeroizing::new("s3cr=t".into()),
+            region: "cn-hangzhou".into(),
+        }
+    }
+
+    #[test]
+    fn credentials_round_trip_and_keep_equals_signs_in_values() -> anyhow::Result<()> {
+        let c = sample();
+        assert_eq!(Credentials::parse(&c.render())?, c);
+        assert!(!format!("{c:?}").contains("s3cr"));
+        Ok(())
+    }
+
+    #[test]
+    fn credentials_require_every_key() {
+        let text = "OSS_ENDPOINT=x\nOSS_ACCESS_KEY_ID=y\nOSS_REGION=z\n";
+        assert!(Credentials::parse(text).is_err());
+        assert!(Credentials::parse("garbage\n").is_err());
+    }
+
+    #[test]
+    fn account_ids_have_sixteen_digits() -> anyhow::Result<()> {
+        for _ in 0..200 {
+            let id = new_account_id()?;
+            assert_eq!(id.len(), 16, "{id}");
+            assert!(id.chars().all(|c| c.is_ascii_digit()));
+            assert!(!id.starts_with('0'));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn atomic_write_sets_mode_and_replaces() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let layout = InstanceDir::new(dir.path());
+        layout.save_credentials(&sample())?;
+        let mode = std::fs::metadata(layout.credentials())?.permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let mut changed = sample();
+        changed.endpoint = "http://127.0.0.1:9999".into();
+        layout.save_credentials(&changed)?;
+        assert_eq!(layout.load_credentials()?, Some(changed));
+        assert!(!dir.path().join("credentials.tmp").exists());
+        Ok(())
+    }
+
+    #[test]
+    fn state_round_trips_and_absent_state_is_empty() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let layout = InstanceDir::new(dir.path());
+        assert_eq!(layout.load_state()?, InstanceState::default());
+        assert!(layout.require_state().is_err());
+        let state = InstanceState {
+            account_id: Some("1234567890123456".into()),
+            kms: Some("127.0.0.1:1".parse()?),
+            meta: None,
+            gateway: Some("127.0.0.1:9000".parse()?),
+        };
+        layout.save_state(&state)?;
+        assert_eq!(layout.require_state()?, state);
+        Ok(())
+    }
+}

@@ -1,0 +1,349 @@
+//! `cang up`: kms, meta and gateway as child processes on loopback, from one data directory. The first
+//! start generates the root key, the dev PKI, the first account and its root access key; later starts
+//! reuse all of it.
+
+mod children;
+mod health;
+mod provision;
+
+use std::ffi::OsString;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+use self::children::{Supervisor, log_tail};
+use super::instance::{InstanceDir, InstanceState};
+use super::output;
+
+/// Flags of `cang up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// Data directory (created if missing): keys, certificates, stores, logs, credentials.env.
+    #[arg(long, env = "CANG_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Where the OSS endpoint listens (default: the address of the previous start, else 127.0.0.1:9000).
+    #[arg(long, env = "CANG_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Region of the instance (SDK region, KMS ARNs).
+    #[arg(long, env = "CANG_REGION", default_value = "cn-hangzhou")]
+    pub region: String,
+    /// How long the services may take to become healthy, seconds.
+    #[arg(long, env = "CANG_STARTUP_TIMEOUT_SECS", default_value_t = 60)]
+    pub startup_timeout_secs: u64,
+    /// How long each service may take to stop before it is killed, seconds.
+    #[arg(long, env = "CANG_STOP_TIMEOUT_SECS", default_value_t = 15)]
+    pub stop_timeout_secs: u64,
+}
+
+/// Why the instance stopped.
+enum Stop {
+    /// An operator's signal: a clean exit.
+    Signal(&'static str),
+    /// A failure: a child died, a probe timed out, provisioning failed.
+    Failed(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Stop {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Failed(e)
+    }
+}
+
+/// Runs the instance until SIGINT/SIGTERM or until a child dies.
+pub fn main(args: UpArgs) -> anyhow::Result<()> {
+    // One thread: children are spawned from it, so their parent-death signal fires only when `up` ends.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run(args))
+}
+
+async fn run(args: UpArgs) -> anyhow::Result<()> {
+    let dir = InstanceDir::new(&args.data_dir);
+    prepare(&dir)?;
+    let mut state = dir.load_state()?;
+    let gateway = args
+        .listen
+        .or(state.gateway)
+        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 9000)));
+    if gateway.port() == 0 {
+        bail!("--listen needs a fixed port (SDKs and credentials.env must know it)");
+    }
+    TcpListener::bind(gateway).with_context(|| format!("cannot listen on {gateway}"))?;
+    state.kms = Some(loopback_port(state.kms)?);
+    state.meta = Some(loopback_port(state.meta)?);
+    state.gateway = Some(gateway);
+    dir.save_state(&state)?;
+
+    let mut signals = Signals::new()?;
+    let mut supervisor = Supervisor::new(&dir.logs())?;
+    let mut up = Up {
+        args: &args,
+        dir: &dir,
+        state,
+        supervisor: &mut supervisor,
+        signals: &mut signals,
+    };
+    let outcome = up.run().await;
+    supervisor
+        .stop_all(Duration::from_secs(args.stop_timeout_secs))
+        .await;
+    match outcome {
+        Stop::Signal(name) => {
+            eprintln!("{name} received; all services stopped");
+            Ok(())
+        }
+        Stop::Failed(e) => Err(e),
+    }
+}
+
+/// Creates the data directory, the root key and the dev PKI if they are missing.
+fn prepare(dir: &InstanceDir) -> anyhow::Result<()> {
+    let root = dir.root();
+    if !root.exists() {
+        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        // Keys and credentials live here: nobody else needs to look inside.
+        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", root.display()))?;
+    }
+    if !dir.root_key().exists() {
+        super::kms::generate_root_key(&dir.root_key())?;
+    }
+    if !dir.tls().join("ca.pem").exists() {
+        cang_tls::write_dev_pki(&dir.tls()).context("generating the internal certificates")?;
+    }
+    Ok(())
+}
+
+/// The recorded loopback address if it is still free, else a fresh ephemeral port.
+fn loopback_port(recorded: Option<SocketAddr>) -> anyhow::Result<SocketAddr> {
+    if let Some(addr) = recorded
+        && TcpListener::bind(addr).is_ok()
+    {
+        return Ok(addr);
+    }
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free loopback port")?;
+    listener.local_addr().context("finding a free loopback port")
+}
+
+/// SIGINT and SIGTERM.
+struct Signals {
+    int: Signal,
+    term: Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self {
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
+    }
+
+    async fn recv(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
+}
+
+struct Up<'a> {
+    args: &'a UpArgs,
+    dir: &'a InstanceDir,
+    state: InstanceState,
+    supervisor: &'a mut Supervisor,
+    signals: &'a mut Signals,
+}
+
+impl Up<'_> {
+    async fn run(&mut self) -> Stop {
+        match self.start().await {
+            Ok(()) => {}
+            Err(stop) => return stop,
+        }
+        match self.guarded(std::future::pending::<anyhow::Result<()>>()).await {
+            Ok(()) => Stop::Failed(anyhow!("supervision ended unexpectedly")),
+            Err(stop) => stop,
+        }
+    }
+
+    async fn start(&mut self) -> Result<(), Stop> {
+        let (kms, meta, gateway) = self.addresses()?;
+        let dir = self.dir;
+        let tls = os(dir.tls());
+        let region = OsString::from(&self.args.region);
+        self.supervisor.spawn(
+            "kms",
+            vec![
+                "kms".into(),
+                "--data-dir".into(),
+                os(dir.kms()),
+                "--root-key-file".into(),
+                os(dir.root_key()),
+                "--listen".into(),
+                kms.to_string().into(),
+                "--tls-dir".into(),
+                tls.clone(),
+                "--region".into(),
+                region.clone(),
+            ],
+        )?;
+        self.supervisor.spawn(
+            "meta",
+            vec![
+                "meta".into(),
+                "--data-dir".into(),
+                os(dir.meta()),
+                "--listen".into(),
+                meta.to_string().into(),
+                "--tls-dir".into(),
+                tls.clone(),
+            ],
+        )?;
+        let admin_tls = cang_tls::TlsFiles::in_dir(&dir.tls(), "admin")
+            .client_config()
+            .context("loading the admin certificate")?;
+        self.wait_healthy("kms", || health::grpc_serving(kms, &admin_tls))
+            .await?;
+        self.wait_healthy("meta", || health::grpc_serving(meta, &admin_tls))
+            .await?;
+
+        let endpoint = format!("http://{}", probe_address(gateway));
+        let provisioning = provision::ensure_credentials(
+            dir,
+            &mut self.state,
+            kms,
+            meta,
+            &admin_tls,
+            endpoint.clone(),
+            self.args.region.clone(),
+        );
+        let (credentials, created) = guard(self.supervisor, self.signals, provisioning).await?;
+
+        self.supervisor.spawn(
+            "gateway",
+            vec![
+                "gateway".into(),
+                "--listen".into(),
+                gateway.to_string().into(),
+                "--kms-endpoint".into(),
+                kms.to_string().into(),
+                "--meta-endpoint".into(),
+                meta.to_string().into(),
+                "--tls-dir".into(),
+                tls,
+                "--region".into(),
+                region,
+                "--drain-secs".into(),
+                "5".into(),
+            ],
+        )?;
+        self.wait_healthy("gateway", || health::http_answers(probe_address(gateway)))
+            .await?;
+        output::line(&provision::banner(
+            dir,
+            &credentials,
+            created,
+            self.state.account_id.as_deref(),
+        ))?;
+        Ok(())
+    }
+
+    fn addresses(&self) -> anyhow::Result<(SocketAddr, SocketAddr, SocketAddr)> {
+        match (self.state.kms, self.state.meta, self.state.gateway) {
+            (Some(k), Some(m), Some(g)) => Ok((k, m, g)),
+            _ => bail!("instance addresses were not assigned"),
+        }
+    }
+
+    /// Probes `name` until it answers, a child dies, a signal arrives, or the startup timeout passes.
+    async fn wait_healthy<F, Fut>(&mut self, name: &str, probe: F) -> Result<(), Stop>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = anyhow::Result<()>>,
+    {
+        let timeout = Duration::from_secs(self.args.startup_timeout_secs);
+        let started = Instant::now();
+        let wait = async {
+            loop {
+                let last = match probe().await {
+                    Ok(()) => return Ok(()),
+                    Err(e) => e,
+                };
+                if started.elapsed() > timeout {
+                    return Err(last.context(format!("{name} did not become healthy within {timeout:?}")));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        guard(self.supervisor, self.signals, wait).await
+    }
+
+    async fn guarded<T>(&mut self, fut: impl Future<Output = anyhow::Result<T>>) -> Result<T, Stop> {
+        guard(self.supervisor, self.signals, fut).await
+    }
+}
+
+/// Runs `fut` unless a signal arrives or a child dies first.
+async fn guard<T>(
+    supervisor: &mut Supervisor,
+    signals: &mut Signals,
+    fut: impl Future<Output = anyhow::Result<T>>,
+) -> Result<T, Stop> {
+    tokio::select! {
+        result = fut => result.map_err(Stop::Failed),
+        name = signals.recv() => Err(Stop::Signal(name)),
+        exit = supervisor.next_exit() => {
+            let mut message = format!("{} exited unexpectedly ({})", exit.name, exit.status);
+            let tail = log_tail(&exit.log, 5);
+            if !tail.is_empty() {
+                message.push_str(&format!("; last lines of {}:\n  {}", exit.log.display(), tail.join("\n  ")));
+            }
+            Err(Stop::Failed(anyhow!(message)))
+        }
+    }
+}
+
+/// Where to reach a listener locally: an unspecified address (0.0.0.0) is reached on loopback.
+fn probe_address(addr: SocketAddr) -> SocketAddr {
+    if addr.ip().is_unspecified() {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+    } else {
+        addr
+    }
+}
+
+fn os(path: PathBuf) -> OsString {
+    path.into_os_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unspecified_listen_addresses_are_probed_on_loopback() -> anyhow::Result<()> {
+        assert_eq!(probe_address("0.0.0.0:9000".parse()?), "127.0.0.1:9000".parse()?);
+        assert_eq!(probe_address("127.0.0.2:80".parse()?), "127.0.0.2:80".parse()?);
+        Ok(())
+    }
+
+    #[test]
+    fn a_recorded_port_is_kept_while_free_and_replaced_when_taken() -> anyhow::Result<()> {
+        let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let taken_addr = taken.local_addr()?;
+        let replaced = loopback_port(Some(taken_addr))?;
+        assert_ne!(replaced, taken_addr);
+        drop(taken);
+        assert_eq!(loopback_port(Some(taken_addr))?, taken_addr);
+        Ok(())
+    }
+}

@@ -1,0 +1,49 @@
+//! The `cang` binary: one subcommand per service (`kms`, `meta`, `gateway`), a single-node stack for a
+//! laptop (`up`), and the operator's client (`admin`).
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Cang: an OSS-compatible object store that encrypts every object server-side.
+#[derive(Debug, Parser)]
+#[command(name = "cang", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the crypto service (master keys, data keys, rotation, BYOK, audit).
+    Kms(cmd::kms::KmsArgs),
+    /// Run the metadata/blob service.
+    Meta(cmd::meta::MetaArgs),
+    /// Run the OSS REST gateway.
+    Gateway(cmd::gateway::GatewayArgs),
+    /// Run kms, meta and gateway on loopback from one data directory (first start provisions everything).
+    Up(cmd::up::UpArgs),
+    /// Manage accounts, users, access keys, policies and CMKs of a running instance.
+    Admin(cmd::admin::AdminArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (name, result) = match cli.command {
+        Command::Kms(args) => ("kms", cmd::kms::main(args)),
+        Command::Meta(args) => ("meta", cmd::meta::main(args)),
+        Command::Gateway(args) => ("gateway", cmd::gateway::main(args)),
+        Command::Up(args) => ("up", cmd::up::main(args)),
+        Command::Admin(args) => ("admin", cmd::admin::main(args)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, the whole cause chain, no backtrace: what an operator needs to fix it.
+            eprintln!("cang {name}: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
