@@ -14,3 +14,17 @@ pub mod server;
 pub mod upload;
 
 pub use gateway::{Call, Gateway, GatewayConfig, render_error};
+
+/// Serves the OSS API on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn run(
+    config: GatewayConfig,
+    limits: server::ConnectionLimits,
+    listener: tokio::net::TcpListener,
+    kms: std::sync::Arc<dyn cang_kms_api::KmsApi>,
+    meta: std::sync::Arc<dyn cang_meta_api::MetaApi>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let gateway = std::sync::Arc::new(Gateway::new(config, kms, meta));
+    tracing::info!(addr = ?listener.local_addr().ok(), "cang gateway serving");
+    server::serve(listener, gateway, limits, shutdown).await;
+}

@@ -1,0 +1,3 @@
+//! End-to-end tests through the three real services.
+
+mod objects;
