@@ -146,6 +146,14 @@ fn tracer_provider(
             endpoint,
             protocol: OtlpProtocol::Grpc,
         }) => {
+            // The exporter's gRPC channel spawns its connection task on the current runtime;
+            // without one, tonic would panic.
+            if tokio::runtime::Handle::try_current().is_err() {
+                return Err(TelemetryError::InvalidConfig {
+                    setting: "OTLP export",
+                    reason: "must be initialised inside a Tokio runtime".to_owned(),
+                });
+            }
             // `with_tonic()` is essential: the builder otherwise selects the HTTP transport.
             let exporter = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()

@@ -62,3 +62,13 @@ fn a_bad_filter_is_a_configuration_error() {
         Err(cang_telemetry::TelemetryError::InvalidConfig { .. })
     ));
 }
+
+#[test]
+fn otlp_export_outside_a_runtime_is_an_error_not_a_panic() {
+    let cfg = config("cang-kms", "http://127.0.0.1:4317");
+    let err = cang_telemetry::build(&cfg, LogCapture::default(), false);
+    assert!(matches!(
+        err,
+        Err(cang_telemetry::TelemetryError::InvalidConfig { .. })
+    ));
+}
