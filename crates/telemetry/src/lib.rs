@@ -80,6 +80,6 @@ pub use config::{
 };
 pub use error::TelemetryError;
 pub use init::{TelemetryGuard, build, init, init_with_writer, resource};
-pub use metrics::Metrics;
+pub use metrics::{GrpcMetricsLayer, Metrics};
 pub use propagation::{GrpcClientLayer, GrpcServerLayer, HttpServerLayer};
 pub use redact::{REDACTED, Redacted};

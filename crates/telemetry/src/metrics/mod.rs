@@ -8,7 +8,10 @@
 //! Label values come from fixed sets (`&'static str` operation names, status codes, error
 //! codes) so that request data such as bucket or object names can never explode cardinality.
 
+mod grpc;
 pub mod http;
+
+pub use grpc::{GrpcMetricsLayer, GrpcMetricsService, MeteredBody};
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -70,7 +73,7 @@ impl From<&'static str> for Status {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct OperationStatus {
-    operation: &'static str,
+    operation: Cow<'static, str>,
     status: Cow<'static, str>,
 }
 
@@ -100,7 +103,7 @@ impl RequestMetrics {
     /// The request counter for one operation and status.
     pub fn count(&self, operation: &'static str, status: impl Into<Status>) -> Counter {
         self.count.get_or_create_owned(&OperationStatus {
-            operation,
+            operation: Cow::Borrowed(operation),
             status: status.into().0,
         })
     }
@@ -108,16 +111,25 @@ impl RequestMetrics {
     /// The latency histogram (seconds) for one operation and status.
     pub fn latency(&self, operation: &'static str, status: impl Into<Status>) -> Histogram {
         self.latency.get_or_create_owned(&OperationStatus {
-            operation,
+            operation: Cow::Borrowed(operation),
             status: status.into().0,
         })
     }
 
     /// Counts one finished request and observes its latency.
     pub fn observe(&self, operation: &'static str, status: impl Into<Status>, elapsed: Duration) {
-        let status = status.into();
-        self.count(operation, status.clone()).inc();
-        self.latency(operation, status).observe(elapsed.as_secs_f64());
+        self.observe_labels(Cow::Borrowed(operation), status.into(), elapsed);
+    }
+
+    /// Like [`RequestMetrics::observe`] for an operation name known only at run time; callers
+    /// must bound the set of names (see [`GrpcMetricsLayer`]).
+    pub(crate) fn observe_labels(&self, operation: Cow<'static, str>, status: Status, elapsed: Duration) {
+        let labels = OperationStatus {
+            operation,
+            status: status.0,
+        };
+        self.count.get_or_create(&labels).inc();
+        self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 }
 
