@@ -4,7 +4,8 @@
 //!
 //! A service calls [`init`] once in `main`, wraps its tonic server and clients in
 //! [`GrpcServerLayer`] / [`GrpcClientLayer`] (or its hyper handler in [`HttpServerLayer`]), and
-//! records metrics through the typed handles of [`Metrics`].
+//! records metrics through the typed handles of [`Metrics`] ([`GrpcMetricsLayer`] counts and
+//! times every tonic call by method and gRPC code).
 //!
 //! ```no_run
 //! use std::sync::Arc;

@@ -43,7 +43,8 @@ fn latency_histogram() -> Histogram {
     Histogram::new(latency_buckets())
 }
 
-/// A status label: an HTTP status code (`"200"`) or a gRPC code name (`"NotFound"`).
+/// A status label: an HTTP status code (`"200"`) or a gRPC code name as tonic spells it
+/// (`"Ok"`, `"NotFound"`, `"Unavailable"`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Status(Cow<'static, str>);
 
