@@ -1,3 +1,4 @@
 //! End-to-end tests through the three real services.
 
+mod faults;
 mod objects;

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 
 const S: usize = 64 * 1024;
 
-fn op(cluster: &Cluster, creds: &NewCredentials, bucket: &str) -> Operator {
+pub fn op(cluster: &Cluster, creds: &NewCredentials, bucket: &str) -> Operator {
     let builder = Oss::default()
         .bucket(bucket)
         .endpoint(&cluster.endpoint())
@@ -22,7 +22,7 @@ fn op(cluster: &Cluster, creds: &NewCredentials, bucket: &str) -> Operator {
 /// A signed raw request: `path` is `/bucket/key` (already percent-encoded), `query` the raw query string,
 /// `resource` the canonicalized resource.
 #[allow(clippy::too_many_arguments)] // one argument per part of a signed request reads best at call sites
-async fn raw(
+pub async fn raw(
     cluster: &Cluster,
     creds: &NewCredentials,
     method: &str,
@@ -32,31 +32,20 @@ async fn raw(
     oss_headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> reqwest::Response {
-    let client = reqwest::Client::new();
-    let url = if query.is_empty() {
-        format!("{}{path}", cluster.endpoint())
+    let target = if query.is_empty() {
+        path.to_owned()
     } else {
-        format!("{}{path}?{query}", cluster.endpoint())
+        format!("{path}?{query}")
     };
-    let mut req = client.request(method.parse().expect("method"), url).body(body);
-    for (k, v) in v1_headers(
-        &creds.access_key_id,
-        &creds.access_key_secret,
-        method,
-        "",
-        "",
-        oss_headers,
-        resource,
-    ) {
-        req = req.header(k, v);
-    }
-    for (k, v) in oss_headers {
-        req = req.header(*k, *v);
-    }
-    req.send().await.expect("request")
+    cluster
+        .signed(creds, method, &target, resource, oss_headers)
+        .body(body)
+        .send()
+        .await
+        .expect("request")
 }
 
-async fn create_bucket(cluster: &Cluster, creds: &NewCredentials, bucket: &str, sse: &[(&str, &str)]) {
+pub async fn create_bucket(cluster: &Cluster, creds: &NewCredentials, bucket: &str, sse: &[(&str, &str)]) {
     let resp = raw(
         cluster,
         creds,

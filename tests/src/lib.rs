@@ -30,6 +30,60 @@ pub struct Cluster {
     /// Where the services keep their files.
     pub dir: tempfile::TempDir,
     shutdown: CancellationToken,
+    kms: Service<cang_kms::KmsConfig>,
+    meta: Service<cang_meta::MetaConfig>,
+}
+
+/// One backing service: its settings, port and the token that stops it.
+struct Service<C> {
+    config: C,
+    port: u16,
+    stop: CancellationToken,
+    done: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl<C> Service<C> {
+    async fn halt(&mut self) {
+        self.stop.cancel();
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
+    }
+}
+
+fn spawn_kms(
+    config: cang_kms::KmsConfig,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = cang_kms::run(config, listener, stop).await {
+            eprintln!("kms stopped: {e}");
+        }
+    })
+}
+
+fn spawn_meta(
+    config: cang_meta::MetaConfig,
+    listener: TcpListener,
+    stop: CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        if let Err(e) = cang_meta::run(config, listener, stop).await {
+            eprintln!("meta stopped: {e}");
+        }
+    })
+}
+
+/// Binds the port a stopped service had, retrying while the old socket lingers.
+async fn rebind(port: u16) -> anyhow::Result<TcpListener> {
+    for _ in 0..100 {
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+            return Ok(listener);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("port {port} did not become free")
 }
 
 impl std::fmt::Debug for Cluster {
@@ -79,24 +133,30 @@ impl Cluster {
             keyring: cang_kms::KeyringConfig::default(),
             maintenance_interval: std::time::Duration::from_secs(3600),
         };
-        let token = shutdown.clone();
-        tokio::spawn(async move {
-            if let Err(e) = cang_kms::run(kms_config, kms_listener, token).await {
-                eprintln!("kms stopped: {e}");
-            }
-        });
+        let kms_port = kms_listener.local_addr()?.port();
+        let stop = shutdown.child_token();
+        let done = spawn_kms(kms_config.clone(), kms_listener, stop.clone());
+        let kms_service = Service {
+            config: kms_config,
+            port: kms_port,
+            stop,
+            done: Some(done),
+        };
 
         let (meta_listener, meta_addr) = bind().await?;
         let meta_config = cang_meta::MetaConfig {
             data_dir: dir.path().join("meta"),
             tls: TlsFiles::in_dir(&tls_dir, "meta"),
         };
-        let token = shutdown.clone();
-        tokio::spawn(async move {
-            if let Err(e) = cang_meta::run(meta_config, meta_listener, token).await {
-                eprintln!("meta stopped: {e}");
-            }
-        });
+        let meta_port = meta_listener.local_addr()?.port();
+        let stop = shutdown.child_token();
+        let done = spawn_meta(meta_config.clone(), meta_listener, stop.clone());
+        let meta_service = Service {
+            config: meta_config,
+            port: meta_port,
+            stop,
+            done: Some(done),
+        };
 
         let client = |name: &str| TlsFiles::in_dir(&tls_dir, name).client_config();
         let kms_admin: Arc<dyn KmsApi> = Arc::new(KmsGrpcClient::connect_lazy(&kms_addr, client("admin")?)?);
@@ -139,7 +199,75 @@ impl Cluster {
             meta_admin,
             dir,
             shutdown,
+            kms: kms_service,
+            meta: meta_service,
         })
+    }
+
+    /// Stops the crypto service (its port stays reserved for [`Cluster::start_kms`]).
+    pub async fn stop_kms(&mut self) {
+        self.kms.halt().await;
+    }
+
+    /// Starts the crypto service again on its old port, over the same keystore.
+    pub async fn start_kms(&mut self) -> anyhow::Result<()> {
+        let listener = rebind(self.kms.port).await?;
+        self.kms.stop = self.shutdown.child_token();
+        self.kms.done = Some(spawn_kms(
+            self.kms.config.clone(),
+            listener,
+            self.kms.stop.clone(),
+        ));
+        Ok(())
+    }
+
+    /// Stops the metadata service.
+    pub async fn stop_meta(&mut self) {
+        self.meta.halt().await;
+    }
+
+    /// Starts the metadata service again on its old port, over the same database.
+    pub async fn start_meta(&mut self) -> anyhow::Result<()> {
+        let listener = rebind(self.meta.port).await?;
+        self.meta.stop = self.shutdown.child_token();
+        self.meta.done = Some(spawn_meta(
+            self.meta.config.clone(),
+            listener,
+            self.meta.stop.clone(),
+        ));
+        Ok(())
+    }
+
+    /// A request signed with V1 by `creds`. `path` is `/bucket/key` (percent-encoded as it goes on the wire),
+    /// `query` the raw query string (may be empty), `resource` the canonicalized resource to sign, and
+    /// `oss_headers` the `x-oss-*` headers to send and sign.
+    pub fn signed(
+        &self,
+        creds: &NewCredentials,
+        method: &str,
+        path_and_query: &str,
+        resource: &str,
+        oss_headers: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut req =
+            reqwest::Client::new().request(method.clone(), format!("{}{path_and_query}", self.endpoint()));
+        let signed = sign::v1_headers(
+            &creds.access_key_id,
+            &creds.access_key_secret,
+            method.as_str(),
+            "",
+            "",
+            oss_headers,
+            resource,
+        );
+        for (k, v) in signed {
+            req = req.header(k, v);
+        }
+        for (k, v) in oss_headers {
+            req = req.header(*k, *v);
+        }
+        req
     }
 
     /// `http://127.0.0.1:<port>`.
