@@ -1,0 +1,191 @@
+"""A `cang up` process for the SDK suites: start it on a free loopback port, wait until it serves, stop it; the
+admin calls the tests need; SDK clients pointed at it in both signature versions (oss-api.md §12).
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import alibabacloud_oss_v2 as oss
+import oss2
+
+STARTUP_DEADLINE_S = 60
+STOP_DEADLINE_S = 20
+PART_SIZE = 100 * 1024  # the smallest part OSS accepts for every part but the last
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    access_key_secret: str
+
+
+@dataclasses.dataclass
+class CangInstance:
+    """A running `cang up`: its endpoint, root credentials and an admin client bound to its data directory."""
+
+    binary: pathlib.Path
+    data_dir: pathlib.Path
+    endpoint: str
+    region: str
+    root: Credentials
+
+    def admin(self, *args):
+        """Run `cang admin --json ARGS…` against this instance and return the decoded JSON output."""
+        cmd = [str(self.binary), "admin", "--data-dir", str(self.data_dir), "--json", *args]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    def create_key(self):
+        """A new CMK of the root account; returns its key id."""
+        return self.admin("kms", "create-key", "--description", "sdk conformance")["KeyId"]
+
+    def default_oss_key(self):
+        """Key id behind `alias/acs/oss`, the account's default CMK for SSE-KMS (created on first use)."""
+        return self.admin("kms", "describe-key", "alias/acs/oss")["KeyId"]
+
+    def account_id(self):
+        """Id of the first account, the one whose root key the instance wrote to credentials.env."""
+        return self.admin("account", "list")[0]["id"]
+
+    def ram_user(self, statements, tmp_path):
+        """A new RAM user with one policy made of `statements`; returns the user's access key."""
+        name = f"u{uuid.uuid4().hex[:12]}"
+        self.admin("user", "create", name)
+        if statements:
+            doc = tmp_path / f"{name}.json"
+            doc.write_text(json.dumps({"Version": "1", "Statement": statements}))
+            self.admin("policy", "put", f"{name}-policy", "--file", str(doc))
+            self.admin("policy", "attach", f"{name}-policy", "--user", name)
+        key = self.admin("key", "create", "--user", name)
+        return Credentials(key["access_key_id"], key["access_key_secret"])
+
+
+def _free_loopback_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _read_env_file(path):
+    values = {}
+    for line in path.read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep:
+            values[name.strip()] = value.strip()
+    return values
+
+
+def _answers_http(endpoint):
+    """True once anything answers HTTP at the endpoint (an anonymous `GET /` is refused, which is an answer)."""
+    try:
+        urllib.request.urlopen(endpoint + "/", timeout=2).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _log_tail(log_path, lines=40):
+    try:
+        return "\n".join(log_path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(proc):
+    """SIGTERM `cang up` and wait for it to drain; kill its whole process group past the deadline."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_DEADLINE_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+class StartupError(Exception):
+    """`cang up` exited or did not serve in time; the message carries the tail of its log."""
+
+
+@contextlib.contextmanager
+def running(binary, data_dir):
+    """Run `cang up` in `data_dir` on a free loopback port until the block ends; yields a CangInstance."""
+    log_path = data_dir.parent / f"{data_dir.name}.log"
+    port = _free_loopback_port()
+    with open(log_path, "wb") as log:
+        # A session of its own, so that a last-resort kill of the group reaches the three services too.
+        proc = subprocess.Popen(
+            [str(binary), "up", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        env = _wait_until_serving(proc, data_dir / "credentials.env", log_path)
+        if env["OSS_ENDPOINT"] != f"http://127.0.0.1:{port}":
+            raise StartupError(f"credentials.env names {env['OSS_ENDPOINT']}, not port {port}")
+        yield CangInstance(
+            binary=binary,
+            data_dir=data_dir,
+            endpoint=env["OSS_ENDPOINT"],
+            region=env["OSS_REGION"],
+            root=Credentials(env["OSS_ACCESS_KEY_ID"], env["OSS_ACCESS_KEY_SECRET"]),
+        )
+    finally:
+        _stop(proc)
+
+
+def _wait_until_serving(proc, credentials_file, log_path):
+    deadline = time.monotonic() + STARTUP_DEADLINE_S
+    env = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise StartupError(f"cang up exited with {proc.returncode}:\n{_log_tail(log_path)}")
+        if env is None and credentials_file.is_file():
+            env = _read_env_file(credentials_file)
+            if "OSS_ACCESS_KEY_SECRET" not in env:
+                env = None  # still being written
+        if env is not None and _answers_http(env["OSS_ENDPOINT"]):
+            return env
+        time.sleep(0.1)
+    raise StartupError(f"cang up did not serve within {STARTUP_DEADLINE_S} s:\n{_log_tail(log_path)}")
+
+
+def oss2_bucket(cang, version, name, credentials=None):
+    """An oss2 Bucket signing with AuthV1 or AuthV4 (region cn-hangzhou); path style is automatic for an IP."""
+    creds = credentials or cang.root
+    if version == "v1":
+        return oss2.Bucket(oss2.Auth(creds.access_key_id, creds.access_key_secret), cang.endpoint, name)
+    return oss2.Bucket(
+        oss2.AuthV4(creds.access_key_id, creds.access_key_secret), cang.endpoint, name, region=cang.region
+    )
+
+
+def oss_v2_client(cang, version, credentials=None):
+    """An alibabacloud-oss-v2 client with its default V4 signer or `signature_version='v1'` (CRC checks on)."""
+    creds = credentials or cang.root
+    cfg = oss.config.load_default()
+    cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(
+        creds.access_key_id, creds.access_key_secret
+    )
+    cfg.region = cang.region
+    cfg.endpoint = cang.endpoint
+    cfg.use_path_style = True
+    if version == "v1":
+        cfg.signature_version = "v1"
+    return oss.Client(cfg)
