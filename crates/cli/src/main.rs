@@ -5,12 +5,15 @@ mod cmd;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Cang: an OSS-compatible object store that encrypts every object server-side.
 #[derive(Debug, Parser)]
 #[command(name = "cang", version, about, propagate_version = true)]
 struct Cli {
+    /// File of CANG_NAME=value lines supplying flag defaults (environment and flags still win).
+    #[arg(long, env = "CANG_CONFIG", global = true)]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,8 +32,22 @@ enum Command {
     Admin(cmd::admin::AdminArgs),
 }
 
+/// Parses the command line, with defaults from the configuration file if one is named.
+fn parse() -> Result<Cli, String> {
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = cmd::config_file::apply(Cli::command(), &argv).map_err(|e| format!("{e:#}"))?;
+    let matches = command.get_matches_from(argv);
+    Cli::from_arg_matches(&matches).map_err(|e| e.to_string())
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("cang: error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let (name, result) = match cli.command {
         Command::Kms(args) => ("kms", cmd::kms::main(args)),
         Command::Meta(args) => ("meta", cmd::meta::main(args)),
