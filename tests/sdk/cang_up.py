@@ -180,9 +180,7 @@ def oss_v2_client(cang, version, credentials=None):
     """An alibabacloud-oss-v2 client with its default V4 signer or `signature_version='v1'` (CRC checks on)."""
     creds = credentials or cang.root
     cfg = oss.config.load_default()
-    cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(
-        creds.access_key_id, creds.access_key_secret
-    )
+    cfg.credentials_provider = oss.credentials.StaticCredentialsProvider(creds.access_key_id, creds.access_key_secret)
     cfg.region = cang.region
     cfg.endpoint = cang.endpoint
     cfg.use_path_style = True

@@ -6,7 +6,6 @@ here, independently of the server, so a matching `x-oss-hash-crc64ecma` proves t
 
 import dataclasses
 import hashlib
-import os
 
 import crcmod
 
@@ -85,6 +84,3 @@ def etag_of(data):
     """OSS ETag of a normal object: the uppercase hex MD5 of its plaintext (quotes stripped)."""
     return hashlib.md5(data).hexdigest().upper()
 
-
-def random_bytes(size):
-    return os.urandom(size)
