@@ -27,8 +27,8 @@ mod suite;
 pub use error::SseError;
 pub use key::{DATA_KEY_LEN, DataKey, KDF_LABEL, SegmentKey};
 pub use params::{
-    DEFAULT_SEGMENT_SIZE, ENCODED_LEN, FORMAT_VERSION, HEADER_LEN, MAX_SEGMENT_SIZE, MAX_SEGMENTS, MIN_SEGMENT_SIZE,
-    NONCE_PREFIX_LEN, ObjectCipherParams, SALT_LEN, SegmentRange, TAG_LEN, segment_count,
+    DEFAULT_SEGMENT_SIZE, ENCODED_LEN, FORMAT_VERSION, HEADER_LEN, MAX_SEGMENT_SIZE, MAX_SEGMENTS,
+    MIN_SEGMENT_SIZE, NONCE_PREFIX_LEN, ObjectCipherParams, SALT_LEN, SegmentRange, TAG_LEN, segment_count,
 };
 pub use stream::{RangeDecryptor, StreamEncryptor, decrypt_range, encrypt_all};
 pub use suite::Suite;
