@@ -253,12 +253,13 @@ def test_multipart_upload_with_sse(bucket, cang, cmk):
         bucket.complete_multipart_upload("mp", upload_id, parts, headers={SSE: "AES256"})
     # With part CRCs and sizes oss2 checks the combined CRC the server returns.
     done = bucket.complete_multipart_upload("mp", upload_id, parts)
-    assert re.fullmatch(r"[0-9A-F]{32}-3", done.etag), done.etag
     assert done.crc == crc64(data)
     assert_sse(done.headers, mode, cang, cmk)
 
+    # The ETag of Complete travels in its XML body, which oss2 does not read: take it from HEAD.
     head = bucket.head_object("mp")
-    assert (head.content_length, head.object_type, head.etag) == (len(data), "Multipart", done.etag)
+    assert re.fullmatch(r"[0-9A-F]{32}-3", head.etag), head.etag
+    assert (head.content_length, head.object_type) == (len(data), "Multipart")
     assert_sse(head.headers, mode, cang, cmk)
     got = bucket.get_object("mp")
     assert got.read() == data
@@ -285,8 +286,9 @@ def test_resumable_upload_and_abort(bucket, cang, cmk, tmp_path):
         part_size=PART_SIZE,
         num_threads=2,
     )
-    assert re.fullmatch(r"[0-9A-F]{32}-4", result.etag), result.etag
+    assert result.status == 200
     head = bucket.head_object("resumed")
+    assert re.fullmatch(r"[0-9A-F]{32}-4", head.etag), head.etag
     assert (head.object_type, head.content_length, head.server_crc) == ("Multipart", len(data), crc64(data))
     assert_sse(head.headers, mode, cang, cmk)
     target = tmp_path / "back.bin"
