@@ -121,6 +121,37 @@ class StartupError(Exception):
     """`cang up` exited or did not serve in time; the message carries the tail of its log."""
 
 
+class ShutdownError(Exception):
+    """`cang up` stopped but left services of its data directory running (they are killed, by pid)."""
+
+
+def _processes_using(data_dir):
+    """Pids of live processes with an argument inside `data_dir` (kms, meta and gateway all name a path there)."""
+    pids = []
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue  # exited meanwhile
+        root = bytes(data_dir)
+        if any(arg == root or arg.startswith(root + b"/") for arg in args):
+            pids.append(int(entry.name))
+    return pids
+
+
+def _reap_leftover_services(data_dir):
+    deadline = time.monotonic() + 5
+    while (pids := _processes_using(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if pids:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        raise ShutdownError(f"services still running after cang up stopped: pids {pids}")
+
+
 @contextlib.contextmanager
 def running(binary, data_dir):
     """Run `cang up` in `data_dir` on a free loopback port until the block ends; yields a CangInstance."""
@@ -148,6 +179,7 @@ def running(binary, data_dir):
         )
     finally:
         _stop(proc)
+        _reap_leftover_services(data_dir)
 
 
 def _wait_until_serving(proc, credentials_file, log_path):

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from cang_up import StartupError, oss2_bucket, oss_v2_client, running
+from cang_up import ShutdownError, StartupError, oss2_bucket, oss_v2_client, running
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +17,7 @@ def cang(bin_dir, tmp_path_factory):
     try:
         with running(binary, tmp_path_factory.mktemp("cang-up")) as instance:
             yield instance
-    except StartupError as err:
+    except (StartupError, ShutdownError) as err:
         pytest.fail(str(err))
 
 
