@@ -277,3 +277,10 @@ pub fn read_signature<'r>(
 
 #[cfg(test)]
 mod tests;
+
+/// The `Authorization` header value (`OSS <id>:<signature>`) of a signature V1 request whose headers already
+/// carry `Date`. For Cang's own clients (the benchmark, tests); conformance with the SDKs' signers is proven
+/// against the SDKs themselves.
+pub fn sign_v1_authorization(request: &RequestView<'_>, access_key_id: &str, secret: &[u8]) -> String {
+    format!("OSS {access_key_id}:{}", v1::sign(request, secret))
+}

@@ -536,3 +536,30 @@ fn two_phase_api_exposes_the_key_before_lookup() {
     assert_eq!(err.code(), "SignatureDoesNotMatch");
     assert!(!format!("{err:?}{}", err.message()).contains("sk2"));
 }
+
+#[test]
+fn client_signature_verifies() {
+    use http::HeaderValue;
+    let mut headers = HeaderMap::new();
+    headers.insert("date", HeaderValue::from_static("Tue, 02 Jan 2024 03:04:05 GMT"));
+    headers.insert("x-oss-meta-a", HeaderValue::from_static("1"));
+    fn view(headers: &HeaderMap) -> RequestView<'_> {
+        RequestView {
+            method: &Method::PUT,
+            raw_path: "/bkt/dir/a%20b",
+            raw_query: "partNumber=1&uploadId=u1",
+            headers,
+            bucket: Some("bkt"),
+            key: Some("dir/a b"),
+        }
+    }
+    let auth = sign_v1_authorization(&view(&headers), "ak", b"sk");
+    headers.insert("authorization", HeaderValue::from_str(&auth).unwrap());
+    let view = view(&headers);
+    let now = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_704_164_645);
+    let claim = read_signature(&view, now, &AuthConfig::default())
+        .unwrap()
+        .unwrap();
+    claim.verify(&Credential::new("sk")).unwrap();
+    assert!(claim.verify(&Credential::new("other")).is_err());
+}

@@ -185,3 +185,13 @@ fn render_sub_resources(sub_resources: &[&QueryParam], equals_for_empty: bool) -
     }
     out
 }
+
+/// The V1 signature of a request whose headers already carry `Date`: the client side of [`V1Claim::verify`],
+/// signing the primary canonical resource.
+pub(super) fn sign(request: &RequestView<'_>, secret: &[u8]) -> String {
+    let params = super::canonical::parse_query(request.raw_query);
+    let resources = canonical_resources(request, &params);
+    let resource = resources.first().map(Vec::as_slice).unwrap_or_default();
+    let date = header_first(request.headers, "date").unwrap_or_default();
+    BASE64.encode(hmac_sha1(secret, &string_to_sign(request, date, resource)))
+}
