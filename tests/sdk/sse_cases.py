@@ -84,3 +84,9 @@ def etag_of(data):
     """OSS ETag of a normal object: the uppercase hex MD5 of its plaintext (quotes stripped)."""
     return hashlib.md5(data).hexdigest().upper()
 
+
+def assert_sse(headers, mode, cang, cmk):
+    """The SSE response headers match the mode (oss-api.md §6.1 table)."""
+    assert headers.get(SSE) == mode.algorithm, dict(headers)
+    assert headers.get(SSE_KEY_ID) == mode.expected_key_id(cang, cmk), dict(headers)
+    assert headers.get(SSE_DATA) == mode.expect_data, dict(headers)

@@ -11,23 +11,11 @@ import oss2
 import pytest
 from oss2.models import PartInfo, ServerSideEncryptionRule
 
-from sse_cases import BUCKET_MODES, OBJECT_MODES, SSE, SSE_DATA, SSE_KEY_ID, crc64, etag_of, payload
+from oss2_calls import expect_error
+from sse_cases import BUCKET_MODES, OBJECT_MODES, SSE, SSE_KEY_ID, assert_sse, crc64, etag_of, payload
 from cang_up import PART_SIZE, Credentials
 
 SEGMENT = 64 * 1024  # the server's default SSE segment size: ranges below straddle its boundaries
-
-
-def expect_error(excinfo, status, code):
-    err = excinfo.value
-    assert (err.status, err.code) == (status, code), f"{err.status} {err.code}: {err.message}"
-    assert re.fullmatch(r"[0-9A-F]{24}", err.request_id), err.request_id
-    return err
-
-
-def assert_sse(headers, mode, cang, cmk):
-    assert headers.get(SSE) == mode.algorithm, headers
-    assert headers.get(SSE_KEY_ID) == mode.expected_key_id(cang, cmk), headers
-    assert headers.get(SSE_DATA) == mode.expect_data, headers
 
 
 @pytest.fixture

@@ -10,66 +10,12 @@ import re
 
 import alibabacloud_oss_v2 as oss
 import pytest
-from alibabacloud_oss_v2.exceptions import ServiceError
 
 from cang_up import PART_SIZE, Credentials
-from sse_cases import BUCKET_MODES, OBJECT_MODES, SSE, SSE_DATA, SSE_KEY_ID, crc64, etag_of, payload
+from oss_v2_calls import M, create_bucket, exists, get, head, put, service_error, sse_fields, unquote
+from sse_cases import BUCKET_MODES, OBJECT_MODES, SSE, SSE_KEY_ID, assert_sse, crc64, etag_of, payload
 
 SEGMENT = 64 * 1024  # the server's default SSE segment size: ranges below straddle its boundaries
-M = oss.models
-
-
-def service_error(excinfo, status, code):
-    """The ServiceError inside the SDK's wrapping exceptions, checked for status and code."""
-    err = excinfo.value
-    while not isinstance(err, ServiceError) and hasattr(err, "unwrap") and err.unwrap() is not None:
-        err = err.unwrap()
-    assert isinstance(err, ServiceError), repr(excinfo.value)
-    assert (err.status_code, err.code) == (status, code), f"{err.status_code} {err.code}: {err.message}"
-    assert re.fullmatch(r"[0-9A-F]{24}", err.request_id or ""), err.request_id
-    return err
-
-
-def unquote(etag):
-    return etag.strip('"') if etag else etag
-
-
-def sse_fields(mode, cmk):
-    """The PutObject/Append/Copy/Initiate request fields for an SSE mode."""
-    return {
-        "server_side_encryption": mode.algorithm,
-        "server_side_data_encryption": mode.data,
-        "server_side_encryption_key_id": cmk if mode.with_cmk else None,
-    }
-
-
-def assert_sse(headers, mode, cang, cmk):
-    assert headers.get(SSE) == mode.algorithm, dict(headers)
-    assert headers.get(SSE_KEY_ID) == mode.expected_key_id(cang, cmk), dict(headers)
-    assert headers.get(SSE_DATA) == mode.expect_data, dict(headers)
-
-
-def put(client, bucket, key, data, **fields):
-    return client.put_object(M.PutObjectRequest(bucket=bucket, key=key, body=data, **fields))
-
-
-def get(client, bucket, key, **fields):
-    result = client.get_object(M.GetObjectRequest(bucket=bucket, key=key, **fields))
-    return result, result.body.read()
-
-
-def head(client, bucket, key):
-    return client.head_object(M.HeadObjectRequest(bucket=bucket, key=key))
-
-
-def exists(client, bucket, key):
-    return client.is_object_exist(bucket, key)
-
-
-def create_bucket(client, name, headers=None):
-    result = client.put_bucket(M.PutBucketRequest(bucket=name, headers=dict(headers or {})))
-    assert result.status_code == 200
-    return name
 
 
 @pytest.fixture
