@@ -276,9 +276,8 @@ pub async fn delete_bucket_encryption(
     gw: &Gateway,
     bucket: &str,
 ) -> Result<Response<ResponseBody>, OssError> {
-    gw.meta
-        .set_bucket_encryption(bucket, None)
-        .await
-        .map_err(|e| meta_error_for(e, bucket, ""))?;
-    Ok(empty(StatusCode::NO_CONTENT))
+    match gw.meta.set_bucket_encryption(bucket, None).await {
+        Ok(_) | Err(cang_meta_api::MetaError::NoSuchEncryptionRule) => Ok(empty(StatusCode::NO_CONTENT)),
+        Err(e) => Err(meta_error_for(e, bucket, "")),
+    }
 }
