@@ -126,3 +126,37 @@ fn a_dying_child_is_reported_and_the_others_are_stopped() -> anyhow::Result<()> 
     );
     Ok(())
 }
+
+#[test]
+fn children_of_a_killed_up_stop_by_themselves_and_leave_a_reusable_instance() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let port = free_port()?;
+    let mut up = Up::start(&dir, port, "killed")?;
+    assert_eq!(children_of(up.child.id()).len(), 3);
+    // SIGKILL gives `up` no chance to stop its children: they must notice on their own.
+    up.child.kill()?;
+    up.wait(Duration::from_secs(10))?;
+    let needle = dir.to_string_lossy().into_owned();
+    let started = std::time::Instant::now();
+    while !processes_mentioning(&needle).is_empty() {
+        assert!(
+            started.elapsed() < common::STOP_DEADLINE,
+            "orphans: {:?}",
+            processes_mentioning(&needle)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(up);
+    // They shut down cleanly (the key store in particular), so the instance starts again as it was.
+    let mut again = Up::start(&dir, port, "after-kill")?;
+    let env = env_file(&dir.join("credentials.env"))?;
+    let (status, body) = signed_list_buckets(
+        again.addr,
+        &env["OSS_ACCESS_KEY_ID"],
+        &env["OSS_ACCESS_KEY_SECRET"],
+    )?;
+    assert_eq!(status, 200, "{body}");
+    assert!(again.terminate()?.success());
+    Ok(())
+}

@@ -33,6 +33,9 @@ pub struct KmsArgs {
     #[arg(long, env = "CANG_MAINTENANCE_INTERVAL_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub maintenance_interval_secs: u64,
+    /// Address serving Prometheus `/metrics` over plain HTTP (off when unset).
+    #[arg(long, env = "CANG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -59,6 +62,7 @@ async fn run(args: KmsArgs) -> anyhow::Result<()> {
             service_key_rotation_seconds: args.service_key_rotation_days * 86_400,
         },
         maintenance_interval: Duration::from_secs(args.maintenance_interval_secs),
+        metrics_listen: args.metrics_listen,
     };
     let keystore = config.data_dir.join(KEYSTORE_FILE);
     let shutdown = service::shutdown_token(&args.supervision)?;

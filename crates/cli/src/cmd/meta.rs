@@ -18,6 +18,9 @@ pub struct MetaArgs {
     /// Address to serve gRPC on.
     #[arg(long, env = "CANG_LISTEN", default_value = "127.0.0.1:9200")]
     pub listen: SocketAddr,
+    /// Address serving Prometheus `/metrics` over plain HTTP (off when unset).
+    #[arg(long, env = "CANG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -36,6 +39,7 @@ async fn run(args: MetaArgs) -> anyhow::Result<()> {
     let config = MetaConfig {
         data_dir: args.data_dir,
         tls: args.tls.files("meta")?,
+        metrics_listen: args.metrics_listen,
     };
     // Load the TLS files now so a missing certificate is reported before the store is opened.
     config.tls.server_config()?;
