@@ -1,7 +1,13 @@
 //! The operations: one function per OSS endpoint, each turning a [`Call`] into a response.
 
+mod acl;
+mod append;
 mod bucket;
+mod copy;
+mod delete;
 mod extent;
+mod list;
+mod multipart;
 mod object;
 
 use bytes::Bytes;
@@ -50,6 +56,84 @@ pub async fn dispatch(
         }
         Endpoint::GetObjectMeta { bucket, key } => object::get_object_meta(gw, &bucket, &key).await,
         Endpoint::DeleteObject { bucket, key } => object::delete_object(gw, &bucket, &key).await,
+        Endpoint::ListObjects { bucket, params } => list::list_objects(gw, &call, &bucket, params).await,
+        Endpoint::ListObjectsV2 { bucket, params } => list::list_objects_v2(gw, &call, &bucket, params).await,
+        Endpoint::DeleteMultipleObjects { bucket, encoding_url } => {
+            delete::delete_objects(gw, &bucket, encoding_url, &parts.headers, body).await
+        }
+        Endpoint::CopyObject { bucket, key, source } => {
+            copy::copy_object(gw, &call, &bucket, &key, &source, &parts.headers).await
+        }
+        Endpoint::AppendObject {
+            bucket,
+            key,
+            position,
+        } => append::append_object(gw, &call, &bucket, &key, position, &parts.headers, body).await,
+        Endpoint::GetObjectAcl { bucket, key } => acl::get_object_acl(gw, &call, &bucket, &key).await,
+        Endpoint::PutObjectAcl { bucket, key } => {
+            acl::put_object_acl(gw, &bucket, &key, &parts.headers).await
+        }
+        Endpoint::InitiateMultipartUpload {
+            bucket,
+            key,
+            encoding_url,
+        } => multipart::initiate(gw, &call, &bucket, &key, encoding_url, &parts.headers).await,
+        Endpoint::UploadPart {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+        } => {
+            let target = multipart::PartTarget {
+                bucket: &bucket,
+                key: &key,
+                upload_id: &upload_id,
+                part_number,
+            };
+            multipart::upload_part(gw, &call, target, &parts.headers, body).await
+        }
+        Endpoint::UploadPartCopy {
+            bucket,
+            key,
+            upload_id,
+            part_number,
+            source,
+            source_range,
+        } => {
+            let target = multipart::PartTarget {
+                bucket: &bucket,
+                key: &key,
+                upload_id: &upload_id,
+                part_number,
+            };
+            let range = source_range.as_deref();
+            multipart::upload_part_copy(gw, &call, target, &source, range, &parts.headers).await
+        }
+        Endpoint::CompleteMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+            encoding_url,
+        } => {
+            let target = (bucket.as_str(), key.as_str(), upload_id.as_str());
+            multipart::complete(gw, &call, target, encoding_url, &parts.headers, body).await
+        }
+        Endpoint::AbortMultipartUpload {
+            bucket,
+            key,
+            upload_id,
+        } => multipart::abort(gw, &bucket, &key, &upload_id).await,
+        Endpoint::ListMultipartUploads { bucket, params } => {
+            multipart::list_uploads(gw, &bucket, params).await
+        }
+        Endpoint::ListParts {
+            bucket,
+            key,
+            upload_id,
+            params,
+        } => multipart::list_parts(gw, &bucket, &key, &upload_id, params).await,
+        // The endpoint enum is non-exhaustive: an operation added to the protocol later is refused until
+        // it is implemented here.
         other => Err(OssError::not_implemented(format!(
             "{} is not supported yet.",
             other.name()

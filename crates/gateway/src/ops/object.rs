@@ -96,6 +96,19 @@ fn declared_length(headers: &HeaderMap) -> Result<Option<u64>, OssError> {
     }
 }
 
+/// The plaintext of a write: a request body, or the decrypted bytes of a stored object (a copy).
+pub(crate) struct PlaintextSource<S> {
+    /// The bytes, in order.
+    pub body: S,
+    /// How many bytes the source promises, if known (a short or long body fails the write).
+    pub declared: Option<u64>,
+    /// The MD5 the client declared (`Content-MD5`).
+    pub expected_md5: Option<[u8; 16]>,
+    /// How a failure of the pipeline is reported (a failing client body is the client's fault, a failing
+    /// stored source is not).
+    pub failure: fn(UploadError) -> OssError,
+}
+
 /// Streams a request body into one of the metadata service's streamed writes. `write` receives the write
 /// body and performs the call; the body yields the sealed chunks, then the trailer, or an error that makes
 /// the metadata service discard everything.
@@ -110,11 +123,37 @@ where
     F: FnOnce(WriteBody) -> Fut,
     Fut: std::future::Future<Output = Result<T, MetaError>>,
 {
-    let declared = declared_length(headers)?;
+    let source = PlaintextSource {
+        body: BodyDataStream::new(body),
+        declared: declared_length(headers)?,
+        expected_md5: content_md5(headers)?,
+        failure: upload_error,
+    };
+    seal_into(gw, source, encryptor, write).await
+}
+
+/// The one sealing path of every write: plaintext from `source` → MD5 + CRC-64 + encryption → `write`.
+pub(crate) async fn seal_into<S, E, T, F, Fut>(
+    gw: &Gateway,
+    source: PlaintextSource<S>,
+    encryptor: Option<cang_sse::StreamEncryptor>,
+    write: F,
+) -> Result<(T, Sealed), OssError>
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+    F: FnOnce(WriteBody) -> Fut,
+    Fut: std::future::Future<Output = Result<T, MetaError>>,
+{
+    let PlaintextSource {
+        body,
+        declared,
+        expected_md5,
+        failure,
+    } = source;
     if declared.is_some_and(|d| d > gw.config.max_object_size) {
         return Err(OssError::entity_too_large());
     }
-    let expected_md5 = content_md5(headers)?;
     let (chunk_tx, chunk_rx) = mpsc::channel::<Bytes>(4);
     let (trailer_tx, trailer_rx) = oneshot::channel::<Result<PutTrailer, MetaError>>();
     let chunks = tokio_stream::wrappers::ReceiverStream::new(chunk_rx).map(|c| Ok(WriteItem::Chunk(c)));
@@ -127,8 +166,7 @@ where
     });
     let write_body: WriteBody = Box::pin(chunks.chain(trailer));
     let sealing = async {
-        let data = BodyDataStream::new(body);
-        let result = seal_body(data, encryptor, chunk_tx, declared, gw.config.max_object_size).await;
+        let result = seal_body(body, encryptor, chunk_tx, declared, gw.config.max_object_size).await;
         let verdict = match &result {
             Ok(sealed) if expected_md5.is_some_and(|m| m != sealed.md5) => {
                 Err(MetaError::InvalidArgument("Content-MD5 mismatch".into()))
@@ -144,14 +182,14 @@ where
         result
     };
     let (stored, sealed) = tokio::join!(write(write_body), sealing);
-    let sealed = sealed.map_err(upload_error)?;
+    let sealed = sealed.map_err(failure)?;
     if expected_md5.is_some_and(|m| m != sealed.md5) {
         return Err(OssError::invalid_digest());
     }
     Ok((stored.map_err(|e| meta_error_for(e, "", ""))?, sealed))
 }
 
-fn upload_error(e: UploadError) -> OssError {
+pub(crate) fn upload_error(e: UploadError) -> OssError {
     match e {
         UploadError::Body(_) | UploadError::LengthMismatch { .. } => OssError::incomplete_body(),
         UploadError::TooLarge { .. } => OssError::entity_too_large(),
@@ -242,7 +280,7 @@ pub async fn put_object(
     Ok(response)
 }
 
-fn base64_md5(md5: &[u8; 16]) -> String {
+pub(crate) fn base64_md5(md5: &[u8; 16]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(md5)
 }
@@ -264,7 +302,7 @@ pub(crate) fn insert(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-fn modified(info: &ObjectInfo) -> SystemTime {
+pub(crate) fn modified(info: &ObjectInfo) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_millis(info.last_modified_ms)
 }
 
@@ -348,20 +386,40 @@ pub async fn get_object(
     if !with_body {
         return Ok(response);
     }
+    let (tx, body) = ResponseBody::channel(end - start, 4);
+    *response.body_mut() = body;
+    read_plaintext(gw, call, call.owner(), &info, start, end, tx).await?;
+    Ok(response)
+}
+
+/// Starts streaming the plaintext bytes `start..end` of the object `info` (owned by `owner`) into `tx`: the
+/// object's data key is recovered (checking `kms:Decrypt` for the caller), the needed ciphertext is read from
+/// the same version of the object, and a spawned task decrypts it. A failure after this returns arrives as an
+/// `Err` item.
+pub(crate) async fn read_plaintext(
+    gw: &Gateway,
+    call: &Call,
+    owner: &str,
+    info: &ObjectInfo,
+    start: u64,
+    end: u64,
+    tx: mpsc::Sender<Result<Bytes, StreamAborted>>,
+) -> Result<(), OssError> {
+    let (bucket, key) = (info.bucket.as_str(), info.key.as_str());
     let dek = match &info.meta.sse {
         Some(record) => Some(
-            gw.recover_key(&call.principal, &call.context, record, call.owner(), bucket, key)
+            gw.recover_key(&call.principal, &call.context, record, owner, bucket, key)
                 .await?,
         ),
         None => None,
     };
-    let extents = extents_of(&info)?;
+    let extents = extents_of(info)?;
     let plan = plan_read(&extents, start, end).map_err(|e| {
         tracing::error!(bucket, key, error = %e, "object record cannot be read");
         OssError::internal_error()
     })?;
     let (Some(first), Some(last)) = (plan.first(), plan.last()) else {
-        return Ok(response);
+        return Ok(());
     };
     let span = CiphertextRange {
         start: first.stored_offset,
@@ -384,8 +442,6 @@ pub async fn get_object(
         })?;
         decoders.push((read.stored_len, decoder));
     }
-    let (tx, body) = ResponseBody::channel(end - start, 4);
-    *response.body_mut() = body;
     let (bucket, key) = (bucket.to_owned(), key.to_owned());
     tokio::spawn(async move {
         if let Err(e) = pump(&mut stored, decoders, &tx).await {
@@ -393,7 +449,7 @@ pub async fn get_object(
             let _ = tx.send(Err(StreamAborted(e))).await;
         }
     });
-    Ok(response)
+    Ok(())
 }
 
 /// Feeds the stored bytes through the extent decoders into the response, splitting at extent boundaries.

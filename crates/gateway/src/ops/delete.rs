@@ -1,0 +1,126 @@
+//! DeleteMultipleObjects (§6.10): up to 1000 keys in one request, every requested key reported as deleted
+//! (whether or not it existed), nothing reported in quiet mode. The keys are validated before anything is
+//! deleted, so a request with a bad key changes nothing.
+
+use cang_oss::OssError;
+use cang_oss::route::names::validate_object_key;
+use cang_oss::xml::request::DeleteRequest;
+use cang_oss::xml::response::delete_result_xml;
+use http::{HeaderMap, Response};
+use hyper::body::Incoming;
+use md5::{Digest, Md5};
+
+use super::{header_text, read_small_body, xml};
+use crate::body::ResponseBody;
+use crate::errors::meta_error_for;
+use crate::gateway::Gateway;
+
+/// Checks `Content-MD5` when present. The spec asks for it on this operation; being lenient when it is
+/// absent is what OSS clients expect (§6.8).
+fn check_content_md5(headers: &HeaderMap, body: &[u8]) -> Result<(), OssError> {
+    use base64::Engine;
+    let Some(declared) = header_text(headers, "content-md5") else {
+        return Ok(());
+    };
+    let declared = base64::engine::general_purpose::STANDARD
+        .decode(declared)
+        .map_err(|_| OssError::invalid_digest())?;
+    if declared.as_slice() == Md5::digest(body).as_slice() {
+        Ok(())
+    } else {
+        Err(OssError::invalid_digest())
+    }
+}
+
+/// The keys of a multi-delete, decoded when the request said `encoding-type=url`.
+fn requested_keys(request: DeleteRequest, encoding_url: bool) -> Result<Vec<String>, OssError> {
+    request
+        .objects
+        .into_iter()
+        .map(|o| {
+            let key = if encoding_url {
+                cang_oss::percent::decode_path(&o.key)
+                    .ok_or_else(|| OssError::invalid_argument("A URL-encoded key is not valid UTF-8."))?
+            } else {
+                o.key
+            };
+            validate_object_key(&key)?;
+            Ok(key)
+        })
+        .collect()
+}
+
+/// DeleteMultipleObjects.
+pub async fn delete_objects(
+    gw: &Gateway,
+    bucket: &str,
+    encoding_url: bool,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<Response<ResponseBody>, OssError> {
+    let document = read_small_body(body, gw.config.max_xml_body).await?;
+    check_content_md5(headers, &document)?;
+    let request = DeleteRequest::parse(&document)?;
+    let quiet = request.quiet;
+    let keys = requested_keys(request, encoding_url)?;
+    let outcome = gw
+        .meta
+        .delete_objects(bucket, keys)
+        .await
+        .map_err(|e| meta_error_for(e, bucket, ""))?;
+    let mut deleted = Vec::with_capacity(outcome.len());
+    for (key, result) in outcome {
+        if let Err(e) = result {
+            return Err(meta_error_for(e, bucket, &key));
+        }
+        if !quiet {
+            deleted.push(key);
+        }
+    }
+    Ok(xml(delete_result_xml(&deleted, encoding_url)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cang_oss::xml::request::DeleteEntry;
+
+    fn request(keys: &[&str]) -> DeleteRequest {
+        DeleteRequest {
+            quiet: false,
+            objects: keys
+                .iter()
+                .map(|k| DeleteEntry {
+                    key: (*k).to_owned(),
+                    version_id: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn url_encoded_keys_are_decoded_without_turning_plus_into_space() {
+        let keys = requested_keys(request(&["a%2Fb%20c+d", "plain"]), true).unwrap();
+        assert_eq!(keys, vec!["a/b c+d".to_owned(), "plain".to_owned()]);
+        let raw = requested_keys(request(&["a%2Fb"]), false).unwrap();
+        assert_eq!(raw, vec!["a%2Fb".to_owned()]);
+    }
+
+    #[test]
+    fn an_invalid_key_refuses_the_whole_request() {
+        let long = "k".repeat(1024);
+        assert!(requested_keys(request(&["ok", &long]), false).is_err());
+        assert!(requested_keys(request(&["%FF"]), true).is_err());
+    }
+
+    #[test]
+    fn content_md5_is_checked_when_present() {
+        let mut h = HeaderMap::new();
+        assert!(check_content_md5(&h, b"body").is_ok());
+        h.insert("content-md5", "XrY7u+Ae7tCTyyK7j1rNww==".parse().unwrap()); // MD5("hello world")
+        assert!(check_content_md5(&h, b"hello world").is_ok());
+        assert!(check_content_md5(&h, b"hello").is_err());
+        h.insert("content-md5", "!!".parse().unwrap());
+        assert!(check_content_md5(&h, b"hello world").is_err());
+    }
+}

@@ -1,0 +1,517 @@
+//! Multipart uploads: Initiate, UploadPart, UploadPartCopy, Complete, Abort, ListMultipartUploads and
+//! ListParts.
+//!
+//! The encryption is decided once, at Initiate: the data key is obtained there and its record stored with the
+//! upload. Every part is sealed under that data key with its own salt and nonce prefix and with its part
+//! number in the format context, so parts can neither be reordered nor moved into another upload. The
+//! completed object is the listed parts, one extent each; nothing is re-encrypted.
+
+use std::time::{Duration, SystemTime};
+
+use cang_meta_api::{ListUploadsQuery, MetaError, MultipartUpload, ObjectSse, UploadPartHeader};
+use cang_oss::OssError;
+use cang_oss::checksum::crc64_header_value;
+use cang_oss::headers::range::{RangeBehavior, resolve_range};
+use cang_oss::headers::sse::{SseHeaderPolicy, sse_from_headers};
+use cang_oss::route::endpoint::{ListPartsParams, ListUploadsParams};
+use cang_oss::route::names::CopySource;
+use cang_oss::xml::request::parse_complete_multipart_upload;
+use cang_oss::xml::response::{
+    ListPartsResult, ListUploadsResult, PartSummary, UploadSummary, complete_multipart_upload_result_xml,
+    copy_part_result_xml, initiate_multipart_upload_xml,
+};
+use http::{HeaderMap, Response, StatusCode};
+use hyper::body::Incoming;
+
+use super::copy::{open_source, source_plaintext};
+use super::extent::extent_format;
+use super::object::{base64_md5, insert, object_meta, seal_into, stream_write, with_names};
+use super::{empty, header_text, read_small_body, xml};
+use crate::body::ResponseBody;
+use crate::encryption::{echo_of, effective_rule, suite_of};
+use crate::errors::meta_error_for;
+use crate::gateway::{Call, Gateway};
+use crate::upload::{SealSpec, format_context};
+
+fn forbid_overwrite(headers: &HeaderMap) -> bool {
+    header_text(headers, "x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+fn at(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// The OSS error for a metadata failure on an upload, naming the upload where the code needs it.
+fn upload_failure(e: MetaError, bucket: &str, key: &str, upload_id: &str) -> OssError {
+    match e {
+        MetaError::NoSuchUpload => OssError::no_such_upload(upload_id),
+        other => meta_error_for(other, bucket, key),
+    }
+}
+
+/// The encryptor and extent format record of one extent sealed under an existing object's (or upload's)
+/// encryption record: the data key is recovered from `record` (checking `kms:Decrypt` for a customer key),
+/// and `context_number` goes into the format context. Without a record the extent is stored as is.
+pub(crate) async fn seal_under_record(
+    gw: &Gateway,
+    call: &Call,
+    record: Option<&ObjectSse>,
+    bucket: &str,
+    key: &str,
+    context_number: u32,
+) -> Result<(Option<cang_sse::StreamEncryptor>, Vec<u8>), OssError> {
+    let Some(record) = record else {
+        return Ok((None, Vec::new()));
+    };
+    let corrupt = || {
+        tracing::error!(bucket, key, "stored encryption record names no algorithm");
+        OssError::internal_error()
+    };
+    let rule = echo_of(record).ok_or_else(corrupt)?;
+    let dek = gw
+        .recover_key(&call.principal, &call.context, record, call.owner(), bucket, key)
+        .await?;
+    let spec = SealSpec {
+        dek,
+        suite: suite_of(&rule),
+        segment_size: gw.config.segment_size,
+        context: format_context(bucket, key, context_number),
+    };
+    let (encryptor, header) = spec.start().map_err(|e| {
+        tracing::error!(error = %e, "cannot start sealing");
+        OssError::internal_error()
+    })?;
+    Ok((Some(encryptor), extent_format(&header, context_number)))
+}
+
+fn echo_record(headers: &mut HeaderMap, record: Option<&ObjectSse>) {
+    if let Some(echo) = record.and_then(echo_of) {
+        echo.write_headers(headers);
+    }
+}
+
+/// InitiateMultipartUpload: fixes the upload's encryption and obtains its data key.
+pub async fn initiate(
+    gw: &Gateway,
+    call: &Call,
+    bucket: &str,
+    key: &str,
+    encoding_url: bool,
+    headers: &HeaderMap,
+) -> Result<Response<ResponseBody>, OssError> {
+    let requested = sse_from_headers(headers, SseHeaderPolicy::Accept)?;
+    if forbid_overwrite(headers) {
+        match gw.meta.head_object(bucket, key).await {
+            Ok(_) => return Err(OssError::file_already_exists(key)),
+            Err(MetaError::NoSuchKey) => {}
+            Err(e) => return Err(meta_error_for(e, bucket, key)),
+        }
+    }
+    let default = call.bucket.as_ref().and_then(|b| b.encryption.as_ref());
+    let (record, echo) = match effective_rule(requested, default) {
+        Some(rule) => {
+            let (_, record, echo) = gw
+                .protect(&call.principal, &call.context, &rule, call.owner(), bucket, key)
+                .await?;
+            (Some(record), Some(echo))
+        }
+        None => (None, None),
+    };
+    let upload = gw
+        .meta
+        .initiate_upload(bucket, key, object_meta(headers, record)?)
+        .await
+        .map_err(|e| meta_error_for(e, bucket, key))?;
+    let mut response = xml(initiate_multipart_upload_xml(
+        bucket,
+        key,
+        &upload.upload_id,
+        encoding_url,
+    ));
+    if let Some(echo) = echo {
+        echo.write_headers(response.headers_mut());
+    }
+    Ok(response)
+}
+
+async fn load_upload(
+    gw: &Gateway,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<MultipartUpload, OssError> {
+    gw.meta
+        .get_upload(bucket, key, upload_id)
+        .await
+        .map_err(|e| upload_failure(e, bucket, key, upload_id))
+}
+
+/// The part identity every part write needs.
+pub struct PartTarget<'a> {
+    /// Bucket.
+    pub bucket: &'a str,
+    /// Key.
+    pub key: &'a str,
+    /// Upload id.
+    pub upload_id: &'a str,
+    /// Part number.
+    pub part_number: u32,
+}
+
+/// UploadPart.
+pub async fn upload_part(
+    gw: &Gateway,
+    call: &Call,
+    target: PartTarget<'_>,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<Response<ResponseBody>, OssError> {
+    sse_from_headers(headers, SseHeaderPolicy::Reject)?;
+    let PartTarget {
+        bucket,
+        key,
+        upload_id,
+        part_number,
+    } = target;
+    let upload = load_upload(gw, bucket, key, upload_id).await?;
+    let record = upload.meta.sse.as_ref();
+    let (encryptor, format) = seal_under_record(gw, call, record, bucket, key, part_number).await?;
+    let header = UploadPartHeader {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        upload_id: upload_id.to_owned(),
+        part_number,
+        format,
+    };
+    let meta = gw.meta.clone();
+    let (part, sealed) = stream_write(gw, headers, body, encryptor, |b| async move {
+        meta.upload_part(header, b).await
+    })
+    .await
+    .map_err(|e| match e.code() {
+        cang_oss::ErrorCode::NoSuchUpload => OssError::no_such_upload(upload_id),
+        _ => with_names(e, bucket, key),
+    })?;
+    let mut response = empty(StatusCode::OK);
+    let h = response.headers_mut();
+    insert(h, "etag", &format!("\"{}\"", part.etag));
+    insert(h, "x-oss-hash-crc64ecma", &crc64_header_value(sealed.crc64));
+    insert(h, "content-md5", &base64_md5(&sealed.md5));
+    echo_record(h, record);
+    Ok(response)
+}
+
+/// UploadPartCopy: a range of another object (decrypted under its own key) becomes a part sealed under the
+/// upload's key. An absent or invalid `x-oss-copy-source-range` copies the whole source (§7.3).
+pub async fn upload_part_copy(
+    gw: &Gateway,
+    call: &Call,
+    target: PartTarget<'_>,
+    source: &CopySource,
+    source_range: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Response<ResponseBody>, OssError> {
+    sse_from_headers(headers, SseHeaderPolicy::Reject)?;
+    let PartTarget {
+        bucket,
+        key,
+        upload_id,
+        part_number,
+    } = target;
+    let upload = load_upload(gw, bucket, key, upload_id).await?;
+    let src = open_source(gw, call, source, headers).await?;
+    let (start, end) = match resolve_range(source_range, RangeBehavior::Legacy, src.info.size)? {
+        Some(r) => (r.start, r.end + 1),
+        None => (0, src.info.size),
+    };
+    if end - start > gw.config.max_object_size {
+        return Err(OssError::entity_too_large());
+    }
+    let plaintext = source_plaintext(gw, call, &src, start, end).await?;
+    let record = upload.meta.sse.as_ref();
+    let (encryptor, format) = seal_under_record(gw, call, record, bucket, key, part_number).await?;
+    let header = UploadPartHeader {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        upload_id: upload_id.to_owned(),
+        part_number,
+        format,
+    };
+    let meta = gw.meta.clone();
+    let (part, sealed) = seal_into(gw, plaintext, encryptor, |b| async move {
+        meta.upload_part(header, b).await
+    })
+    .await
+    .map_err(|e| match e.code() {
+        cang_oss::ErrorCode::NoSuchUpload => OssError::no_such_upload(upload_id),
+        _ => with_names(e, bucket, key),
+    })?;
+    let mut response = xml(copy_part_result_xml(&part.etag, at(part.last_modified_ms)));
+    let h = response.headers_mut();
+    insert(h, "etag", &format!("\"{}\"", part.etag));
+    insert(h, "x-oss-hash-crc64ecma", &crc64_header_value(sealed.crc64));
+    echo_record(h, record);
+    Ok(response)
+}
+
+/// Every uploaded part, for `x-oss-complete-all: yes`.
+async fn all_parts(
+    gw: &Gateway,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<Vec<cang_meta_api::CompletedPart>, OssError> {
+    let mut parts = Vec::new();
+    let mut marker = 0;
+    loop {
+        let page = gw
+            .meta
+            .list_parts(bucket, key, upload_id, marker, 1000)
+            .await
+            .map_err(|e| upload_failure(e, bucket, key, upload_id))?;
+        parts.extend(page.parts.iter().map(|p| cang_meta_api::CompletedPart {
+            part_number: p.part_number,
+            etag: p.etag.clone(),
+        }));
+        match page.next_part_number_marker {
+            Some(next) if page.is_truncated => marker = next,
+            _ => return Ok(parts),
+        }
+    }
+}
+
+/// CompleteMultipartUpload: the ETag (`<MD5 of the part MD5s>-<count>`) and the combined CRC-64 are the
+/// metadata service's, computed from the parts it holds.
+pub async fn complete(
+    gw: &Gateway,
+    call: &Call,
+    target: (&str, &str, &str),
+    encoding_url: bool,
+    headers: &HeaderMap,
+    body: Incoming,
+) -> Result<Response<ResponseBody>, OssError> {
+    let (bucket, key, upload_id) = target;
+    sse_from_headers(headers, SseHeaderPolicy::Reject)?;
+    let document = read_small_body(body, gw.config.max_xml_body).await?;
+    let complete_all =
+        header_text(headers, "x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
+    let parts = if complete_all {
+        if !document.is_empty() {
+            return Err(OssError::invalid_argument(
+                "x-oss-complete-all does not take a part list.",
+            ));
+        }
+        all_parts(gw, bucket, key, upload_id).await?
+    } else {
+        parse_complete_multipart_upload(&document)?
+            .into_iter()
+            .map(|p| cang_meta_api::CompletedPart {
+                part_number: p.part_number,
+                etag: cang_oss::checksum::etag_unquoted(&p.etag).to_owned(),
+            })
+            .collect()
+    };
+    let info = gw
+        .meta
+        .complete_upload(bucket, key, upload_id, parts, forbid_overwrite(headers))
+        .await
+        .map_err(|e| upload_failure(e, bucket, key, upload_id))?;
+    let location = format!(
+        "http://{bucket}.{}.aliyuncs.com/{}",
+        call.bucket
+            .as_ref()
+            .map_or(gw.config.location.as_str(), |b| b.location.as_str()),
+        cang_oss::percent::encode_strict(key).replace("%2F", "/")
+    );
+    let mut response = xml(complete_multipart_upload_result_xml(
+        &location,
+        bucket,
+        key,
+        &info.etag,
+        encoding_url,
+    ));
+    let h = response.headers_mut();
+    insert(h, "etag", &format!("\"{}\"", info.etag));
+    if let Some(crc) = info.crc64 {
+        insert(h, "x-oss-hash-crc64ecma", &crc64_header_value(crc));
+    }
+    echo_record(h, info.meta.sse.as_ref());
+    Ok(response)
+}
+
+/// AbortMultipartUpload: exactly 204.
+pub async fn abort(
+    gw: &Gateway,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<Response<ResponseBody>, OssError> {
+    gw.meta
+        .abort_upload(bucket, key, upload_id)
+        .await
+        .map_err(|e| upload_failure(e, bucket, key, upload_id))?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Where a key rolls up under `delimiter` after `prefix`, if it does.
+fn rolled_up<'k>(key: &'k str, prefix: &str, delimiter: &str) -> Option<&'k str> {
+    if delimiter.is_empty() {
+        return None;
+    }
+    let rest = key.get(prefix.len()..)?;
+    rest.find(delimiter)
+        .map(|i| &key[..prefix.len() + i + delimiter.len()])
+}
+
+/// The smallest key marker after every key starting with `prefix`.
+fn past(prefix: &str) -> String {
+    format!("{prefix}{}", char::MAX)
+}
+
+/// ListMultipartUploads. The metadata service pages by key and upload id; grouping under a delimiter is done
+/// here, skipping past each common prefix once it is reported.
+pub async fn list_uploads(
+    gw: &Gateway,
+    bucket: &str,
+    params: ListUploadsParams,
+) -> Result<Response<ResponseBody>, OssError> {
+    let max = params.max_uploads.unwrap_or(1000);
+    let prefix = params.prefix.clone().unwrap_or_default();
+    let delimiter = params.delimiter.clone().unwrap_or_default();
+    let mut query = ListUploadsQuery {
+        prefix: prefix.clone(),
+        key_marker: params.key_marker.clone().unwrap_or_default(),
+        upload_id_marker: params.upload_id_marker.clone().unwrap_or_default(),
+        max_uploads: max,
+    };
+    // A key marker that is itself a common prefix resumes after everything under it.
+    if rolled_up(&query.key_marker, &prefix, &delimiter) == Some(query.key_marker.as_str()) {
+        query.key_marker = past(&query.key_marker);
+        query.upload_id_marker.clear();
+    }
+    let (mut uploads, mut prefixes) = (Vec::new(), Vec::<String>::new());
+    let mut next: Option<(String, String)> = None;
+    let mut truncated = false;
+    'pages: loop {
+        let page = gw
+            .meta
+            .list_uploads(bucket, query.clone())
+            .await
+            .map_err(|e| meta_error_for(e, bucket, ""))?;
+        for upload in page.uploads {
+            if uploads.len() + prefixes.len() == max as usize {
+                truncated = true;
+                break 'pages;
+            }
+            match rolled_up(&upload.key, &prefix, &delimiter) {
+                Some(cp) => {
+                    prefixes.push(cp.to_owned());
+                    next = Some((cp.to_owned(), String::new()));
+                    query.key_marker = past(cp);
+                    query.upload_id_marker.clear();
+                    continue 'pages;
+                }
+                None => {
+                    next = Some((upload.key.clone(), upload.upload_id.clone()));
+                    uploads.push(UploadSummary {
+                        key: upload.key,
+                        upload_id: upload.upload_id,
+                        initiated: at(upload.initiated_ms),
+                    });
+                }
+            }
+        }
+        match page.next_markers {
+            Some((k, id)) if page.is_truncated => {
+                query.key_marker = k;
+                query.upload_id_marker = id;
+            }
+            _ => break,
+        }
+    }
+    let (next_key, next_id) = match next.filter(|_| truncated) {
+        Some((k, id)) => (Some(k), Some(id)),
+        None => (None, None),
+    };
+    let result = ListUploadsResult {
+        bucket: bucket.to_owned(),
+        key_marker: params.key_marker,
+        upload_id_marker: params.upload_id_marker,
+        next_key_marker: next_key,
+        next_upload_id_marker: next_id,
+        delimiter: params.delimiter,
+        prefix: params.prefix,
+        max_uploads: max,
+        is_truncated: truncated,
+        encoding_url: params.encoding_url,
+        uploads,
+        common_prefixes: prefixes,
+    };
+    Ok(xml(result.to_xml()))
+}
+
+/// ListParts.
+pub async fn list_parts(
+    gw: &Gateway,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+    params: ListPartsParams,
+) -> Result<Response<ResponseBody>, OssError> {
+    let max = params.max_parts.unwrap_or(1000);
+    let marker = params.part_number_marker.unwrap_or(0);
+    let page = gw
+        .meta
+        .list_parts(bucket, key, upload_id, marker, max)
+        .await
+        .map_err(|e| upload_failure(e, bucket, key, upload_id))?;
+    let next = page
+        .next_part_number_marker
+        .or_else(|| page.parts.last().map(|p| p.part_number))
+        .unwrap_or(marker);
+    let result = ListPartsResult {
+        bucket: bucket.to_owned(),
+        key: key.to_owned(),
+        upload_id: upload_id.to_owned(),
+        part_number_marker: marker,
+        next_part_number_marker: next,
+        max_parts: max,
+        is_truncated: page.is_truncated,
+        encoding_url: params.encoding_url,
+        parts: page
+            .parts
+            .iter()
+            .map(|p| PartSummary {
+                part_number: p.part_number,
+                last_modified: at(p.last_modified_ms),
+                etag: p.etag.clone(),
+                crc64: p.crc64,
+                size: p.size,
+            })
+            .collect(),
+    };
+    Ok(xml(result.to_xml()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn keys_roll_up_at_the_first_delimiter_after_the_prefix() {
+        assert_eq!(rolled_up("a/b/c", "", "/"), Some("a/"));
+        assert_eq!(rolled_up("a/b/c", "a/", "/"), Some("a/b/"));
+        assert_eq!(rolled_up("a/b", "a/", "/"), None);
+        assert_eq!(rolled_up("a/b/c", "", ""), None);
+        assert_eq!(rolled_up("x--y--z", "x", "--"), Some("x--"));
+    }
+
+    proptest! {
+        #[test]
+        fn past_a_prefix_is_after_every_key_under_it(prefix in "[a-z/]{0,6}", rest in "\\PC{0,12}") {
+            let key = format!("{prefix}{rest}");
+            prop_assert!(key.as_str() < past(&prefix).as_str());
+        }
+    }
+}
