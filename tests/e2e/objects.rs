@@ -269,6 +269,40 @@ async fn changing_the_bucket_default_leaves_existing_objects_alone() {
     )
     .await;
     assert_eq!(resp.status(), StatusCode::NO_CONTENT);
+    let again = raw(
+        &cluster,
+        &root,
+        "DELETE",
+        "/shifting/",
+        "encryption",
+        "/shifting/?encryption",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(
+        again.status(),
+        StatusCode::NO_CONTENT,
+        "deleting an absent rule also succeeds"
+    );
+    let get = raw(
+        &cluster,
+        &root,
+        "GET",
+        "/shifting/",
+        "encryption",
+        "/shifting/?encryption",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(get.status(), StatusCode::NOT_FOUND);
+    assert!(
+        get.text()
+            .await
+            .unwrap_or_default()
+            .contains("NoSuchServerSideEncryptionRule")
+    );
     assert_eq!(
         op.read("new").await.expect("new still reads").to_vec(),
         b"written under KMS"
