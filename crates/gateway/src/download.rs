@@ -1,8 +1,11 @@
 //! The download pipeline: which ciphertext bytes a plaintext range needs across an object's extents (one
-//! for a simple object, one per part or append), and their decryption into the response stream.
+//! for a simple object, one per part or append), and their decryption into the response stream. A plan
+//! names the number of segments it will decrypt on the request's span.
 
 use bytes::Bytes;
 use cang_sse::{DataKey, ObjectCipherParams, RangeDecryptor, SegmentRange, SseError};
+use cang_telemetry::attributes;
+use opentelemetry::KeyValue;
 
 /// One extent of an object as the read path sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +49,22 @@ pub enum PlanError {
 /// Plans the read of plaintext bytes `start..end` (`end` exclusive; `start == end` only for the empty read of
 /// an empty object, which still authenticates its one segment).
 pub fn plan_read(extents: &[ExtentCipher], start: u64, end: u64) -> Result<Vec<ExtentRead>, PlanError> {
+    let reads = plan_extents(extents, start, end)?;
+    let segments: u64 = reads
+        .iter()
+        .filter_map(|r| r.segments)
+        .map(|s| s.last_segment.saturating_sub(s.first_segment) + 1)
+        .sum();
+    if reads.iter().any(|r| r.segments.is_some()) {
+        attributes::set_attributes([KeyValue::new(
+            attributes::CANG_SSE_SEGMENTS,
+            i64::try_from(segments).unwrap_or(i64::MAX),
+        )]);
+    }
+    Ok(reads)
+}
+
+fn plan_extents(extents: &[ExtentCipher], start: u64, end: u64) -> Result<Vec<ExtentRead>, PlanError> {
     let mut reads = Vec::new();
     let mut expected_offset = 0;
     for (i, extent) in extents.iter().enumerate() {

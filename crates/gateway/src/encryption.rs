@@ -4,6 +4,9 @@
 //! inherits its source's encryption. The stored record of an encrypted object is meta's `ObjectSse`, whose
 //! `wrapped_key` holds one binding byte (0: the key is bound to the object, 1: a bucket key) followed by the
 //! crypto service's ciphertext blob.
+//!
+//! Obtaining and recovering a key are spans of their own (`sse.protect`, `sse.recover_key`) carrying the
+//! algorithm, the key id and version and whether a cache answered; never the key itself.
 
 use bytes::Bytes;
 use cang_kms_api::{AccountId, KeyRef, ServiceKeySuite, WrappedDataKey};
@@ -14,6 +17,7 @@ use cang_oss::OssError;
 use cang_oss::headers::sse::{DataEncryption, SseAlgorithm, SseRule};
 use cang_policy::ConditionContext;
 use cang_sse::Suite;
+use tracing::Instrument;
 
 use crate::Gateway;
 use crate::authorize::{Principal, authorize_kms, kms_key_arn};
@@ -119,9 +123,11 @@ impl Gateway {
             MasterKey::Service(_) => self.config.bucket_keys_for_sse_oss,
             MasterKey::Kms { .. } => self.config.bucket_keys_for_kms,
         };
+        let span = tracing::info_span!("sse.protect", cang.sse.algorithm = rule.algorithm.as_str());
         let issued = self
             .keys
             .issue(&master, bucket, key, bucket_key)
+            .instrument(span)
             .await
             .map_err(|e| kms_error_for(e, &named))?;
         let mut echo = rule.clone();
@@ -182,8 +188,11 @@ impl Gateway {
         let account = AccountId::new(owner).map_err(|e| kms_error_for(e, &named))?;
         let wrapped = WrappedDataKey(Bytes::copy_from_slice(blob));
         let cacheable = !kms_key || binding_byte == BINDING_BUCKET;
+        let algorithm = echo_of(record).map_or("none", |rule| rule.algorithm.as_str());
+        let span = tracing::info_span!("sse.recover_key", cang.sse.algorithm = algorithm);
         self.keys
             .unwrap(&account, &wrapped, &binding, cacheable)
+            .instrument(span)
             .await
             .map_err(|e| kms_error_for(e, &named))
     }

@@ -10,6 +10,7 @@ use cang_meta_api::{Acl, Bucket, MetaApi};
 use cang_oss::auth::{AuthConfig, RequestView, read_signature};
 use cang_oss::{Endpoint, OssError, Route, Router};
 use cang_policy::ConditionContext;
+use cang_telemetry::Metrics;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
@@ -17,6 +18,7 @@ use crate::authorize::{Principal, PublicAccess, authorize, oss_permissions};
 use crate::body::ResponseBody;
 use crate::errors::meta_error_for;
 use crate::keys::{DataKeys, KeyCacheLimits};
+use crate::observe::Observed;
 use crate::principal::AccessKeys;
 use crate::server::Handler;
 
@@ -43,6 +45,8 @@ pub struct GatewayConfig {
     pub access_key_ttl: Duration,
     /// Largest XML request body.
     pub max_xml_body: usize,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served (plain HTTP); none when `None`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for GatewayConfig {
@@ -58,6 +62,7 @@ impl Default for GatewayConfig {
             key_cache: KeyCacheLimits::default(),
             access_key_ttl: Duration::from_secs(30),
             max_xml_body: 4 * 1024 * 1024,
+            metrics_listen: None,
         }
     }
 }
@@ -74,6 +79,8 @@ pub struct Gateway {
     pub keys: DataKeys,
     /// Access-key resolution.
     pub access_keys: AccessKeys,
+    /// Request, byte, crypto-service and data-key cache metrics.
+    pub metrics: Arc<Metrics>,
     router: Router,
     auth: AuthConfig,
 }
@@ -117,7 +124,8 @@ impl Call {
 impl Gateway {
     /// A gateway over the two services.
     pub fn new(config: GatewayConfig, kms: Arc<dyn KmsApi>, meta: Arc<dyn MetaApi>) -> Self {
-        let keys = DataKeys::new(kms.clone(), config.key_cache.clone());
+        let metrics = Arc::new(Metrics::new());
+        let keys = DataKeys::new(kms.clone(), config.key_cache.clone()).with_metrics(Arc::clone(&metrics));
         let access_keys = AccessKeys::new(meta.clone(), kms.clone(), config.access_key_ttl, 4096);
         let router = Router::new(config.base_domains.clone());
         let auth = AuthConfig {
@@ -130,6 +138,7 @@ impl Gateway {
             meta,
             keys,
             access_keys,
+            metrics,
             router,
             auth,
         }
@@ -140,9 +149,11 @@ impl Gateway {
         request: Request<Incoming>,
         peer: SocketAddr,
         call_id: &str,
+        observed: &mut Observed,
     ) -> Result<Response<ResponseBody>, OssError> {
         let now = SystemTime::now();
         let route = self.router.route_request(&request)?;
+        observed.routed(&route);
         let principal = self.authenticate(&request, &route, now).await?;
         let context = ConditionContext::new()
             .with_source_ip(peer.ip())
@@ -232,9 +243,9 @@ impl Handler for Gateway {
     async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
         let request_id = new_request_id();
         let is_head = request.method() == Method::HEAD;
-        let operation = tracing::info_span!("oss.request", method = %request.method(), path = %request.uri().path(), request_id = %request_id);
-        let _entered = operation.enter();
-        let mut response = match self.serve(request, peer, &request_id).await {
+        // The request's span is the HTTP server span around this call.
+        let mut observed = Observed::start(&request_id);
+        let mut response = match self.serve(request, peer, &request_id, &mut observed).await {
             Ok(response) => response,
             Err(err) => render_error(err.request_id(request_id.clone()), is_head),
         };
@@ -246,6 +257,7 @@ impl Handler for Gateway {
             headers.insert(http::header::DATE, v);
         }
         headers.insert(http::header::SERVER, HeaderValue::from_static("Cang"));
+        observed.finish(&self.metrics, &response);
         response
     }
 }

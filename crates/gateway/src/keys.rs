@@ -4,6 +4,9 @@
 //! Caching follows one rule: a cached key never outlives what the key's owner chose. SSE-OSS keys (service
 //! keys, never disabled by a user) are cached by default; a KMS customer key is only cached when the bucket
 //! opted into bucket keys, so disabling or deleting a CMK takes effect on the very next request otherwise.
+//!
+//! Every lookup says on the current span whether the cache answered (`cang.cache.hit`) and which key
+//! version wrapped the key; crypto-service calls are timed and their failures counted by error code.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +16,7 @@ use std::time::{Duration, Instant};
 use cang_kms_api::{
     AccountId, EncryptionContext, KeyId, KeyRef, KmsApi, KmsError, ServiceKeySuite, WrappedDataKey,
 };
+use cang_telemetry::{Metrics, attributes};
 use lru::LruCache;
 use sha2::{Digest, Sha256};
 
@@ -133,6 +137,7 @@ pub struct DataKeys {
     bucket_keys: Mutex<HashMap<(String, MasterKey), BucketKey>>,
     unwrapped: Mutex<LruCache<[u8; 32], Unwrapped>>,
     stats: KeyCacheStats,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for DataKeys {
@@ -154,7 +159,32 @@ impl DataKeys {
             bucket_keys: Mutex::new(HashMap::new()),
             unwrapped: Mutex::new(LruCache::new(capacity)),
             stats: KeyCacheStats::default(),
+            metrics: Arc::new(Metrics::new()),
         }
+    }
+
+    /// Reports cache activity and crypto-service calls to `metrics` instead of a private registry.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Times one crypto-service call and counts its failure by error code.
+    async fn kms_call<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, KmsError>>,
+    ) -> Result<T, KmsError> {
+        let started = Instant::now();
+        let result = call.await;
+        self.metrics
+            .kms
+            .latency(operation)
+            .observe(started.elapsed().as_secs_f64());
+        if let Err(e) = &result {
+            self.metrics.kms.errors(operation, e.code()).inc();
+        }
+        result
     }
 
     /// Cache counters.
@@ -180,6 +210,8 @@ impl DataKeys {
         }
         let slot = (bucket.to_owned(), master.clone());
         if let Some(issued) = self.reuse_bucket_key(&slot) {
+            attributes::record_cache_hit(true);
+            attributes::record_kms_key(issued.key_id.as_str(), &issued.key_version);
             return Ok(issued);
         }
         let issued = self
@@ -212,6 +244,7 @@ impl DataKeys {
         }
         entry.uses += 1;
         self.stats.bucket_key_reuse.fetch_add(1, Ordering::Relaxed);
+        self.metrics.data_keys.bucket_key_reuses.inc();
         Some(IssuedKey {
             reused: true,
             ..entry.issued.clone()
@@ -221,10 +254,24 @@ impl DataKeys {
     async fn generate(&self, master: &MasterKey, binding: KeyBinding) -> Result<IssuedKey, KmsError> {
         let context = binding.context();
         let key = match master {
-            MasterKey::Service(suite) => self.kms.generate_service_data_key(*suite, &context).await?,
-            MasterKey::Kms { account, key } => self.kms.generate_data_key(account, key, 32, &context).await?,
+            MasterKey::Service(suite) => {
+                self.kms_call(
+                    "GenerateServiceDataKey",
+                    self.kms.generate_service_data_key(*suite, &context),
+                )
+                .await?
+            }
+            MasterKey::Kms { account, key } => {
+                self.kms_call(
+                    "GenerateDataKey",
+                    self.kms.generate_data_key(account, key, 32, &context),
+                )
+                .await?
+            }
         };
         self.stats.generated.fetch_add(1, Ordering::Relaxed);
+        attributes::record_cache_hit(false);
+        attributes::record_kms_key(key.key_id.as_str(), &key.key_version_id);
         let dek = cang_sse::DataKey::from_slice(key.plaintext.expose()).map_err(|_| KmsError::Internal)?;
         let dek = Arc::new(dek);
         // Wrapping fresh keys never needs a decrypt; remember the unwrapped form for the reads that follow.
@@ -257,17 +304,26 @@ impl DataKeys {
             match cache.get(&slot) {
                 Some(entry) if entry.born.elapsed() < self.limits.unwrapped_ttl => {
                     self.stats.unwrap_hits.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.data_keys.hits.inc();
+                    attributes::record_cache_hit(true);
                     return Ok(entry.dek.clone());
                 }
                 Some(_) => {
                     cache.pop(&slot);
                     self.stats.unwrap_evictions.fetch_add(1, Ordering::Relaxed);
+                    self.metrics.data_keys.evictions.inc();
                 }
                 None => {}
             }
         }
         self.stats.unwrap_misses.fetch_add(1, Ordering::Relaxed);
-        let plain = self.kms.decrypt(account, wrapped, &binding.context()).await?;
+        self.metrics.data_keys.misses.inc();
+        attributes::record_cache_hit(false);
+        let context = binding.context();
+        let plain = self
+            .kms_call("Decrypt", self.kms.decrypt(account, wrapped, &context))
+            .await?;
+        attributes::record_kms_key(plain.key_id.as_str(), &plain.key_version_id);
         let dek = Arc::new(
             cang_sse::DataKey::from_slice(plain.plaintext.expose())
                 .map_err(|_| KmsError::InvalidCiphertext)?,
@@ -291,6 +347,7 @@ impl DataKeys {
             .is_some()
         {
             self.stats.unwrap_evictions.fetch_add(1, Ordering::Relaxed);
+            self.metrics.data_keys.evictions.inc();
         }
     }
 

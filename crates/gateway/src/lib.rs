@@ -8,23 +8,83 @@ pub mod encryption;
 pub mod errors;
 mod gateway;
 pub mod keys;
+mod observe;
 mod ops;
 pub mod principal;
+pub mod probes;
 pub mod server;
 pub mod upload;
 
 pub use gateway::{Call, Gateway, GatewayConfig, render_error};
 
-/// Serves the OSS API on `listener` until `shutdown` resolves, then drains in-flight requests.
+use std::future::Future;
+use std::sync::Arc;
+
+use cang_kms_api::KmsApi;
+use cang_meta_api::MetaApi;
+use tokio::net::TcpListener;
+
+/// Serves the OSS API on `listener` until `shutdown` resolves, then drains in-flight requests. With
+/// `config.metrics_listen`, `/metrics`, `/healthz` and `/readyz` are served there too (a failure to bind it
+/// is logged and the OSS API is served without it).
 pub async fn run(
     config: GatewayConfig,
     limits: server::ConnectionLimits,
-    listener: tokio::net::TcpListener,
-    kms: std::sync::Arc<dyn cang_kms_api::KmsApi>,
-    meta: std::sync::Arc<dyn cang_meta_api::MetaApi>,
-    shutdown: impl std::future::Future<Output = ()>,
+    listener: TcpListener,
+    kms: Arc<dyn KmsApi>,
+    meta: Arc<dyn MetaApi>,
+    shutdown: impl Future<Output = ()>,
 ) {
-    let gateway = std::sync::Arc::new(Gateway::new(config, kms, meta));
+    let probes = match config.metrics_listen {
+        Some(addr) => match TcpListener::bind(addr).await {
+            Ok(probes) => Some(probes),
+            Err(err) => {
+                tracing::error!(%addr, error = %err, "metrics listener not bound; serving without it");
+                None
+            }
+        },
+        None => None,
+    };
+    run_with_probes(config, limits, listener, probes, kms, meta, shutdown).await;
+}
+
+/// Like [`run`], with the operations listener (`/metrics`, `/healthz`, `/readyz`) already bound. Readiness
+/// fails as soon as `shutdown` resolves, while in-flight requests drain.
+pub async fn run_with_probes(
+    config: GatewayConfig,
+    limits: server::ConnectionLimits,
+    listener: TcpListener,
+    probes: Option<TcpListener>,
+    kms: Arc<dyn KmsApi>,
+    meta: Arc<dyn MetaApi>,
+    shutdown: impl Future<Output = ()>,
+) {
+    let readiness = Arc::new(probes::Readiness::new(Arc::clone(&kms), Arc::clone(&meta)));
+    let gateway = Arc::new(Gateway::new(config, kms, meta));
+    let metrics = Arc::clone(&gateway.metrics);
+    let stop_probes = Arc::new(tokio::sync::Notify::new());
+    let probe_task = probes.map(|probes| {
+        tracing::info!(addr = ?probes.local_addr().ok(), "cang gateway operations listener");
+        let stopped = Arc::clone(&stop_probes);
+        tokio::spawn(probes::serve_probes(
+            probes,
+            Arc::clone(&metrics),
+            Arc::clone(&readiness),
+            async move { stopped.notified().await },
+        ))
+    });
     tracing::info!(addr = ?listener.local_addr().ok(), "cang gateway serving");
-    server::serve(listener, gateway, limits, shutdown).await;
+    let draining = Arc::clone(&readiness);
+    let shutdown = async move {
+        shutdown.await;
+        draining.start_draining();
+    };
+    server::serve(listener, gateway, limits, metrics, shutdown).await;
+    stop_probes.notify_one();
+    if let Some(task) = probe_task {
+        // The probe task only ends by being told to; a join error would mean it panicked.
+        if task.await.is_err() {
+            tracing::error!("operations listener task failed");
+        }
+    }
 }

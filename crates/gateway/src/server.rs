@@ -1,11 +1,16 @@
 //! The HTTP/1.1 listener: accepts connections (with `TCP_NODELAY`), serves each with hyper, and on shutdown
-//! stops accepting and drains in-flight requests until a deadline.
+//! stops accepting and drains in-flight requests until a deadline. Each request gets a server span that joins
+//! the caller's trace when it sends `traceparent`; bytes through each socket are counted.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
+
+use cang_telemetry::{HttpServerLayer, Metrics};
 
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -13,7 +18,9 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tower::Layer;
 
 use crate::body::ResponseBody;
 
@@ -51,11 +58,71 @@ pub trait Handler: Send + Sync + 'static {
     ) -> impl Future<Output = Response<ResponseBody>> + Send;
 }
 
-/// Serves `handler` on `listener` until `shutdown` resolves, then drains for at most the deadline.
+/// A client socket that adds the bytes it reads and writes to the request byte counters.
+struct CountedStream {
+    inner: TcpStream,
+    metrics: Arc<Metrics>,
+}
+
+impl AsyncRead for CountedStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            this.metrics
+                .requests
+                .bytes_in
+                .inc_by((buf.filled().len() - before) as u64);
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for CountedStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, data);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.metrics.requests.bytes_out.inc_by(n as u64);
+        }
+        polled
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.metrics.requests.bytes_out.inc_by(n as u64);
+        }
+        polled
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// Serves `handler` on `listener` until `shutdown` resolves, then drains for at most the deadline. Socket
+/// bytes are counted in `metrics` (`cang_received_bytes_total`, `cang_sent_bytes_total`: HTTP framing
+/// included).
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     handler: Arc<H>,
     limits: ConnectionLimits,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -77,10 +144,14 @@ pub async fn serve<H: Handler>(
             tracing::debug!(error = %err, "TCP_NODELAY not set");
         }
         let handler = handler.clone();
-        let service = service_fn(move |request| {
+        let service = HttpServerLayer.layer(service_fn(move |request| {
             let handler = handler.clone();
             async move { Ok::<_, Infallible>(handler.handle(request, peer).await) }
-        });
+        }));
+        let stream = CountedStream {
+            inner: stream,
+            metrics: Arc::clone(&metrics),
+        };
         let mut builder = http1::Builder::new();
         builder
             .timer(TokioTimer::new())

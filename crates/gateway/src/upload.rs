@@ -3,13 +3,16 @@
 //!
 //! MD5 is the slowest stage (≈0.7 GB/s here, against 4.4 GB/s for AES-256-GCM), so it runs on its own
 //! thread beside the encrypting thread instead of in series with it. The async side only moves `Bytes`
-//! handles. Memory is bounded by the channel depths, whatever the object size.
+//! handles. Memory is bounded by the channel depths, whatever the object size. The plaintext size and the
+//! number of segments sealed go on the request's span.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use cang_oss::checksum::Crc64;
 use cang_sse::{DataKey, ObjectCipherParams, StreamEncryptor, Suite};
+use cang_telemetry::attributes;
+use opentelemetry::KeyValue;
 use md5::{Digest, Md5};
 use tokio::sync::mpsc;
 
@@ -161,6 +164,13 @@ where
         return Err(failure);
     }
     let (ciphertext_len, crc64, params) = sealed?;
+    attributes::record_object_size(received);
+    if let Some(params) = &params {
+        attributes::set_attributes([KeyValue::new(
+            attributes::CANG_SSE_SEGMENTS,
+            i64::try_from(params.segment_count()).unwrap_or(i64::MAX),
+        )]);
+    }
     Ok(Sealed {
         plaintext_len: received,
         ciphertext_len,

@@ -4,7 +4,10 @@
 use async_trait::async_trait;
 use cang_proto::cang::kms::v1 as pb;
 use cang_proto::cang::kms::v1::kms_client::KmsClient;
+use cang_telemetry::GrpcClientLayer;
+use cang_telemetry::propagation::GrpcClientService;
 use tonic::transport::{Channel, ClientTlsConfig};
+use tower::Layer;
 
 use crate::convert::{context_to_pb, origin_to_pb, spec_to_pb, suite_to_pb};
 use crate::{
@@ -13,17 +16,21 @@ use crate::{
     RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey,
 };
 
+/// The channel every call goes through: each call gets a client span whose context travels to the
+/// server as `traceparent`.
+type TracedChannel = GrpcClientService<Channel>;
+
 /// A [`KmsApi`] speaking gRPC to `cang kms`.
 #[derive(Debug, Clone)]
 pub struct KmsGrpcClient {
-    inner: KmsClient<Channel>,
+    inner: KmsClient<TracedChannel>,
 }
 
 impl KmsGrpcClient {
     /// Uses an existing channel.
     pub fn new(channel: Channel) -> Self {
         Self {
-            inner: KmsClient::new(channel),
+            inner: KmsClient::new(GrpcClientLayer.layer(channel)),
         }
     }
 
@@ -32,7 +39,7 @@ impl KmsGrpcClient {
         Ok(Self::new(cang_tls::endpoint(address, tls)?.connect_lazy()))
     }
 
-    fn client(&self) -> KmsClient<Channel> {
+    fn client(&self) -> KmsClient<TracedChannel> {
         self.inner.clone()
     }
 }

@@ -1,8 +1,12 @@
 //! The audit trail: every use of a key becomes a structured log line at once and a sealed record in
 //! the append-only `audit` table, written by one thread in batches (one commit per batch, not per call).
+//! The key id and version used also go on the caller's span; persisted records are counted in
+//! `cang_audit_records_total`.
 
 use std::sync::Arc;
 use std::sync::mpsc;
+
+use cang_telemetry::{Metrics, attributes};
 
 use crate::record::AuditEntry;
 use crate::store::Keystore;
@@ -15,14 +19,19 @@ pub(crate) struct AuditLog {
 
 impl AuditLog {
     /// Starts the writer thread; it ends when every `AuditLog` clone is dropped.
-    pub fn start(store: Arc<Keystore>) -> Self {
+    pub fn start(store: Arc<Keystore>, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::channel::<AuditEntry>();
         std::thread::spawn(move || {
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter().take(4095));
-                if let Err(e) = store.append_audit(&batch) {
-                    tracing::error!(error = %e, lost = batch.len(), "audit records could not be persisted");
+                match store.append_audit(&batch) {
+                    Ok(_) => {
+                        metrics.audit_records.inc_by(batch.len() as u64);
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, lost = batch.len(), "audit records could not be persisted");
+                    }
                 }
             }
         });
@@ -31,6 +40,8 @@ impl AuditLog {
 
     /// Logs and queues one entry.
     pub fn record(&self, entry: AuditEntry) {
+        // Identifiers only: the span never sees key material.
+        attributes::record_kms_key(&entry.key_id, &entry.key_version_id);
         tracing::info!(
             target: "cang_kms::audit",
             principal = %entry.principal,

@@ -1,6 +1,7 @@
 //! `cang kms`, the crypto service: a keystore sealed under a root key, CMKs with versions, aliases and
 //! the Alibaba KMS state rules, data keys, BYOK import, SSE-OSS service keys and an audit trail, served
-//! over gRPC with mutual TLS.
+//! over gRPC with mutual TLS. Every call gets a server span (joining the caller's trace) and is
+//! counted in the service's Prometheus metrics, served on a listener of their own.
 
 mod audit;
 mod blob;
@@ -14,11 +15,14 @@ mod rootkey;
 mod session;
 mod store;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use cang_kms_api::KmsGrpcServer;
+use cang_telemetry::metrics::http::serve_metrics;
+use cang_telemetry::{GrpcMetricsLayer, GrpcServerLayer, Metrics};
 use cang_tls::TlsFiles;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -73,6 +77,14 @@ pub enum StartupError {
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Serve(String),
+    /// The metrics listener could not be bound.
+    #[error("metrics listener {addr}: {source}")]
+    MetricsListen {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Configuration of `cang kms`.
@@ -88,6 +100,8 @@ pub struct KmsConfig {
     pub keyring: KeyringConfig,
     /// How often deletion windows and rotation schedules are checked.
     pub maintenance_interval: Duration,
+    /// Where Prometheus scrapes `/metrics` (plain HTTP); no metrics listener when `None`.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// Opens the keystore under `data_dir` and builds the service (no network).
@@ -105,8 +119,13 @@ pub fn open_service(
         other => StartupError::Keystore(other.to_string()),
     })?;
     let keyring = Arc::new(keyring);
-    let audit = audit::AuditLog::start(keyring.store.clone());
-    Ok(Arc::new(KmsService { keyring, audit }))
+    let metrics = Arc::new(Metrics::new());
+    let audit = audit::AuditLog::start(keyring.store.clone(), Arc::clone(&metrics));
+    Ok(Arc::new(KmsService {
+        keyring,
+        audit,
+        metrics,
+    }))
 }
 
 /// Serves `service` on `listener` with mTLS until `shutdown` is cancelled, then drains in-flight calls.
@@ -139,7 +158,10 @@ pub async fn serve(
         }
     });
 
+    let metrics = GrpcMetricsLayer::new(Arc::clone(&service.metrics));
     let result = cang_tls::server_builder(server_tls)?
+        .layer(GrpcServerLayer)
+        .layer(metrics)
         .add_service(health)
         .add_service(KmsGrpcServer::new(service).into_service())
         .serve_with_incoming_shutdown(cang_tls::incoming(listener), shutdown.cancelled_owned())
@@ -161,6 +183,19 @@ pub async fn run(
         Arc::new(SystemClock),
         config.keyring,
     )?;
+    if let Some(addr) = config.metrics_listen {
+        let metrics_listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::MetricsListen { addr, source })?;
+        tracing::info!(addr = ?metrics_listener.local_addr().ok(), "cang kms metrics");
+        let metrics = Arc::clone(&service.metrics);
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            if let Err(e) = serve_metrics(metrics_listener, metrics, stop.cancelled_owned()).await {
+                tracing::warn!(error = %e, "metrics listener stopped");
+            }
+        });
+    }
     tracing::info!(addr = ?listener.local_addr().ok(), "cang kms serving");
     serve(
         service,

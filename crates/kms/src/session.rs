@@ -9,23 +9,30 @@ use cang_kms_api::{
     ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, KmsForCaller, Page,
     Paged, RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey,
 };
+use cang_telemetry::Metrics;
 use cang_tls::ServiceIdentity;
 
 use crate::audit::AuditLog;
 use crate::keyring::Keyring;
 use crate::record::AuditEntry;
 
-/// Shared service state: the keyring and its audit log.
+/// Shared service state: the keyring, its audit log and the service's metrics.
 #[derive(Debug)]
 pub struct KmsService {
     pub(crate) keyring: Arc<Keyring>,
     pub(crate) audit: AuditLog,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl KmsService {
     /// The keyring (for maintenance).
     pub fn keyring(&self) -> &Arc<Keyring> {
         &self.keyring
+    }
+
+    /// The service's metrics (gRPC calls and audit records).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 }
 

@@ -9,7 +9,10 @@ use async_trait::async_trait;
 use cang_proto::cang::meta::v1 as pb;
 use cang_proto::cang::meta::v1::meta_client::MetaClient;
 use futures::{Stream, StreamExt};
+use cang_telemetry::GrpcClientLayer;
+use cang_telemetry::propagation::GrpcClientService;
 use tonic::transport::{Channel, ClientTlsConfig};
+use tower::Layer;
 
 use crate::api::{ByteStream, DeleteOutcome, WriteBody, WriteItem};
 use crate::convert::{acl_to_pb, status_to_pb};
@@ -24,16 +27,20 @@ use crate::{
 /// Largest message either side accepts: a 1 MiB chunk plus headroom, or a big listing page.
 pub const MAX_MESSAGE_SIZE: usize = 16 << 20;
 
+/// The channel every call goes through: each call gets a client span whose context travels to the
+/// server as `traceparent`.
+type TracedChannel = GrpcClientService<Channel>;
+
 /// A [`MetaApi`] speaking gRPC to `cang meta`.
 #[derive(Debug, Clone)]
 pub struct MetaGrpcClient {
-    inner: MetaClient<Channel>,
+    inner: MetaClient<TracedChannel>,
 }
 
 impl MetaGrpcClient {
     /// Uses an existing channel.
     pub fn new(channel: Channel) -> Self {
-        let inner = MetaClient::new(channel)
+        let inner = MetaClient::new(GrpcClientLayer.layer(channel))
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         Self { inner }
@@ -44,7 +51,7 @@ impl MetaGrpcClient {
         Ok(Self::new(cang_tls::endpoint(address, tls)?.connect_lazy()))
     }
 
-    fn client(&self) -> MetaClient<Channel> {
+    fn client(&self) -> MetaClient<TracedChannel> {
         self.inner.clone()
     }
 }

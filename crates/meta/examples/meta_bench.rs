@@ -99,6 +99,7 @@ async fn main() -> anyhow::Result<()> {
     let config = MetaConfig {
         data_dir: data_dir.clone(),
         tls: TlsFiles::in_dir(&pki, "meta"),
+        metrics_listen: None,
     };
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(cang_meta::run(config, listener, shutdown.clone()));

@@ -1,11 +1,17 @@
 //! `cang meta` as a network service: opens the store, serves the gRPC API and gRPC health over mutual
-//! TLS (gateway and admin certificates only) on a given listener, and drains on shutdown.
+//! TLS (gateway and admin certificates only) on a given listener, and drains on shutdown. Every call
+//! gets a server span (joining the caller's trace) and is counted in the service's Prometheus
+//! metrics, served on a listener of their own.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use cang_meta_api::{MetaError, MetaGrpcServer};
 use cang_proto::cang::meta::v1::meta_server::MetaServer;
+use cang_telemetry::metrics::http::serve_metrics;
+use cang_telemetry::{GrpcMetricsLayer, GrpcServerLayer};
 use cang_tls::TlsFiles;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -22,7 +28,12 @@ pub struct MetaConfig {
     pub data_dir: PathBuf,
     /// This service's TLS files (CA, certificate, key).
     pub tls: TlsFiles,
+    /// Where Prometheus scrapes `/metrics` (plain HTTP); no metrics listener when `None`.
+    pub metrics_listen: Option<SocketAddr>,
 }
+
+/// How often the stored-bytes gauge is recomputed (a scan of the blob table).
+const STORED_BYTES_REFRESH: Duration = Duration::from_secs(15);
 
 /// Why `cang meta` could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +55,14 @@ pub enum StartupError {
     /// The gRPC server failed.
     #[error("gRPC server: {0}")]
     Serve(String),
+    /// The metrics listener could not be bound.
+    #[error("metrics listener {addr}: {source}")]
+    MetricsListen {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
 }
 
 /// Opens (creating if needed) the store under `data_dir`.
@@ -67,7 +86,10 @@ pub async fn serve(
     health_reporter
         .set_serving::<MetaServer<MetaGrpcServer<MetaService>>>()
         .await;
+    let metrics = GrpcMetricsLayer::new(Arc::clone(service.metrics()));
     cang_tls::server_builder(server_tls)?
+        .layer(GrpcServerLayer)
+        .layer(metrics)
         .add_service(health)
         .add_service(MetaGrpcServer::new(service).into_service())
         .serve_with_incoming_shutdown(cang_tls::incoming(listener), shutdown.cancelled_owned())
@@ -87,12 +109,58 @@ pub async fn run(
         .await
         .map_err(|e| StartupError::Serve(format!("opening the store: {e}")))??;
     let service = Arc::new(MetaService::new(store));
+    let mut reporter = None;
+    if let Some(addr) = config.metrics_listen {
+        let metrics_listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::MetricsListen { addr, source })?;
+        tracing::info!(addr = ?metrics_listener.local_addr().ok(), "cang meta metrics");
+        reporter = Some(tokio::spawn(report_metrics(
+            Arc::clone(&service),
+            metrics_listener,
+            shutdown.clone(),
+        )));
+    }
     tracing::info!(addr = ?listener.local_addr().ok(), data_dir = %config.data_dir.display(), "cang meta serving");
     let result = serve(Arc::clone(&service), &config.tls, listener, shutdown).await;
+    // The reporter holds the service; it must let go before the store can close.
+    if let Some(reporter) = reporter {
+        reporter.abort();
+        let _ = reporter.await;
+    }
     // Closing joins the writer thread, which may wait for a commit: not on a runtime worker.
     let closed = tokio::task::spawn_blocking(move || drop(service)).await;
     if closed.is_err() {
         tracing::error!("closing the store failed");
     }
     result
+}
+
+/// Serves `/metrics` and keeps the stored-bytes gauge current until `shutdown`.
+async fn report_metrics(service: Arc<MetaService>, listener: TcpListener, shutdown: CancellationToken) {
+    let metrics = Arc::clone(service.metrics());
+    let stop = shutdown.clone();
+    let scrapes = tokio::spawn(async move {
+        if let Err(e) = serve_metrics(listener, metrics, stop.cancelled_owned()).await {
+            tracing::warn!(error = %e, "metrics listener stopped");
+        }
+    });
+    let mut tick = tokio::time::interval(STORED_BYTES_REFRESH);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            _ = tick.tick() => {
+                let store = service.store().clone();
+                match tokio::task::spawn_blocking(move || store.stored_bytes()).await {
+                    Ok(Ok(bytes)) => {
+                        service.metrics().meta.stored_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                    }
+                    Ok(Err(e)) => tracing::warn!(error = %e, "stored bytes not measured"),
+                    Err(e) => tracing::warn!(error = %e, "stored bytes task failed"),
+                }
+            }
+        }
+    }
+    // The listener ends on the same token; waiting keeps its task from outliving the service.
+    let _ = scrapes.await;
 }

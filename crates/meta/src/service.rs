@@ -1,6 +1,9 @@
 //! [`MetaService`]: the store behind the async [`MetaApi`]. Every store call runs in
 //! `spawn_blocking` (redb is synchronous); streamed writes are staged in ~8 MiB batches as they
-//! arrive, and reads stream from a blocking task through a small bounded channel.
+//! arrive, and reads stream from a blocking task through a small bounded channel. Commits name
+//! their kind on the caller's span (`cang.meta.commit`).
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -12,6 +15,7 @@ use cang_meta_api::{
     Preconditions, PutObjectHeader, PutTrailer, UploadPartHeader, User, WriteBody, WriteItem,
     validate_bucket_name, validate_object_key, validate_part_number,
 };
+use cang_telemetry::{Metrics, attributes};
 use futures::StreamExt;
 
 use tokio::task::JoinHandle;
@@ -29,12 +33,20 @@ const READ_AHEAD: usize = 4;
 #[derive(Debug, Clone)]
 pub struct MetaService {
     store: Store,
+    metrics: Arc<Metrics>,
 }
 
 impl MetaService {
-    /// Serves `store`.
+    /// Serves `store`, reporting its commit latency to the service's metrics.
     pub fn new(store: Store) -> Self {
-        Self { store }
+        let metrics = Arc::new(Metrics::new());
+        store.observe_commits(metrics.meta.clone());
+        Self { store, metrics }
+    }
+
+    /// The service's metrics (gRPC calls, commit latency, stored bytes).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The underlying store.
@@ -167,6 +179,7 @@ impl MetaApi for MetaService {
         validate_bucket_name(&header.bucket)?;
         validate_object_key(&header.key)?;
         let (blob, trailer) = self.stage(body).await?;
+        attributes::record_meta_commit("put_object");
         self.run(move |s| s.put_object(header, blob, trailer)).await
     }
 
@@ -178,6 +191,7 @@ impl MetaApi for MetaService {
         validate_bucket_name(&header.bucket)?;
         validate_object_key(&header.key)?;
         let (blob, trailer) = self.stage(body).await?;
+        attributes::record_meta_commit("append_object");
         self.run(move |s| s.append_object(header, blob, trailer)).await
     }
 
@@ -216,6 +230,7 @@ impl MetaApi for MetaService {
     }
 
     async fn copy_object(&self, request: CopyObjectRequest) -> Result<ObjectInfo, MetaError> {
+        attributes::record_meta_commit("copy_object");
         self.run(move |s| s.copy_object(request)).await
     }
 
@@ -248,6 +263,7 @@ impl MetaApi for MetaService {
         // Refuse before receiving data for an upload that does not exist.
         self.run(move |s| s.get_upload(&bucket, &key, &id)).await?;
         let (blob, trailer) = self.stage(body).await?;
+        attributes::record_meta_commit("upload_part");
         self.run(move |s| s.upload_part(header, blob, trailer)).await
     }
 
@@ -292,6 +308,7 @@ impl MetaApi for MetaService {
         forbid_overwrite: bool,
     ) -> Result<ObjectInfo, MetaError> {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
+        attributes::record_meta_commit("complete_multipart");
         self.run(move |s| s.complete_upload(&bucket, &key, &id, parts, forbid_overwrite))
             .await
     }

@@ -31,6 +31,7 @@ impl Server {
         let config = MetaConfig {
             data_dir: dir.path().join("data"),
             tls: TlsFiles::in_dir(&pki, "meta"),
+            metrics_listen: None,
         };
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(cang_meta::run(config, listener, shutdown.clone()));

@@ -2,10 +2,13 @@
 //! are waiting in one redb write transaction (group commit), so concurrent small writes share one
 //! durable commit instead of paying ~150 µs each.
 
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
 use cang_meta_api::MetaError;
+use cang_telemetry::metrics::MetaStoreMetrics;
 use redb::{Database, Durability, WriteTransaction};
 
 use super::tables::DbResult;
@@ -21,6 +24,9 @@ type Completion = Box<dyn FnOnce(Result<(), MetaError>) + Send>;
 const QUEUE_DEPTH: usize = 1024;
 /// At most this many jobs share one transaction, so one batch never grows without bound.
 const MAX_BATCH: usize = 256;
+
+/// Where the writer reports commit latency, once the service has given it metrics.
+pub(crate) type CommitMetrics = Arc<OnceLock<MetaStoreMetrics>>;
 
 struct Queued {
     job: Job,
@@ -53,11 +59,11 @@ impl std::fmt::Debug for Writer {
 
 impl Writer {
     /// Starts the writer thread over `db`. The thread ends when the last `Writer` is dropped.
-    pub(crate) fn start(db: Arc<Database>) -> Result<Self, MetaError> {
+    pub(crate) fn start(db: Arc<Database>, metrics: CommitMetrics) -> Result<Self, MetaError> {
         let (tx, rx) = sync_channel(QUEUE_DEPTH);
         let thread = std::thread::Builder::new()
             .name("cang-meta-writer".into())
-            .spawn(move || run(&db, &rx))
+            .spawn(move || run(&db, &rx, &metrics))
             .map_err(|e| MetaError::Internal(format!("spawn writer thread: {e}")))?;
         Ok(Self {
             tx: Some(tx),
@@ -116,7 +122,7 @@ impl Writer {
     }
 }
 
-fn run(db: &Database, rx: &Receiver<Queued>) {
+fn run(db: &Database, rx: &Receiver<Queued>, metrics: &CommitMetrics) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -125,11 +131,11 @@ fn run(db: &Database, rx: &Receiver<Queued>) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        run_batch(db, batch);
+        run_batch(db, batch, metrics);
     }
 }
 
-fn run_batch(db: &Database, batch: Vec<Queued>) {
+fn run_batch(db: &Database, batch: Vec<Queued>, metrics: &CommitMetrics) {
     let durable = batch.iter().any(|q| q.durable);
     let mut txn = match db.begin_write().db() {
         Ok(txn) => txn,
@@ -160,7 +166,12 @@ fn run_batch(db: &Database, batch: Vec<Queued>) {
             "a storage failure aborted the transaction".into(),
         ))
     } else {
-        txn.commit().db()
+        let started = Instant::now();
+        let committed = txn.commit().db();
+        if let Some(metrics) = metrics.get() {
+            metrics.commit_latency.observe(started.elapsed().as_secs_f64());
+        }
+        committed
     };
     for done in completions {
         done(outcome.clone());

@@ -16,13 +16,14 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use cang_meta_api::MetaError;
+use cang_telemetry::metrics::MetaStoreMetrics;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use blob::{ObjectReader, StagedBlob, StagedBlobWriter};
 pub use identity::validate_policy_document;
 pub use tables::CHUNK_SIZE;
 
-use commit::Writer;
+use commit::{CommitMetrics, Writer};
 use tables::{BLOBS, CHUNKS, DbResult, PENDING_BLOBS};
 
 /// The metadata/blob store over one redb file. Cheap to clone; all clones share the database and
@@ -37,6 +38,7 @@ struct Inner {
     db: Arc<Database>,
     writer: Writer,
     next_blob_id: AtomicU64,
+    metrics: CommitMetrics,
 }
 
 impl Store {
@@ -45,12 +47,14 @@ impl Store {
         let db = Database::create(path).db()?;
         let db = Arc::new(db);
         let next = recover(&db)?;
-        let writer = Writer::start(Arc::clone(&db))?;
+        let metrics = CommitMetrics::default();
+        let writer = Writer::start(Arc::clone(&db), Arc::clone(&metrics))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
                 writer,
                 next_blob_id: AtomicU64::new(next),
+                metrics,
             }),
         })
     }
@@ -61,6 +65,25 @@ impl Store {
 
     fn writer(&self) -> &Writer {
         &self.inner.writer
+    }
+
+    /// Reports write-transaction commit latency to `metrics` from now on. Only the first call
+    /// takes effect: a store serves one service.
+    pub fn observe_commits(&self, metrics: MetaStoreMetrics) {
+        // A second registration is ignored on purpose; the first service owns the store.
+        let _ = self.inner.metrics.set(metrics);
+    }
+
+    /// Ciphertext bytes held by committed blobs (a blob shared by copies counts once).
+    pub fn stored_bytes(&self) -> Result<u64, MetaError> {
+        let txn = self.db().begin_read().db()?;
+        let blobs = txn.open_table(BLOBS).db()?;
+        let mut total = 0u64;
+        for entry in blobs.iter().db()? {
+            let (_, value) = entry.db()?;
+            total = total.saturating_add(value.value().0);
+        }
+        Ok(total)
     }
 
     /// Counts of committed blobs, staged (uncommitted) blobs and stored chunks. Used by tests and
