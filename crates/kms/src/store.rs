@@ -68,9 +68,22 @@ impl Keystore {
     /// Opens (or creates) the keystore. With an existing keystore, a root key that does not open the
     /// check record is refused before any write.
     pub fn open(path: &Path, root: RootKey) -> Result<Self, StartupError> {
-        if path.exists() {
-            // Verify through a read-only handle first: opening read-write may rewrite the header.
-            let ro = redb::ReadOnlyDatabase::open(path).map_err(|e| StartupError::Keystore(e.to_string()))?;
+        // Verify through a read-only handle first: opening read-write may rewrite the header. A keystore
+        // that was not closed cleanly (a killed process) cannot be opened read-only until redb repairs it;
+        // the read-write open below repairs it and the same root-key check runs there.
+        let read_only = if path.exists() {
+            match redb::ReadOnlyDatabase::open(path) {
+                Ok(ro) => Some(ro),
+                Err(redb::DatabaseError::RepairAborted) => {
+                    tracing::warn!(path = %path.display(), "keystore was not closed cleanly; repairing it");
+                    None
+                }
+                Err(e) => return Err(StartupError::Keystore(e.to_string())),
+            }
+        } else {
+            None
+        };
+        if let Some(ro) = read_only {
             let txn = ro
                 .begin_read()
                 .map_err(|e| StartupError::Keystore(e.to_string()))?;
