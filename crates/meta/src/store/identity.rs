@@ -18,47 +18,11 @@ fn validate_id(kind: &str, id: &str) -> Result<(), MetaError> {
     Ok(())
 }
 
-/// Checks a policy document's shape: a JSON object with `Version` and a `Statement` array whose
-/// entries carry an `Allow`/`Deny` `Effect`, an `Action` and a `Resource`.
+/// Validates a policy document with the RAM policy parser; a refusal carries the parser's message.
 pub fn validate_policy_document(document: &str) -> Result<(), MetaError> {
-    let bad = |why: String| Err(MetaError::MalformedPolicy(why));
-    let value: serde_json::Value = match serde_json::from_str(document) {
-        Ok(v) => v,
-        Err(e) => return bad(format!("not valid JSON: {e}")),
-    };
-    let Some(doc) = value.as_object() else {
-        return bad("the document must be a JSON object".into());
-    };
-    if !doc.get("Version").is_some_and(serde_json::Value::is_string) {
-        return bad("\"Version\" is required and must be a string".into());
-    }
-    let Some(statements) = doc.get("Statement").and_then(serde_json::Value::as_array) else {
-        return bad("\"Statement\" is required and must be an array".into());
-    };
-    for (i, s) in statements.iter().enumerate() {
-        let Some(s) = s.as_object() else {
-            return bad(format!("Statement[{i}] must be an object"));
-        };
-        match s.get("Effect").and_then(serde_json::Value::as_str) {
-            Some("Allow" | "Deny") => {}
-            _ => return bad(format!("Statement[{i}].Effect must be \"Allow\" or \"Deny\"")),
-        }
-        for field in ["Action", "Resource"] {
-            let ok = match s.get(field) {
-                Some(serde_json::Value::String(_)) => true,
-                Some(serde_json::Value::Array(items)) => {
-                    !items.is_empty() && items.iter().all(|v| v.is_string())
-                }
-                _ => false,
-            };
-            if !ok {
-                return bad(format!(
-                    "Statement[{i}].{field} must be a string or a non-empty array of strings"
-                ));
-            }
-        }
-    }
-    Ok(())
+    cang_policy::Policy::parse(document)
+        .map(drop)
+        .map_err(|e| MetaError::MalformedPolicy(e.to_string()))
 }
 
 impl Store {
