@@ -160,3 +160,48 @@ fn children_of_a_killed_up_stop_by_themselves_and_leave_a_reusable_instance() ->
     assert!(again.terminate()?.success());
     Ok(())
 }
+
+#[test]
+fn services_killed_outright_come_back_with_their_data() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let dir = tmp.path().join("data");
+    let port = free_port()?;
+    let mut up = Up::start(&dir, port, "sigkill")?;
+    // SIGKILL the crypto and metadata services themselves: their stores are left open, as after a crash.
+    for service in [" kms ", " meta "] {
+        let pid = children_of(up.child.id())
+            .into_iter()
+            .find(|(_, cmd)| cmd.contains(service))
+            .map(|(pid, _)| pid)
+            .ok_or_else(|| anyhow::anyhow!("no{service}child"))?;
+        kill_process(
+            Pid::from_raw(i32::try_from(pid)?).ok_or_else(|| anyhow::anyhow!("pid 0"))?,
+            Signal::KILL,
+        )?;
+    }
+    let _ = up.wait(Duration::from_secs(60))?;
+    let needle = dir.to_string_lossy().into_owned();
+    let started = std::time::Instant::now();
+    while !processes_mentioning(&needle).is_empty() {
+        assert!(
+            started.elapsed() < common::STOP_DEADLINE,
+            "leftover: {:?}",
+            processes_mentioning(&needle)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    drop(up);
+    let mut again = Up::start(&dir, port, "after-sigkill")?;
+    let env = env_file(&dir.join("credentials.env"))?;
+    let (status, body) = signed_list_buckets(
+        again.addr,
+        &env["OSS_ACCESS_KEY_ID"],
+        &env["OSS_ACCESS_KEY_SECRET"],
+    )?;
+    assert_eq!(
+        status, 200,
+        "the access key (sealed by kms, stored in meta) still works: {body}"
+    );
+    assert!(again.terminate()?.success());
+    Ok(())
+}
