@@ -245,7 +245,9 @@ impl Keyring {
             (true, false) => return Err(KmsError::AliasNotFound),
             _ => {}
         }
-        if !update && rec.state() == KeyState::PendingDeletion {
+        // CreateAlias is refused on a key pending deletion; UpdateAlias is governed by the state of
+        // the key the alias is moved to, so the same rule applies to its target (oss-api.md §9.2).
+        if rec.state() == KeyState::PendingDeletion {
             return Err(KmsError::StateModifiedFailed);
         }
         let record = AliasRecord {
