@@ -88,7 +88,7 @@ impl GatewayArgs {
 
 /// Runs the gateway until SIGINT/SIGTERM, then drains.
 pub fn main(args: GatewayArgs) -> anyhow::Result<()> {
-    service::runtime()?.block_on(run(args))
+    service::run_service(run(args))
 }
 
 async fn run(args: GatewayArgs) -> anyhow::Result<()> {

@@ -46,7 +46,7 @@ pub struct KmsArgs {
 
 /// Runs the service until SIGINT/SIGTERM.
 pub fn main(args: KmsArgs) -> anyhow::Result<()> {
-    service::runtime()?.block_on(run(args))
+    service::run_service(run(args))
 }
 
 async fn run(args: KmsArgs) -> anyhow::Result<()> {

@@ -31,7 +31,7 @@ pub struct MetaArgs {
 
 /// Runs the service until SIGINT/SIGTERM.
 pub fn main(args: MetaArgs) -> anyhow::Result<()> {
-    service::runtime()?.block_on(run(args))
+    service::run_service(run(args))
 }
 
 async fn run(args: MetaArgs) -> anyhow::Result<()> {

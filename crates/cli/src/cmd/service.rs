@@ -135,6 +135,19 @@ fn watch_parent(parent: i32, token: CancellationToken) -> anyhow::Result<()> {
 }
 
 /// A multi-threaded runtime for a service process.
+/// Runs a service to completion on a fresh runtime, then leaves the runtime to process exit.
+///
+/// By the time `service` returns it has drained its requests, closed its store and flushed telemetry.
+/// Tearing the runtime down would drop tasks still parked on worker threads (idle connections, their
+/// spans) while those threads' thread-locals are being destroyed, which aborts the process inside the
+/// tracing layer; the operating system reclaims everything just as well.
+pub fn run_service<F: std::future::Future<Output = anyhow::Result<()>>>(service: F) -> anyhow::Result<()> {
+    let runtime = runtime()?;
+    let result = runtime.block_on(service);
+    std::mem::forget(runtime);
+    result
+}
+
 pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
