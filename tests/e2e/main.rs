@@ -1,4 +1,9 @@
 //! End-to-end tests through the three real services.
 
+mod append;
+mod copy;
 mod faults;
+mod http;
+mod listing;
+mod multipart;
 mod objects;

@@ -14,6 +14,7 @@ use super::empty;
 use super::multipart::seal_under_record;
 use super::object::{Upload, insert, object_meta, prepare_upload, stream_write, with_names};
 use crate::body::ResponseBody;
+use crate::download::{ExtentCipher, ExtentRead};
 use crate::encryption::{echo_of, effective_rule};
 use crate::errors::meta_error_for;
 use crate::gateway::{Call, Gateway};
@@ -40,6 +41,34 @@ async fn existing(
 fn next_sequence(info: Option<&ObjectInfo>) -> Result<u32, OssError> {
     u32::try_from(info.map_or(0, |i| i.extents.len()))
         .map_err(|_| OssError::invalid_request("The object has too many appends."))
+}
+
+/// An append of zero bytes leaves an empty extent whose stored bytes (one empty, authenticated segment) sit
+/// between extents a range may span. No range asks for its plaintext, so a read plan skips it; the plan must
+/// still read and authenticate it, or the stored bytes the plan consumes would not be contiguous.
+pub(crate) fn include_empty_extents(extents: &[ExtentCipher], plan: Vec<ExtentRead>) -> Vec<ExtentRead> {
+    let (Some(first), Some(last)) = (plan.first().map(|r| r.extent), plan.last().map(|r| r.extent)) else {
+        return plan;
+    };
+    let mut out = Vec::with_capacity(plan.len());
+    let mut planned = plan.into_iter().peekable();
+    for (i, extent) in extents.iter().enumerate().take(last + 1).skip(first) {
+        if planned.peek().is_some_and(|r| r.extent == i) {
+            out.extend(planned.next());
+            continue;
+        }
+        // An unencrypted empty extent stores nothing; an encrypted one stores its empty final segment.
+        if let Some(params) = &extent.params {
+            let whole = params.whole();
+            out.push(ExtentRead {
+                extent: i,
+                stored_offset: extent.stored_offset + whole.ciphertext_offset,
+                stored_len: whole.ciphertext_len,
+                segments: Some(whole),
+            });
+        }
+    }
+    out
 }
 
 /// AppendObject.
@@ -108,7 +137,47 @@ pub async fn append_object(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::download::{ExtentDecoder, plan_read};
+    use bytes::Bytes;
     use cang_meta_api::{Extent, ObjectMeta};
+    use cang_sse::{DataKey, Suite, encrypt_all};
+
+    #[test]
+    fn reads_across_an_empty_append_stay_contiguous_and_authenticated() {
+        let dek = DataKey::generate().unwrap();
+        let (mut extents, mut stored, mut plain) = (Vec::new(), Vec::new(), Vec::new());
+        for (i, len) in [40usize, 0, 0, 25].into_iter().enumerate() {
+            let data: Vec<u8> = (0..len).map(|j| (i * 50 + j) as u8).collect();
+            let context = vec![i as u8];
+            let (params, bytes) = encrypt_all(&dek, Suite::Aes256Gcm, 16, &context, &data).unwrap();
+            extents.push(ExtentCipher {
+                plaintext_offset: plain.len() as u64,
+                plaintext_len: len as u64,
+                stored_offset: stored.len() as u64,
+                params: Some(params),
+                context,
+            });
+            stored.extend_from_slice(&bytes);
+            plain.extend_from_slice(&data);
+        }
+        let plan = include_empty_extents(&extents, plan_read(&extents, 30, 50).unwrap());
+        assert_eq!(plan.iter().map(|r| r.extent).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        for pair in plan.windows(2) {
+            assert_eq!(pair[0].stored_offset + pair[0].stored_len, pair[1].stored_offset);
+        }
+        let mut out = Vec::new();
+        for read in &plan {
+            let start = read.stored_offset as usize;
+            let bytes = &stored[start..start + read.stored_len as usize];
+            let mut decoder = ExtentDecoder::new(&extents[read.extent], read, Some(&dek)).unwrap();
+            out.extend_from_slice(&decoder.push(Bytes::copy_from_slice(bytes)).unwrap());
+            decoder.finish().unwrap();
+        }
+        assert_eq!(out, plain[30..50]);
+        // A range inside one extent is left alone.
+        let inside = plan_read(&extents, 1, 5).unwrap();
+        assert_eq!(include_empty_extents(&extents, inside.clone()), inside);
+    }
 
     #[test]
     fn the_sequence_number_is_the_count_of_earlier_extents() {
