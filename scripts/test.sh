@@ -27,6 +27,9 @@ else
 fi
 cargo test --workspace --doc
 
+step "cang bench --quick (smoke run, no thresholds)"
+"$repo/target/debug/cang" bench --quick --json "$repo/target/bench-smoke.json" --svg "$repo/target/bench-smoke.svg"
+
 step "Python virtualenv ($venv)"
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"

@@ -28,11 +28,11 @@ pub struct BenchArgs {
     /// Seconds per timed phase (default: 5, or 0.4 with --quick).
     #[arg(long, global = true)]
     pub duration: Option<f64>,
-    /// Large-object size, MiB (default: 256, or 16 with --quick).
+    /// Large-object size, MiB (default: 256, or 4 with --quick).
     #[arg(long)]
     pub large_mib: Option<u64>,
     /// Size of the big object sent up and back for the memory and range measurements, MiB
-    /// (default: 4096, or 64 with --quick).
+    /// (default: 4096, or 16 with --quick).
     #[arg(long)]
     pub big_mib: Option<u64>,
     /// Parallel streams of the multi-stream large-object phases.
@@ -98,8 +98,8 @@ impl Profile {
                 "--duration must be in (0, 3600] seconds".into(),
             ));
         }
-        let large_size = args.large_mib.unwrap_or(if quick { 16 } else { 256 }) * MIB;
-        let big_size = args.big_mib.unwrap_or(if quick { 64 } else { 4096 }) * MIB;
+        let large_size = args.large_mib.unwrap_or(if quick { 4 } else { 256 }) * MIB;
+        let big_size = args.big_mib.unwrap_or(if quick { 16 } else { 4096 }) * MIB;
         if large_size == 0 || big_size < 2 * MIB || args.streams == 0 {
             return Err(crate::BenchError::Usage(
                 "--large-mib and --streams must be positive, --big-mib at least 2".into(),
@@ -120,10 +120,10 @@ impl Profile {
             .filter(|&s| s < big_size)
             .collect(),
             range_lens: vec![1, 64 << 10, MIB],
-            range_requests: if quick { 50 } else { 2000 },
+            range_requests: if quick { 20 } else { 2000 },
             small_clients: vec![1, 16, 64],
             kms_callers: vec![1, 8, 64],
-            ceiling_bytes: if quick { 64 * MIB } else { 1024 * MIB },
+            ceiling_bytes: if quick { 16 * MIB } else { 1024 * MIB },
             buffer: if quick { 4 << 20 } else { 16 << 20 },
         })
     }
@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn quick_profile_is_small_and_full_is_the_issue_sizes() -> Result<(), crate::BenchError> {
         let quick = Profile::from_args(&Cli::parse_from(["cang", "--quick"]).bench)?;
-        assert_eq!(quick.large_size, 16 * MIB);
+        assert_eq!(quick.large_size, 4 * MIB);
         assert!(quick.range_objects.iter().all(|&s| s < quick.big_size));
         let full = Profile::from_args(&Cli::parse_from(["cang"]).bench)?;
         assert_eq!(full.big_size, 4096 * MIB);

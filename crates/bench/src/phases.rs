@@ -139,8 +139,11 @@ pub fn small_size(slot: usize) -> usize {
 const SMALL_SLOTS: usize = 64;
 
 /// Rates and latencies of one small-object phase.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SmallResult {
+    /// Slots each worker wrote (a PUT phase), which the matching GET phase reads.
+    #[serde(skip)]
+    pub slots_written: Vec<usize>,
     /// Requests completed.
     pub ops: u64,
     /// Requests per second.
@@ -162,13 +165,15 @@ pub fn small_bodies(payload: &Payload) -> Arc<Vec<(Bytes, u64)>> {
 }
 
 /// `clients` workers PUT (then, for [`Op::Get`], read back) small objects under `prefix` for
-/// `duration`. A GET phase reads the slots the PUT phase with the same prefix and clients wrote.
+/// `duration`. A GET phase reads back the slots `written` reports for each worker (from the PUT phase
+/// with the same prefix and clients).
 pub async fn small(
     target: Target<'_>,
     prefix: &str,
     bodies: &Arc<Vec<(Bytes, u64)>>,
     clients: usize,
     op: Op,
+    written: &[usize],
     duration: Duration,
 ) -> Result<SmallResult, BenchError> {
     let started = Instant::now();
@@ -180,11 +185,20 @@ pub async fn small(
             Arc::clone(bodies),
         );
         let (bucket, prefix) = (target.bucket.to_owned(), prefix.to_owned());
+        let cycle = match op {
+            Op::Put => SMALL_SLOTS,
+            Op::Get => written.get(worker).copied().unwrap_or(0),
+        };
+        if cycle == 0 {
+            return Err(BenchError::Task(format!(
+                "small GET: worker {worker} has nothing to read"
+            )));
+        }
         workers.push(tokio::spawn(async move {
             let mut latencies = Latencies::new();
             let mut n = 0usize;
             while n == 0 || started.elapsed() < duration {
-                let slot = n % SMALL_SLOTS;
+                let slot = n % cycle;
                 let key = format!("{prefix}/{worker}/{slot}");
                 let (body, crc) = bodies
                     .get(slot % bodies.len())
@@ -204,12 +218,15 @@ pub async fn small(
                 latencies.record(t.elapsed());
                 n += 1;
             }
-            Ok::<Latencies, BenchError>(latencies)
+            Ok::<(Latencies, usize), BenchError>((latencies, n.min(cycle)))
         }));
     }
     let mut all = Latencies::new();
+    let mut slots_written = Vec::with_capacity(clients);
     for worker in workers {
-        all.merge(worker.await.map_err(|e| BenchError::Task(e.to_string()))??);
+        let (latencies, slots) = worker.await.map_err(|e| BenchError::Task(e.to_string()))??;
+        all.merge(latencies);
+        slots_written.push(slots);
     }
     let elapsed = started.elapsed();
     let ops = all.len() as u64;
@@ -217,6 +234,7 @@ pub async fn small(
         .summary()
         .ok_or(BenchError::Task("no small requests completed".into()))?;
     Ok(SmallResult {
+        slots_written,
         ops,
         ops_per_s: ops as f64 / elapsed.as_secs_f64().max(1e-9),
         latency,

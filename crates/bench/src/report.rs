@@ -205,6 +205,7 @@ impl Report {
         }
         let clients: Vec<usize> = {
             let mut c: Vec<usize> = self.small.iter().map(|r| r.clients).collect();
+            c.sort_unstable();
             c.dedup();
             c
         };

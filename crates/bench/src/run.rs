@@ -269,6 +269,7 @@ async fn oss_sections(
             bucket: &mode.bucket,
         };
         let mut puts = 0;
+        let mut written: std::collections::HashMap<usize, Vec<usize>> = Default::default();
         for op in [Op::Put, Op::Get] {
             for streams in [1, profile.streams] {
                 progress(&format!("{} large {op} x{streams}", mode.label));
@@ -304,9 +305,12 @@ async fn oss_sections(
             for &clients in &profile.small_clients {
                 progress(&format!("{} small {op} x{clients}", mode.label));
                 let prefix = format!("small-{clients}");
-                let result = phases::small(target, &prefix, &bodies, clients, op, profile.duration).await?;
+                let slots = written.get(&clients).cloned().unwrap_or_default();
+                let result =
+                    phases::small(target, &prefix, &bodies, clients, op, &slots, profile.duration).await?;
                 if op == Op::Put {
                     puts += result.ops;
+                    written.insert(clients, result.slots_written.clone());
                 }
                 report.small.push(SmallRow {
                     mode: mode.label.to_owned(),

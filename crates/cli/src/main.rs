@@ -30,6 +30,8 @@ enum Command {
     Up(cmd::up::UpArgs),
     /// Manage accounts, users, access keys, policies and CMKs of a running instance.
     Admin(cmd::admin::AdminArgs),
+    /// Measure throughput, latency, KMS calls, memory and disk use against this machine's ceiling.
+    Bench(cmd::bench::BenchArgs),
 }
 
 /// Parses the command line, with defaults from the configuration file if one is named.
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         Command::Gateway(args) => ("gateway", cmd::gateway::main(args)),
         Command::Up(args) => ("up", cmd::up::main(args)),
         Command::Admin(args) => ("admin", cmd::admin::main(args)),
+        Command::Bench(args) => ("bench", cmd::bench::main(args)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -2,6 +2,7 @@
 //! runs it; nothing here implements service behaviour.
 
 pub mod admin;
+pub mod bench;
 pub mod config_file;
 pub mod gateway;
 pub mod instance;
