@@ -16,6 +16,16 @@ use crate::store::{Change, Keystore, StoreError};
 /// Account owning the SSE-OSS service keys.
 pub(crate) const SERVICE_ACCOUNT: &str = "acs";
 
+/// Accepted `PendingWindowInDays` of `ScheduleKeyDeletion`, in days.
+///
+/// The sources disagree: `docs/oss-api.md` §9.3 (and §8.3) give 7–30, which is also the range of AWS
+/// KMS, while Alibaba's current guide "Schedule a key deletion task"
+/// (<https://www.alibabacloud.com/help/en/kms/key-management-service/support/schedule-a-key-deletion-task>,
+/// quoted in `docs/sse-anchors.md` §1.8) gives 7–366 days. A mirror has to accept what the live
+/// service accepts, and 7–366 contains 7–30, so tools written against either text keep working;
+/// the 7-day minimum, the part that protects data, is the same in both.
+pub(crate) const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=366;
+
 /// Tunables of the keyring.
 #[derive(Debug, Clone)]
 pub struct KeyringConfig {
@@ -338,10 +348,12 @@ impl Keyring {
         key: &KeyRef,
         days: u32,
     ) -> Result<KeyMetadata, KmsError> {
-        if !(7..=366).contains(&days) {
-            return Err(KmsError::InvalidArgument(
-                "PendingWindowInDays must be 7-366".into(),
-            ));
+        if !DELETION_WINDOW_DAYS.contains(&days) {
+            return Err(KmsError::InvalidArgument(format!(
+                "PendingWindowInDays must be {}-{}",
+                DELETION_WINDOW_DAYS.start(),
+                DELETION_WINDOW_DAYS.end()
+            )));
         }
         let rec = self
             .update_key(account, key, |kr, rec| {
