@@ -4,7 +4,7 @@
 use cang_tests::Cluster;
 use reqwest::StatusCode;
 
-use crate::objects::{create_bucket, op, raw};
+use crate::http::{create_bucket, op, raw};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kms_outage_is_a_503_and_service_resumes() {

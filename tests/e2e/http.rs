@@ -100,6 +100,31 @@ impl<'a> Raw<'a> {
     }
 }
 
+/// A signed raw request in one call: `path` is `/bucket/key` (percent-encoded as sent), `query` the raw query
+/// string (may be empty), `resource` the canonicalized resource.
+#[allow(clippy::too_many_arguments)] // one argument per part of a signed request reads best at call sites
+pub async fn raw(
+    cluster: &Cluster,
+    creds: &NewCredentials,
+    method: &str,
+    path: &str,
+    query: &str,
+    resource: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> reqwest::Response {
+    let target = if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    };
+    Raw::new(method, &target, resource)
+        .headers(headers)
+        .body(body)
+        .send(cluster, creds)
+        .await
+}
+
 /// Creates `bucket` with the given SSE headers as its default.
 pub async fn create_bucket(cluster: &Cluster, creds: &NewCredentials, bucket: &str, sse: &[(&str, &str)]) {
     let target = format!("/{bucket}/");

@@ -4,72 +4,11 @@
 use cang_gateway::principal::NewCredentials;
 use cang_tests::Cluster;
 use cang_tests::sign::v1_headers;
-use opendal::{Operator, services::Oss};
+
+use crate::http::{body, create_bucket, op, raw};
 use reqwest::StatusCode;
 
 const S: usize = 64 * 1024;
-
-pub fn op(cluster: &Cluster, creds: &NewCredentials, bucket: &str) -> Operator {
-    let builder = Oss::default()
-        .bucket(bucket)
-        .endpoint(&cluster.endpoint())
-        .addressing_style("path")
-        .access_key_id(&creds.access_key_id)
-        .access_key_secret(&creds.access_key_secret);
-    Operator::new(builder).expect("operator")
-}
-
-/// A signed raw request: `path` is `/bucket/key` (already percent-encoded), `query` the raw query string,
-/// `resource` the canonicalized resource.
-#[allow(clippy::too_many_arguments)] // one argument per part of a signed request reads best at call sites
-pub async fn raw(
-    cluster: &Cluster,
-    creds: &NewCredentials,
-    method: &str,
-    path: &str,
-    query: &str,
-    resource: &str,
-    oss_headers: &[(&str, &str)],
-    body: Vec<u8>,
-) -> reqwest::Response {
-    let target = if query.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{query}")
-    };
-    cluster
-        .signed(creds, method, &target, resource, oss_headers)
-        .body(body)
-        .send()
-        .await
-        .expect("request")
-}
-
-pub async fn create_bucket(cluster: &Cluster, creds: &NewCredentials, bucket: &str, sse: &[(&str, &str)]) {
-    let resp = raw(
-        cluster,
-        creds,
-        "PUT",
-        &format!("/{bucket}/"),
-        "",
-        &format!("/{bucket}/"),
-        sse,
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(
-        resp.status(),
-        StatusCode::OK,
-        "create {bucket}: {}",
-        resp.text().await.unwrap_or_default()
-    );
-}
-
-fn body(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sse_mode_round_trips_with_ranges_at_segment_boundaries() {
