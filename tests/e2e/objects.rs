@@ -430,3 +430,56 @@ async fn bad_input_gets_the_oss_error_and_leaves_nothing_behind() {
         .await
         .expect("write");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_policy_can_refuse_uploads_without_sse_kms() {
+    let cluster = Cluster::start().await.expect("cluster");
+    let root = cluster.root.clone();
+    create_bucket(&cluster, &root, "kms-only", &[]).await;
+    let policy = r#"{"Version":"1","Statement":[
+        {"Effect":"Allow","Action":["oss:*","kms:*"],"Resource":"*"},
+        {"Effect":"Deny","Action":"oss:PutObject","Resource":"acs:oss:*:*:kms-only/*",
+         "Condition":{"StringNotEquals":{"oss:x-oss-server-side-encryption":"KMS"}}}]}"#;
+    let user = cluster
+        .ram_user("kms-only-writer", &[policy])
+        .await
+        .expect("user");
+    let plain = raw(
+        &cluster,
+        &user,
+        "PUT",
+        "/kms-only/a",
+        "",
+        "/kms-only/a",
+        &[],
+        b"x".to_vec(),
+    )
+    .await;
+    assert_eq!(plain.status(), StatusCode::FORBIDDEN, "no SSE header: denied");
+    let aes = [("x-oss-server-side-encryption", "AES256")];
+    let aes = raw(
+        &cluster,
+        &user,
+        "PUT",
+        "/kms-only/a",
+        "",
+        "/kms-only/a",
+        &aes,
+        b"x".to_vec(),
+    )
+    .await;
+    assert_eq!(aes.status(), StatusCode::FORBIDDEN, "AES256: denied");
+    let kms = [("x-oss-server-side-encryption", "KMS")];
+    let kms = raw(
+        &cluster,
+        &user,
+        "PUT",
+        "/kms-only/a",
+        "",
+        "/kms-only/a",
+        &kms,
+        b"x".to_vec(),
+    )
+    .await;
+    assert_eq!(kms.status(), StatusCode::OK, "KMS: allowed");
+}

@@ -155,10 +155,7 @@ impl Gateway {
         let route = self.router.route_request(&request)?;
         observed.routed(&route);
         let principal = self.authenticate(&request, &route, now).await?;
-        let context = ConditionContext::new()
-            .with_source_ip(peer.ip())
-            .with_secure_transport(false)
-            .with_current_time(time::OffsetDateTime::from(now));
+        let context = condition_context(&request, &route, peer, now);
         let bucket = match (&route.endpoint, route.bucket()) {
             (Endpoint::PutBucket { .. }, _) | (_, None) => None,
             (_, Some(name)) => Some(
@@ -260,6 +257,41 @@ impl Handler for Gateway {
         observed.finish(&self.metrics, &response);
         response
     }
+}
+
+/// The condition keys a policy may test: the global `acs:` keys, the request's SSE headers (so a bucket can
+/// refuse unencrypted uploads) and the listing prefix and delimiter.
+fn condition_context(
+    request: &Request<Incoming>,
+    route: &Route,
+    peer: SocketAddr,
+    now: SystemTime,
+) -> ConditionContext {
+    use cang_policy::keys;
+    let mut context = ConditionContext::new()
+        .with_source_ip(peer.ip())
+        .with_secure_transport(false)
+        .with_current_time(time::OffsetDateTime::from(now));
+    let headers = request.headers();
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    for (header, key) in [
+        ("x-oss-server-side-encryption", keys::OSS_SERVER_SIDE_ENCRYPTION),
+        (
+            "x-oss-server-side-encryption-key-id",
+            keys::OSS_SERVER_SIDE_ENCRYPTION_KEY_ID,
+        ),
+        ("user-agent", keys::USER_AGENT),
+    ] {
+        if let Some(value) = text(header) {
+            context.insert(key, value);
+        }
+    }
+    for (param, key) in [("prefix", keys::OSS_PREFIX), ("delimiter", keys::OSS_DELIMITER)] {
+        if let Some(value) = route.query.get(param) {
+            context.insert(key, value);
+        }
+    }
+    context
 }
 
 /// Renders an OSS error as a response.

@@ -483,7 +483,21 @@ async fn pump(
         let take = (*remaining).min(pending.len() as u64) as usize;
         let piece = pending.split_to(take);
         *remaining -= take as u64;
-        let plain = decoder.push(piece).map_err(|e| e.to_string())?;
+        let plain = match decoder {
+            ExtentDecoder::Plain => piece,
+            ExtentDecoder::Sealed(_) => {
+                // Opening a MiB costs ~0.25 ms with AES-GCM and ~8 ms with SM4: off the async workers.
+                let (left, mut owned) = current.take().ok_or("decoder missing")?;
+                let (owned, plain) = tokio::task::spawn_blocking(move || {
+                    let plain = owned.push(piece);
+                    (owned, plain)
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+                current = Some((left, owned));
+                plain.map_err(|e| e.to_string())?
+            }
+        };
         if !plain.is_empty() && tx.send(Ok(plain)).await.is_err() {
             return Ok(()); // The client went away.
         }
