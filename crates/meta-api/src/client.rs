@@ -8,9 +8,9 @@ use std::task::{Context, Poll};
 use async_trait::async_trait;
 use cang_proto::cang::meta::v1 as pb;
 use cang_proto::cang::meta::v1::meta_client::MetaClient;
-use futures::{Stream, StreamExt};
 use cang_telemetry::GrpcClientLayer;
 use cang_telemetry::propagation::GrpcClientService;
+use futures::{Stream, StreamExt};
 use tonic::transport::{Channel, ClientTlsConfig};
 use tower::Layer;
 

@@ -84,6 +84,40 @@ async fn small_puts(client: &MetaGrpcClient, writers: usize, secs: f64) -> anyho
     Ok((rate, p99))
 }
 
+/// The same write and read straight on a [`cang_meta::Store`], to separate storage from transport.
+fn store_only(payload: &Bytes, total: usize) -> anyhow::Result<(f64, f64)> {
+    let dir = tempfile::tempdir()?;
+    let store = cang_meta::open_store(dir.path())?;
+    let new = NewBucket {
+        name: "bench".into(),
+        owner: "1".into(),
+        location: String::new(),
+        acl: Acl::Private,
+        encryption: None,
+    };
+    store.create_bucket(new)?;
+    let t = Instant::now();
+    let mut writer = store.stage_blob();
+    for _ in 0..total / payload.len() {
+        writer.write(payload)?;
+    }
+    let trailer = PutTrailer {
+        plaintext_len: total as u64,
+        etag: "E".into(),
+        crc64: None,
+    };
+    store.put_object(header("direct"), writer.finish()?, trailer)?;
+    let put = total as f64 / t.elapsed().as_secs_f64() / 1e9;
+    let t = Instant::now();
+    let (_, reader) = store.read_object("bench", "direct", None, &Preconditions::default())?;
+    let mut n = 0;
+    for chunk in reader {
+        n += chunk?.len();
+    }
+    anyhow::ensure!(n == total, "read {n} of {total} bytes");
+    Ok((put, total as f64 / t.elapsed().as_secs_f64() / 1e9))
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -133,6 +167,13 @@ async fn main() -> anyhow::Result<()> {
             "| {large_mib} MiB streamed write / read, round {round} | {put_gbs:.2} / {get_gbs:.2} GB/s |"
         );
     }
+    let (put_gbs, get_gbs) = {
+        let payload = payload.clone();
+        tokio::task::spawn_blocking(move || store_only(&payload, total)).await??
+    };
+    println!(
+        "| {large_mib} MiB write / read on the store alone (no gRPC) | {put_gbs:.2} / {get_gbs:.2} GB/s |"
+    );
     let meta = std::fs::metadata(data_dir.join(cang_meta::DB_FILE)).context("stat store")?;
     let stored = 3 * total;
     println!(
