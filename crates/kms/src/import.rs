@@ -1,31 +1,22 @@
 //! BYOK: `GetParametersForImport` (a fresh RSA-2048 key pair per call, RSAES-OAEP-SHA256, a 24-hour
-//! token bound to one key), `ImportKeyMaterial` and `DeleteKeyMaterial`. Wrapping keys live only in
-//! memory: a restart invalidates outstanding tokens, which callers simply request again.
+//! token bound to one key), `ImportKeyMaterial` and `DeleteKeyMaterial`. Outstanding tokens and their
+//! wrapping keys are sealed in the keystore with their expiry, so an import survives a restart of the
+//! service between the two calls; a token is forgotten once used or expired.
 
 use cang_kms_api::{AccountId, ImportParameters, KeyId, KeyMetadata, KeyOrigin, KeyRef, KeyState, KmsError};
-use rsa::pkcs8::EncodePublicKey;
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, EncodePublicKey};
 use rsa::{Oaep, PrivateKey as RsaPrivateKey};
+use sha2::Digest;
 use subtle::ConstantTimeEq;
 
-use crate::keyring::Keyring;
-use crate::record::VersionRecord;
+use crate::keyring::{Keyring, internal};
+use crate::record::{ImportTokenRecord, VersionRecord};
 
 const TOKEN_LIFETIME_SECONDS: i64 = 24 * 3600;
 
-/// An issued import token: the wrapping key and the CMK it may import into.
-pub(crate) struct PendingImportToken {
-    key_id: String,
-    private_key: RsaPrivateKey,
-    expires: i64,
-}
-
-impl std::fmt::Debug for PendingImportToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PendingImportToken")
-            .field("key_id", &self.key_id)
-            .field("expires", &self.expires)
-            .finish()
-    }
+/// The keystore's name for a token: its SHA-256, hex.
+fn token_digest(token: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(token))
 }
 
 fn external(rec: &crate::record::KeyRecord) -> Result<(), KmsError> {
@@ -54,23 +45,22 @@ impl Keyring {
             .to_public_key()
             .to_public_key_der()
             .map_err(|_| KmsError::Internal)?;
+        let private_key_pkcs8 = private_key.to_pkcs8_der().map_err(|_| KmsError::Internal)?;
         let mut token = vec![0u8; 32];
         getrandom::fill(&mut token).map_err(|_| KmsError::Internal)?;
-        let expires = self.clock.now() + TOKEN_LIFETIME_SECONDS;
         let now = self.clock.now();
-        let mut imports = self
-            .imports
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        imports.retain(|_, t| t.expires > now);
-        imports.insert(
-            token.clone(),
-            PendingImportToken {
-                key_id: rec.id.clone(),
-                private_key,
-                expires,
-            },
-        );
+        let expires = now + TOKEN_LIFETIME_SECONDS;
+        let record = ImportTokenRecord {
+            key_id: rec.id.clone(),
+            private_key_pkcs8: private_key_pkcs8.as_bytes().to_vec(),
+            expires,
+        };
+        let digest = token_digest(&token);
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || store.put_import_token(&digest, &record, now))
+            .await
+            .map_err(|_| KmsError::Internal)?
+            .map_err(internal)?;
         Ok(ImportParameters {
             key_id: KeyId::new(rec.id)?,
             import_token: token.into(),
@@ -95,22 +85,29 @@ impl Keyring {
         }
         let rec = self.resolve(account, key)?;
         external(&rec)?;
-        let material = {
-            let imports = self
-                .imports
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let pending = imports.get(token).ok_or(KmsError::InvalidImportToken)?;
-            if pending.key_id != rec.id || pending.expires <= now {
+        let digest = token_digest(token);
+        // Keystore read, key decoding and RSA decryption take milliseconds: off the async workers.
+        let store = self.store.clone();
+        let lookup = digest.clone();
+        let key_id = rec.id.clone();
+        let encrypted = encrypted.to_vec();
+        let material = tokio::task::spawn_blocking(move || {
+            let pending = store
+                .get_import_token(&lookup)
+                .map_err(internal)?
+                .ok_or(KmsError::InvalidImportToken)?;
+            if pending.key_id != key_id || pending.expires <= now {
                 return Err(KmsError::InvalidImportToken);
             }
-            zeroize::Zeroizing::new(
-                pending
-                    .private_key
-                    .decrypt(Oaep::<sha2::Sha256>::new(), encrypted)
-                    .map_err(|_| KmsError::InvalidCiphertext)?,
-            )
-        };
+            let private_key =
+                RsaPrivateKey::from_pkcs8_der(&pending.private_key_pkcs8).map_err(|_| KmsError::Internal)?;
+            private_key
+                .decrypt(Oaep::<sha2::Sha256>::new(), &encrypted)
+                .map(zeroize::Zeroizing::new)
+                .map_err(|_| KmsError::InvalidCiphertext)
+        })
+        .await
+        .map_err(|_| KmsError::Internal)??;
         if material.len() != rec.spec().material_len() {
             return Err(KmsError::InvalidArgument(format!(
                 "key material must be {} bytes for {}",
@@ -160,10 +157,13 @@ impl Keyring {
                 Ok(())
             })
             .await?;
-        self.imports
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(token);
+        // A used token is forgotten; should that fail, it still expires with its 24 hours.
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || store.remove_import_token(&digest)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "a used import token could not be removed"),
+            Err(_) => tracing::warn!("a used import token could not be removed"),
+        }
         self.metadata(&updated)
     }
 

@@ -60,7 +60,6 @@ pub struct Keyring {
     pub(crate) write: tokio::sync::Mutex<()>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: KeyringConfig,
-    pub(crate) imports: std::sync::Mutex<HashMap<Vec<u8>, crate::import::PendingImportToken>>,
 }
 
 pub(crate) fn internal(e: StoreError) -> KmsError {
@@ -99,7 +98,6 @@ impl Keyring {
             write: tokio::sync::Mutex::new(()),
             clock,
             config,
-            imports: std::sync::Mutex::new(HashMap::new()),
         })
     }
 

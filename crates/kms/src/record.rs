@@ -1,4 +1,5 @@
-//! Keystore records: what is persisted per key, version and alias (serialized, then sealed).
+//! Keystore records: what is persisted per key, version, alias, audit entry and outstanding import
+//! token (serialized, then sealed).
 
 use cang_kms_api::{KeyOrigin, KeySpec, KeyState};
 use serde::{Deserialize, Serialize};
@@ -99,4 +100,25 @@ pub(crate) struct AuditEntry {
     pub key_version_id: String,
     pub context_digest: String,
     pub result: String,
+}
+
+/// An outstanding BYOK import token: the CMK it is for, the RSA wrapping key that unwraps the
+/// material (PKCS#8 DER, wiped from memory on drop) and its expiry.
+#[derive(Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+pub(crate) struct ImportTokenRecord {
+    #[zeroize(skip)]
+    pub key_id: String,
+    pub private_key_pkcs8: Vec<u8>,
+    /// Unix seconds after which the token is refused.
+    #[zeroize(skip)]
+    pub expires: i64,
+}
+
+impl std::fmt::Debug for ImportTokenRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImportTokenRecord")
+            .field("key_id", &self.key_id)
+            .field("expires", &self.expires)
+            .finish_non_exhaustive()
+    }
 }

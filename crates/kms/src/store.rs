@@ -12,13 +12,16 @@ use zeroize::Zeroizing;
 
 use crate::StartupError;
 use crate::cipher::{self, NONCE_LEN};
-use crate::record::{AliasRecord, AuditEntry, KeyRecord};
+use crate::record::{AliasRecord, AuditEntry, ImportTokenRecord, KeyRecord};
 use crate::rootkey::RootKey;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 const ALIASES: TableDefinition<&str, &[u8]> = TableDefinition::new("aliases");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// Outstanding BYOK import tokens, keyed by the hex SHA-256 of the token (the token itself is never
+/// stored in the clear, not even as a table key).
+const IMPORT_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("import_tokens");
 const CHECK_KEY: &str = "root-key-check";
 const CHECK_VALUE: &[u8] = b"cang-kms keystore v1";
 
@@ -148,6 +151,8 @@ impl Keystore {
                         .map_err(|e| StartupError::Keystore(e.to_string()))?;
                     txn.open_table(AUDIT)
                         .map_err(|e| StartupError::Keystore(e.to_string()))?;
+                    txn.open_table(IMPORT_TOKENS)
+                        .map_err(|e| StartupError::Keystore(e.to_string()))?;
                 }
                 txn.commit().map_err(|e| StartupError::Keystore(e.to_string()))?;
             }
@@ -245,6 +250,62 @@ impl Keystore {
                 }
             }
         }
+        txn.commit().map_err(db_err)
+    }
+
+    /// Stores an issued import token under `digest` and drops every token expired at `now`, in one
+    /// durable transaction.
+    pub fn put_import_token(
+        &self,
+        digest: &str,
+        rec: &ImportTokenRecord,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let json = Zeroizing::new(serde_json::to_vec(rec)?);
+        let sealed = self.seal("import_tokens", digest, &json)?;
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            // Created on first use: keystores made before tokens were persisted lack the table.
+            let mut t = txn.open_table(IMPORT_TOKENS).map_err(db_err)?;
+            let mut expired = Vec::new();
+            for row in t.iter().map_err(db_err)? {
+                let (k, v) = row.map_err(db_err)?;
+                let plain = self.unseal("import_tokens", k.value(), v.value())?;
+                let old: ImportTokenRecord = serde_json::from_slice(&plain)?;
+                if old.expires <= now {
+                    expired.push(k.value().to_owned());
+                }
+            }
+            for k in expired {
+                t.remove(k.as_str()).map_err(db_err)?;
+            }
+            t.insert(digest, sealed.as_slice()).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)
+    }
+
+    /// The import token stored under `digest`, authenticated; `None` when there is none.
+    pub fn get_import_token(&self, digest: &str) -> Result<Option<ImportTokenRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let t = match txn.open_table(IMPORT_TOKENS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(db_err(e)),
+        };
+        let Some(sealed) = t.get(digest).map_err(db_err)? else {
+            return Ok(None);
+        };
+        let plain = self.unseal("import_tokens", digest, sealed.value())?;
+        Ok(Some(serde_json::from_slice(&plain)?))
+    }
+
+    /// Forgets the import token stored under `digest` (used, or no longer wanted).
+    pub fn remove_import_token(&self, digest: &str) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.open_table(IMPORT_TOKENS)
+            .map_err(db_err)?
+            .remove(digest)
+            .map_err(db_err)?;
         txn.commit().map_err(db_err)
     }
 
