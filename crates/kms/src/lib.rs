@@ -43,9 +43,12 @@ pub enum StartupError {
         /// The I/O error.
         source: std::io::Error,
     },
-    /// The root key file is accessible to group or others.
+    /// The root key file is accessible to others, writable or executable by its group, or readable
+    /// by its group while owned by this process's user (see `RootKey::load`).
     #[error(
-        "root key file {path} has mode {mode:o}; it must not be accessible to group or others (chmod 600)"
+        "root key file {path} has mode {mode:o}; it must give others no access and its group at most \
+         read access, and group read is accepted only on a file owned by another user than this \
+         process (a Kubernetes Secret volume under fsGroup, mode 0440); chmod 600 a file of your own"
     )]
     RootKeyPermissions {
         /// The file.

@@ -1,6 +1,7 @@
-//! The root key: read from a file that only its owner may read, it seals every keystore record.
+//! The root key: read from a file no other user may read (its group only when a Kubernetes Secret
+//! volume grants it), it seals every keystore record.
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use zeroize::Zeroizing;
@@ -18,14 +19,15 @@ impl std::fmt::Debug for RootKey {
 
 impl RootKey {
     /// Reads the root key file: 32 raw bytes, or 64 hex digits (surrounding whitespace ignored).
-    /// Refuses a file readable or writable by group or others.
+    /// Refuses a file whose mode [`permitted_mode`] rejects.
     pub fn load(path: &Path) -> Result<Self, StartupError> {
         let meta = std::fs::metadata(path).map_err(|source| StartupError::RootKeyRead {
             path: path.to_path_buf(),
             source,
         })?;
         let mode = meta.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
+        let owned_by_us = meta.uid() == rustix::process::geteuid().as_raw();
+        if !permitted_mode(mode, owned_by_us) {
             return Err(StartupError::RootKeyPermissions {
                 path: path.to_path_buf(),
                 mode,
@@ -76,9 +78,60 @@ impl RootKey {
     }
 }
 
+/// Whether a root key file with permission bits `mode` may be used.
+///
+/// Others must have no access at all, and the group nothing beyond read. Group read is accepted only
+/// on a file owned by another user than this process: that is how Kubernetes mounts a Secret for a
+/// non-root container (owner root, group the pod's `fsGroup`, mode 0440 whatever `defaultMode`
+/// says), where the group grant is the operator's deliberate way of giving this process access and
+/// the process could not narrow it anyway. A file the process owns has no such excuse (its group may
+/// hold other users, and the owner can `chmod 600` it), so there group read is refused as before.
+pub(crate) fn permitted_mode(mode: u32, owned_by_us: bool) -> bool {
+    const OTHERS: u32 = 0o007;
+    const GROUP_WRITE_EXEC: u32 = 0o030;
+    const GROUP_READ: u32 = 0o040;
+    if mode & (OTHERS | GROUP_WRITE_EXEC) != 0 {
+        return false;
+    }
+    mode & GROUP_READ == 0 || !owned_by_us
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mode_rule() {
+        // (mode, owned by this process, accepted)
+        let cases = [
+            (0o600, true, true),
+            (0o400, true, true),
+            (0o600, false, true),
+            (0o400, false, true),
+            // Group read: only on a file of another user (Kubernetes Secret volume under fsGroup).
+            (0o440, false, true),
+            (0o640, false, true),
+            (0o440, true, false),
+            (0o640, true, false),
+            // Group write or execute, or any access for others: never.
+            (0o460, false, false),
+            (0o450, false, false),
+            (0o620, true, false),
+            (0o444, false, false),
+            (0o404, false, false),
+            (0o402, false, false),
+            (0o401, true, false),
+            (0o604, true, false),
+            (0o644, false, false),
+        ];
+        for (mode, owned_by_us, accepted) in cases {
+            assert_eq!(
+                permitted_mode(mode, owned_by_us),
+                accepted,
+                "mode {mode:o}, owned by this process: {owned_by_us}"
+            );
+        }
+    }
 
     #[test]
     fn permissions_and_format_are_checked() -> anyhow::Result<()> {
@@ -86,11 +139,23 @@ mod tests {
         let path = dir.path().join("root.key");
         RootKey::generate(&path)?;
         assert!(RootKey::load(&path).is_ok());
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640))?;
-        assert!(matches!(
-            RootKey::load(&path),
-            Err(StartupError::RootKeyPermissions { mode: 0o640, .. })
-        ));
+        // The file belongs to this process, so group read is refused, and so is any access for others.
+        for mode in [0o640, 0o440, 0o604, 0o644] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+            let refused = RootKey::load(&path);
+            assert!(
+                matches!(refused, Err(StartupError::RootKeyPermissions { mode: m, .. }) if m == mode),
+                "mode {mode:o}: {refused:?}"
+            );
+        }
+        let message = match RootKey::load(&path) {
+            Err(e) => e.to_string(),
+            Ok(_) => String::new(),
+        };
+        assert!(
+            message.contains("chmod 600") && message.contains("fsGroup"),
+            "{message}"
+        );
         std::fs::write(&path, b"short")?;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
         assert!(matches!(
