@@ -7,3 +7,5 @@ mod http;
 mod listing;
 mod multipart;
 mod objects;
+mod probes;
+mod trace;

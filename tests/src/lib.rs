@@ -1,5 +1,12 @@
 //! A Cang cluster in one test process: the real crypto, metadata and gateway services on loopback ports,
 //! joined by mutual TLS with a throwaway CA, over real redb files in a temporary directory.
+//!
+//! [`Cluster::start_traced`] gives each service its own runtime whose threads all use that service's
+//! tracing dispatcher, exporting over OTLP under its own `service.name`: three services in one process
+//! look to a collector like three processes, and no process-wide subscriber is installed, so traced and
+//! untraced clusters can share a test binary.
+
+mod traced;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +18,10 @@ use cang_kms_api::{KmsApi, KmsGrpcClient};
 use cang_meta_api::{MetaApi, MetaGrpcClient};
 use cang_tls::TlsFiles;
 use tokio::net::TcpListener;
+use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
+
+use traced::ServiceRuntimes;
 
 pub mod sign;
 
@@ -29,7 +39,14 @@ pub struct Cluster {
     pub meta_admin: Arc<dyn MetaApi>,
     /// Where the services keep their files.
     pub dir: tempfile::TempDir,
+    /// The gateway's operations listener (`/metrics`, `/healthz`, `/readyz`).
+    pub probes_addr: SocketAddr,
+    /// The crypto service's `/metrics` listener (traced clusters only).
+    pub kms_metrics_addr: Option<SocketAddr>,
+    /// The metadata service's `/metrics` listener (traced clusters only).
+    pub meta_metrics_addr: Option<SocketAddr>,
     shutdown: CancellationToken,
+    runtimes: Option<ServiceRuntimes>,
     kms: Service<cang_kms::KmsConfig>,
     meta: Service<cang_meta::MetaConfig>,
 }
@@ -51,39 +68,67 @@ impl<C> Service<C> {
     }
 }
 
+/// Runs the crypto service on `runtime`; the listener is registered with that runtime's reactor.
 fn spawn_kms(
+    runtime: &Handle,
     config: cang_kms::KmsConfig,
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Err(e) = cang_kms::run(config, listener, stop).await {
+    runtime.spawn(async move {
+        let served = match TcpListener::from_std(listener) {
+            Ok(listener) => cang_kms::run(config, listener, stop)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = served {
             eprintln!("kms stopped: {e}");
         }
     })
 }
 
+/// Runs the metadata service on `runtime`.
 fn spawn_meta(
+    runtime: &Handle,
     config: cang_meta::MetaConfig,
-    listener: TcpListener,
+    listener: std::net::TcpListener,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        if let Err(e) = cang_meta::run(config, listener, stop).await {
+    runtime.spawn(async move {
+        let served = match TcpListener::from_std(listener) {
+            Ok(listener) => cang_meta::run(config, listener, stop)
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = served {
             eprintln!("meta stopped: {e}");
         }
     })
 }
 
+/// A loopback listener not yet tied to any runtime.
+fn bind_std(port: u16) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
 /// Binds the port a stopped service had, retrying while the old socket lingers.
-async fn rebind(port: u16) -> anyhow::Result<TcpListener> {
+async fn rebind(port: u16) -> anyhow::Result<std::net::TcpListener> {
     for _ in 0..100 {
-        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+        if let Ok(listener) = bind_std(port) {
             return Ok(listener);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     anyhow::bail!("port {port} did not become free")
+}
+
+/// A free loopback port for a service that binds its own metrics listener.
+fn free_port() -> anyhow::Result<SocketAddr> {
+    Ok(bind_std(0)?.local_addr()?)
 }
 
 impl std::fmt::Debug for Cluster {
@@ -98,11 +143,14 @@ impl std::fmt::Debug for Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.shutdown.cancel();
+        if let Some(runtimes) = self.runtimes.take() {
+            runtimes.shut_down();
+        }
     }
 }
 
-async fn bind() -> anyhow::Result<(TcpListener, String)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
+fn bind() -> anyhow::Result<(std::net::TcpListener, String)> {
+    let listener = bind_std(0)?;
     let addr = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
     Ok((listener, addr))
 }
@@ -115,6 +163,25 @@ impl Cluster {
 
     /// Starts a cluster with the given gateway settings.
     pub async fn start_with(config: GatewayConfig) -> anyhow::Result<Self> {
+        Self::start_inner(config, None).await
+    }
+
+    /// Starts a cluster whose services export their spans to the OTLP/gRPC collector at
+    /// `otlp_endpoint` as `cang-kms`, `cang-meta` and `cang-gateway`, each on a runtime of its own, with
+    /// `/metrics` listeners on the crypto and metadata services as well.
+    pub async fn start_traced(config: GatewayConfig, otlp_endpoint: &str) -> anyhow::Result<Self> {
+        Self::start_inner(config, Some(otlp_endpoint)).await
+    }
+
+    /// Exports every span the services have finished so far (traced clusters; a no-op otherwise).
+    pub fn flush_telemetry(&self) -> anyhow::Result<()> {
+        if let Some(runtimes) = &self.runtimes {
+            runtimes.flush()?;
+        }
+        Ok(())
+    }
+
+    async fn start_inner(config: GatewayConfig, otlp_endpoint: Option<&str>) -> anyhow::Result<Self> {
         // The test binary links two rustls providers (ring for the services, aws-lc-rs through OpenDAL's HTTP
         // client); name one so neither side has to guess. A second install in the same process is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -124,18 +191,30 @@ impl Cluster {
         let root_key = dir.path().join("root.key");
         cang_kms::RootKey::generate(&root_key).context("writing the root key")?;
         let shutdown = CancellationToken::new();
+        let runtimes = otlp_endpoint.map(ServiceRuntimes::start).transpose()?;
+        let current = Handle::current();
+        let (kms_rt, meta_rt, gateway_rt) = match &runtimes {
+            Some(r) => (
+                r.kms.handle().clone(),
+                r.meta.handle().clone(),
+                r.gateway.handle().clone(),
+            ),
+            None => (current.clone(), current.clone(), current),
+        };
+        let service_metrics = |traced: bool| traced.then(free_port).transpose();
 
-        let (kms_listener, kms_addr) = bind().await?;
+        let (kms_listener, kms_addr) = bind()?;
         let kms_config = cang_kms::KmsConfig {
             data_dir: dir.path().join("kms"),
             root_key_file: root_key,
             tls: TlsFiles::in_dir(&tls_dir, "kms"),
             keyring: cang_kms::KeyringConfig::default(),
             maintenance_interval: std::time::Duration::from_secs(3600),
+            metrics_listen: service_metrics(runtimes.is_some())?,
         };
         let kms_port = kms_listener.local_addr()?.port();
         let stop = shutdown.child_token();
-        let done = spawn_kms(kms_config.clone(), kms_listener, stop.clone());
+        let done = spawn_kms(&kms_rt, kms_config.clone(), kms_listener, stop.clone());
         let kms_service = Service {
             config: kms_config,
             port: kms_port,
@@ -143,14 +222,15 @@ impl Cluster {
             done: Some(done),
         };
 
-        let (meta_listener, meta_addr) = bind().await?;
+        let (meta_listener, meta_addr) = bind()?;
         let meta_config = cang_meta::MetaConfig {
             data_dir: dir.path().join("meta"),
             tls: TlsFiles::in_dir(&tls_dir, "meta"),
+            metrics_listen: service_metrics(runtimes.is_some())?,
         };
         let meta_port = meta_listener.local_addr()?.port();
         let stop = shutdown.child_token();
-        let done = spawn_meta(meta_config.clone(), meta_listener, stop.clone());
+        let done = spawn_meta(&meta_rt, meta_config.clone(), meta_listener, stop.clone());
         let meta_service = Service {
             config: meta_config,
             port: meta_port,
@@ -162,8 +242,14 @@ impl Cluster {
         let kms_admin: Arc<dyn KmsApi> = Arc::new(KmsGrpcClient::connect_lazy(&kms_addr, client("admin")?)?);
         let meta_admin: Arc<dyn MetaApi> =
             Arc::new(MetaGrpcClient::connect_lazy(&meta_addr, client("admin")?)?);
-        let kms: Arc<dyn KmsApi> = Arc::new(KmsGrpcClient::connect_lazy(&kms_addr, client("gateway")?)?);
-        let meta: Arc<dyn MetaApi> = Arc::new(MetaGrpcClient::connect_lazy(&meta_addr, client("gateway")?)?);
+        // The gateway's channels run their connections on the gateway's runtime.
+        let (kms, meta): (Arc<dyn KmsApi>, Arc<dyn MetaApi>) = {
+            let _on_gateway = gateway_rt.enter();
+            (
+                Arc::new(KmsGrpcClient::connect_lazy(&kms_addr, client("gateway")?)?),
+                Arc::new(MetaGrpcClient::connect_lazy(&meta_addr, client("gateway")?)?),
+            )
+        };
 
         let account = "1234567890123456".to_owned();
         let mut attempts = 0;
@@ -180,17 +266,30 @@ impl Cluster {
         }
         let root = create_access_key(kms_admin.as_ref(), meta_admin.as_ref(), &account, None).await?;
 
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let listener = bind_std(0)?;
         let addr = listener.local_addr()?;
+        let probes = bind_std(0)?;
+        let probes_addr = probes.local_addr()?;
         let token = shutdown.clone();
-        tokio::spawn(cang_gateway::run(
-            config,
-            ConnectionLimits::default(),
-            listener,
-            kms,
-            meta,
-            token.cancelled_owned(),
-        ));
+        gateway_rt.spawn(async move {
+            let listeners =
+                TcpListener::from_std(listener).and_then(|l| Ok((l, TcpListener::from_std(probes)?)));
+            match listeners {
+                Ok((listener, probes)) => {
+                    cang_gateway::run_with_probes(
+                        config,
+                        ConnectionLimits::default(),
+                        listener,
+                        Some(probes),
+                        kms,
+                        meta,
+                        token.cancelled_owned(),
+                    )
+                    .await;
+                }
+                Err(e) => eprintln!("gateway not started: {e}"),
+            }
+        });
         Ok(Self {
             addr,
             account,
@@ -198,10 +297,26 @@ impl Cluster {
             kms_admin,
             meta_admin,
             dir,
+            probes_addr,
+            kms_metrics_addr: kms_service.config.metrics_listen,
+            meta_metrics_addr: meta_service.config.metrics_listen,
             shutdown,
+            runtimes,
             kms: kms_service,
             meta: meta_service,
         })
+    }
+
+    fn kms_runtime(&self) -> Handle {
+        self.runtimes
+            .as_ref()
+            .map_or_else(Handle::current, |r| r.kms.handle().clone())
+    }
+
+    fn meta_runtime(&self) -> Handle {
+        self.runtimes
+            .as_ref()
+            .map_or_else(Handle::current, |r| r.meta.handle().clone())
     }
 
     /// Stops the crypto service (its port stays reserved for [`Cluster::start_kms`]).
@@ -214,6 +329,7 @@ impl Cluster {
         let listener = rebind(self.kms.port).await?;
         self.kms.stop = self.shutdown.child_token();
         self.kms.done = Some(spawn_kms(
+            &self.kms_runtime(),
             self.kms.config.clone(),
             listener,
             self.kms.stop.clone(),
@@ -231,6 +347,7 @@ impl Cluster {
         let listener = rebind(self.meta.port).await?;
         self.meta.stop = self.shutdown.child_token();
         self.meta.done = Some(spawn_meta(
+            &self.meta_runtime(),
             self.meta.config.clone(),
             listener,
             self.meta.stop.clone(),

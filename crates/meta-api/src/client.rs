@@ -1,21 +1,19 @@
 //! gRPC client adapter: implements [`MetaApi`] over a tonic channel. Server errors come back as the
 //! same `MetaError` variant; transport failures are `Unavailable`.
 
-use std::pin::Pin;
-use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-
 use async_trait::async_trait;
 use cang_proto::cang::meta::v1 as pb;
 use cang_proto::cang::meta::v1::meta_client::MetaClient;
 use cang_telemetry::GrpcClientLayer;
 use cang_telemetry::propagation::GrpcClientService;
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use tonic::transport::{Channel, ClientTlsConfig};
 use tower::Layer;
 
 use crate::api::{ByteStream, DeleteOutcome, WriteBody, WriteItem};
-use crate::convert::{acl_to_pb, status_to_pb};
+use crate::convert::acl_to_pb;
+use crate::convert_identity::status_to_pb;
+use crate::outbound::{outbound, write_error};
 use crate::{
     AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
     CiphertextRange, CompletedPart, CopyObjectRequest, ListBucketsPage, ListBucketsQuery, ListObjectsPage,
@@ -54,71 +52,6 @@ impl MetaGrpcClient {
     fn client(&self) -> MetaClient<TracedChannel> {
         self.inner.clone()
     }
-}
-
-/// The request stream of a streamed write: `first`, then the body's items. An error in the body
-/// ends the stream without a trailer (so the server commits nothing) and is kept to be returned.
-struct Outbound<M> {
-    first: Option<M>,
-    body: WriteBody,
-    wrap: fn(WriteItem) -> M,
-    failure: Arc<Mutex<Option<MetaError>>>,
-    done: bool,
-}
-
-impl<M: Unpin> Stream for Outbound<M> {
-    type Item = M;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<M>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(first));
-        }
-        if self.done {
-            return Poll::Ready(None);
-        }
-        match self.body.poll_next_unpin(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Ok(item))) => Poll::Ready(Some((self.wrap)(item))),
-            Poll::Ready(Some(Err(e))) => {
-                self.done = true;
-                if let Ok(mut slot) = self.failure.lock() {
-                    *slot = Some(e);
-                }
-                Poll::Ready(None)
-            }
-            Poll::Ready(None) => {
-                self.done = true;
-                Poll::Ready(None)
-            }
-        }
-    }
-}
-
-fn outbound<M>(
-    first: M,
-    body: WriteBody,
-    wrap: fn(WriteItem) -> M,
-) -> (Outbound<M>, Arc<Mutex<Option<MetaError>>>) {
-    let failure = Arc::new(Mutex::new(None));
-    (
-        Outbound {
-            first: Some(first),
-            body,
-            wrap,
-            failure: Arc::clone(&failure),
-            done: false,
-        },
-        failure,
-    )
-}
-
-/// The body's own error if it failed, else the server's.
-fn write_error(status: tonic::Status, failure: &Mutex<Option<MetaError>>) -> MetaError {
-    failure
-        .lock()
-        .ok()
-        .and_then(|mut f| f.take())
-        .unwrap_or_else(|| status.into())
 }
 
 fn put_item(item: WriteItem) -> pb::PutObjectMessage {
