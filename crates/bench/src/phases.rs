@@ -69,6 +69,8 @@ impl std::fmt::Display for Op {
 pub struct Throughput {
     /// Requests completed.
     pub ops: u64,
+    /// Requests that failed (the phase fails only if none succeeded).
+    pub errors: u64,
     /// Payload bytes moved.
     pub bytes: u64,
     /// Wall time of the phase, seconds.
@@ -100,35 +102,51 @@ pub async fn large(
         let (bucket, key) = (target.bucket.to_owned(), large_key(prefix, stream));
         workers.push(tokio::spawn(async move {
             let crc = payload.crc64_of(size);
-            let mut ops = 0u64;
-            while ops == 0 || started.elapsed() < duration {
-                match op {
-                    Op::Put => {
-                        client.put(&bucket, &key, &payload, size).await?;
-                        ledger.put(&bucket, &key, size);
+            let (mut ops, mut errors) = (0u64, 0u64);
+            let mut last_error = None;
+            while (ops == 0 && errors < MAX_ERRORS) || started.elapsed() < duration {
+                let result = match op {
+                    Op::Put => client.put(&bucket, &key, &payload, size).await,
+                    Op::Get => client.get(&bucket, &key, None, size, crc).await.map(drop),
+                };
+                match result {
+                    Ok(()) => {
+                        if op == Op::Put {
+                            ledger.put(&bucket, &key, size);
+                        }
+                        ops += 1;
                     }
-                    Op::Get => {
-                        client.get(&bucket, &key, None, size, crc).await?;
+                    Err(e) => {
+                        errors += 1;
+                        last_error = Some(e);
                     }
                 }
-                ops += 1;
             }
-            Ok::<u64, BenchError>(ops)
+            match last_error {
+                Some(e) if ops == 0 => Err(e),
+                _ => Ok((ops, errors)),
+            }
         }));
     }
-    let mut ops = 0;
+    let (mut ops, mut errors) = (0, 0);
     for worker in workers {
-        ops += worker.await.map_err(|e| BenchError::Task(e.to_string()))??;
+        let (o, e) = worker.await.map_err(|e| BenchError::Task(e.to_string()))??;
+        ops += o;
+        errors += e;
     }
     let elapsed = started.elapsed();
     let bytes = ops * size;
     Ok(Throughput {
         ops,
+        errors,
         bytes,
         seconds: elapsed.as_secs_f64(),
         gbps: gb_per_s(bytes, elapsed),
     })
 }
+
+/// Failed requests a worker tolerates before its first success.
+const MAX_ERRORS: u64 = 3;
 
 /// Small-object sizes, cycled by slot: 1, 2, 4, … 64 KiB.
 pub fn small_size(slot: usize) -> usize {
@@ -141,6 +159,8 @@ const SMALL_SLOTS: usize = 64;
 /// Rates and latencies of one small-object phase.
 #[derive(Debug, Clone, Serialize)]
 pub struct SmallResult {
+    /// Requests that failed (the phase fails only if none succeeded).
+    pub errors: u64,
     /// Slots each worker wrote (a PUT phase), which the matching GET phase reads.
     #[serde(skip)]
     pub slots_written: Vec<usize>,
@@ -197,7 +217,8 @@ pub async fn small(
         workers.push(tokio::spawn(async move {
             let mut latencies = Latencies::new();
             let mut n = 0usize;
-            while n == 0 || started.elapsed() < duration {
+            let (mut errors, mut last_error) = (0u64, None);
+            while (n == 0 && errors < MAX_ERRORS) || started.elapsed() < duration {
                 let slot = n % cycle;
                 let key = format!("{prefix}/{worker}/{slot}");
                 let (body, crc) = bodies
@@ -205,28 +226,39 @@ pub async fn small(
                     .cloned()
                     .ok_or(BenchError::Task("no small bodies".into()))?;
                 let t = Instant::now();
-                match op {
-                    Op::Put => {
-                        let len = body.len() as u64;
-                        client.put_small(&bucket, &key, body, crc).await?;
-                        ledger.put(&bucket, &key, len);
+                let len = body.len() as u64;
+                let result = match op {
+                    Op::Put => client.put_small(&bucket, &key, body, crc).await,
+                    Op::Get => client.get(&bucket, &key, None, len, crc).await.map(drop),
+                };
+                match result {
+                    Ok(()) => {
+                        if op == Op::Put {
+                            ledger.put(&bucket, &key, len);
+                        }
+                        latencies.record(t.elapsed());
+                        n += 1;
                     }
-                    Op::Get => {
-                        client.get(&bucket, &key, None, body.len() as u64, crc).await?;
+                    Err(e) => {
+                        errors += 1;
+                        last_error = Some(e);
                     }
                 }
-                latencies.record(t.elapsed());
-                n += 1;
             }
-            Ok::<(Latencies, usize), BenchError>((latencies, n.min(cycle)))
+            match last_error {
+                Some(e) if n == 0 => Err(e),
+                _ => Ok((latencies, n.min(cycle), errors)),
+            }
         }));
     }
     let mut all = Latencies::new();
     let mut slots_written = Vec::with_capacity(clients);
+    let mut errors = 0;
     for worker in workers {
-        let (latencies, slots) = worker.await.map_err(|e| BenchError::Task(e.to_string()))??;
+        let (latencies, slots, failed) = worker.await.map_err(|e| BenchError::Task(e.to_string()))??;
         all.merge(latencies);
         slots_written.push(slots);
+        errors += failed;
     }
     let elapsed = started.elapsed();
     let ops = all.len() as u64;
@@ -234,6 +266,7 @@ pub async fn small(
         .summary()
         .ok_or(BenchError::Task("no small requests completed".into()))?;
     Ok(SmallResult {
+        errors,
         slots_written,
         ops,
         ops_per_s: ops as f64 / elapsed.as_secs_f64().max(1e-9),

@@ -327,12 +327,13 @@ impl Report {
                 let none = self.large_gbps("none", r.op, r.streams);
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {} | {:.3} | {:.3} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {:.3} | {:.3} | {} | {} |",
                     r.mode,
                     r.op,
                     r.streams,
                     gb(r.object_size),
                     r.throughput.ops,
+                    r.throughput.errors,
                     r.throughput.gbps,
                     r.bound_gbps,
                     opt(ratio(r.throughput.gbps, r.bound_gbps), 2),
@@ -353,11 +354,12 @@ impl Report {
                 let l = &r.result.latency;
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+                    "| {} | {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
                     r.mode,
                     r.op,
                     r.clients,
                     r.result.ops,
+                    r.result.errors,
                     r.result.ops_per_s,
                     l.p50_us / 1e3,
                     l.p99_us / 1e3,
