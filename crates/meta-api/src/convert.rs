@@ -4,13 +4,12 @@
 use cang_proto::cang::meta::v1 as pb;
 
 use crate::{
-    AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
-    CiphertextRange, DataEncryption, Extent, MetaError, MultipartUpload, ObjectInfo, ObjectMeta, ObjectSse,
-    ObjectType, PartInfo, Policy, Preconditions, PutObjectHeader, PutTrailer, SealedSecret, SseAlgorithm,
-    UploadPartHeader, User,
+    Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats, CiphertextRange, DataEncryption,
+    Extent, MetaError, MultipartUpload, ObjectInfo, ObjectMeta, ObjectSse, ObjectType, PartInfo,
+    Preconditions, PutObjectHeader, PutTrailer, SseAlgorithm, UploadPartHeader,
 };
 
-fn bad(what: &str) -> MetaError {
+pub(crate) fn bad(what: &str) -> MetaError {
     MetaError::InvalidArgument(format!("invalid {what}"))
 }
 
@@ -66,21 +65,6 @@ pub(crate) fn acl_from_pb(v: i32) -> Result<Acl, MetaError> {
         Ok(pb::Acl::PublicRead) => Ok(Acl::PublicRead),
         Ok(pb::Acl::PublicReadWrite) => Ok(Acl::PublicReadWrite),
         Err(_) => Err(bad("ACL")),
-    }
-}
-
-pub(crate) fn status_to_pb(s: AccessKeyStatus) -> i32 {
-    match s {
-        AccessKeyStatus::Active => pb::AccessKeyStatus::Active.into(),
-        AccessKeyStatus::Inactive => pb::AccessKeyStatus::Inactive.into(),
-    }
-}
-
-pub(crate) fn status_from_pb(v: i32) -> Result<AccessKeyStatus, MetaError> {
-    match pb::AccessKeyStatus::try_from(v) {
-        Ok(pb::AccessKeyStatus::Active) => Ok(AccessKeyStatus::Active),
-        Ok(pb::AccessKeyStatus::Inactive) => Ok(AccessKeyStatus::Inactive),
-        Ok(pb::AccessKeyStatus::Unspecified) | Err(_) => Err(bad("access key status")),
     }
 }
 
@@ -468,95 +452,6 @@ impl From<pb::PartInfo> for PartInfo {
     }
 }
 
-impl From<Account> for pb::Account {
-    fn from(a: Account) -> Self {
-        Self {
-            account_id: a.id,
-            name: a.name,
-            created_ms: a.created_ms,
-        }
-    }
-}
-
-impl From<pb::Account> for Account {
-    fn from(a: pb::Account) -> Self {
-        Self {
-            id: a.account_id,
-            name: a.name,
-            created_ms: a.created_ms,
-        }
-    }
-}
-
-impl From<User> for pb::User {
-    fn from(u: User) -> Self {
-        Self {
-            account_id: u.account_id,
-            user: u.name,
-            created_ms: u.created_ms,
-        }
-    }
-}
-
-impl From<pb::User> for User {
-    fn from(u: pb::User) -> Self {
-        Self {
-            account_id: u.account_id,
-            name: u.user,
-            created_ms: u.created_ms,
-        }
-    }
-}
-
-impl From<AccessKey> for pb::AccessKey {
-    fn from(k: AccessKey) -> Self {
-        Self {
-            access_key_id: k.id,
-            account_id: k.account_id,
-            user: k.user,
-            sealed_secret: k.sealed_secret.as_bytes().to_vec(),
-            status: status_to_pb(k.status),
-            created_ms: k.created_ms,
-        }
-    }
-}
-
-impl TryFrom<pb::AccessKey> for AccessKey {
-    type Error = MetaError;
-    fn try_from(k: pb::AccessKey) -> Result<Self, MetaError> {
-        Ok(Self {
-            id: k.access_key_id,
-            account_id: k.account_id,
-            user: k.user,
-            sealed_secret: SealedSecret::new(k.sealed_secret),
-            status: status_from_pb(k.status)?,
-            created_ms: k.created_ms,
-        })
-    }
-}
-
-impl From<Policy> for pb::Policy {
-    fn from(p: Policy) -> Self {
-        Self {
-            account_id: p.account_id,
-            name: p.name,
-            document: p.document,
-            created_ms: p.created_ms,
-        }
-    }
-}
-
-impl From<pb::Policy> for Policy {
-    fn from(p: pb::Policy) -> Self {
-        Self {
-            account_id: p.account_id,
-            name: p.name,
-            document: p.document,
-            created_ms: p.created_ms,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,6 +511,5 @@ mod tests {
         ));
         assert!(algorithm_from_pb(0).is_err());
         assert!(acl_from_pb(7).is_err());
-        assert!(status_from_pb(0).is_err());
     }
 }

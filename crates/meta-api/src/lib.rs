@@ -6,10 +6,12 @@
 mod api;
 mod client;
 mod convert;
+mod convert_identity;
 mod error;
 mod identity;
 mod names;
 mod object;
+mod outbound;
 mod server;
 mod status;
 mod types;

@@ -14,7 +14,8 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::api::{WriteBody, WriteItem};
 use crate::client::MAX_MESSAGE_SIZE;
-use crate::convert::{acl_from_pb, meta_from, status_from_pb};
+use crate::convert::{acl_from_pb, meta_from};
+use crate::convert_identity::status_from_pb;
 use crate::{
     CompletedPart, CopyObjectRequest, ListBucketsQuery, ListObjectsQuery, ListUploadsQuery, MetaApi,
     MetaError, NewAccessKey, NewBucket, SealedSecret,
