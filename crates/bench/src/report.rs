@@ -320,9 +320,9 @@ impl Report {
             let _ = writeln!(s, "### Large objects\n");
             let _ = writeln!(
                 s,
-                "| mode | op | streams | object | requests | GB/s | ceiling GB/s | of ceiling | vs none |"
+                "| mode | op | streams | object | requests | errors | GB/s | ceiling GB/s | of ceiling | vs none |"
             );
-            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
             for r in &self.large {
                 let none = self.large_gbps("none", r.op, r.streams);
                 let _ = writeln!(
@@ -346,9 +346,9 @@ impl Report {
             let _ = writeln!(s, "### Small objects (1–64 KiB)\n");
             let _ = writeln!(
                 s,
-                "| mode | op | clients | requests | ops/s | p50 ms | p99 ms | p999 ms | vs none |"
+                "| mode | op | clients | requests | errors | ops/s | p50 ms | p99 ms | p999 ms | vs none |"
             );
-            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|");
+            let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
             for r in &self.small {
                 let none = self.small_rate("none", r.op, r.clients);
                 let l = &r.result.latency;
