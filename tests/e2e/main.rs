@@ -1,6 +1,7 @@
 //! End-to-end tests through the three real services.
 
 mod append;
+mod concurrency;
 mod copy;
 mod faults;
 mod http;

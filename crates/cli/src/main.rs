@@ -43,6 +43,7 @@ fn parse() -> Result<Cli, String> {
 }
 
 fn main() -> ExitCode {
+    cang_tls::install_crypto_provider();
     let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {

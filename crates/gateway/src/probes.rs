@@ -116,7 +116,10 @@ impl Readiness {
         if matches!(kms, Err(_) | Ok(Err(KmsError::Unavailable | KmsError::Internal))) {
             return Verdict::KmsUnreachable;
         }
-        if matches!(meta, Err(_) | Ok(Err(MetaError::Unavailable(_) | MetaError::Internal(_)))) {
+        if matches!(
+            meta,
+            Err(_) | Ok(Err(MetaError::Unavailable(_) | MetaError::Internal(_)))
+        ) {
             return Verdict::MetaUnreachable;
         }
         Verdict::Ready

@@ -12,8 +12,8 @@ use bytes::Bytes;
 use cang_oss::checksum::Crc64;
 use cang_sse::{DataKey, ObjectCipherParams, StreamEncryptor, Suite};
 use cang_telemetry::attributes;
-use opentelemetry::KeyValue;
 use md5::{Digest, Md5};
+use opentelemetry::KeyValue;
 use tokio::sync::mpsc;
 
 /// Ciphertext is handed to the metadata service in chunks of about this size.

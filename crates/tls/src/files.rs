@@ -43,6 +43,7 @@ impl TlsFiles {
     }
 
     fn load(&self) -> Result<(Certificate, Identity), TlsError> {
+        install_crypto_provider();
         let ca = read_pem(&self.ca, "CERTIFICATE")?;
         let cert = read_pem(&self.cert, "CERTIFICATE")?;
         let key = read_pem(&self.key, "PRIVATE KEY")?;
@@ -68,4 +69,15 @@ fn read_pem(path: &Path, expected: &'static str) -> Result<Vec<u8>, TlsError> {
         });
     }
     Ok(bytes)
+}
+
+/// Makes ring the process's rustls provider. Builds that also link aws-lc-rs (an HTTP client in the same
+/// binary) leave rustls unable to choose one, and tonic's TLS setup then panics; naming one settles it.
+/// Every TLS configuration this crate builds calls it first; installing twice is harmless.
+pub fn install_crypto_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider was installed first, which serves just as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }

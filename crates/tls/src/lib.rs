@@ -8,7 +8,7 @@ mod identity;
 mod tuning;
 
 pub use error::{IdentityError, TlsError};
-pub use files::TlsFiles;
+pub use files::{TlsFiles, install_crypto_provider};
 pub use generate::{CertificateAuthority, IssuedCertificate, write_dev_pki};
 pub use identity::{
     IdentityInterceptor, ServiceIdentity, identity_interceptor, identity_of_certificate, peer_identity,

@@ -26,8 +26,14 @@ pub fn server_builder(tls: ServerTlsConfig) -> Result<Server, TlsError> {
         .tcp_nodelay(true)
         .max_frame_size(MAX_FRAME_SIZE)
         .initial_stream_window_size(INITIAL_STREAM_WINDOW_SIZE)
-        .initial_connection_window_size(INITIAL_CONNECTION_WINDOW_SIZE))
+        .initial_connection_window_size(INITIAL_CONNECTION_WINDOW_SIZE)
+        // Only authenticated internal peers connect; a gateway cancelling many reads at once (clients that
+        // disconnect) must not be mistaken for an HTTP/2 rapid-reset attack and lose its whole connection.
+        .http2_max_pending_accept_reset_streams(Some(PEER_RESET_ALLOWANCE)))
 }
+
+/// Streams a trusted peer may reset before the server accepts them.
+const PEER_RESET_ALLOWANCE: usize = 4096;
 
 /// The accepted-connection stream of an already bound listener, with `TCP_NODELAY` on every socket
 /// (tonic ignores the builder's `tcp_nodelay` for externally supplied listeners).

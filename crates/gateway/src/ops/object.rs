@@ -464,7 +464,15 @@ async fn pump(
     let mut pending = Bytes::new();
     loop {
         let Some((remaining, decoder)) = current.as_mut() else {
-            return Ok(());
+            // Read the stream to its end so the gRPC call finishes with its status instead of being reset:
+            // a burst of client resets looks like a rapid-reset attack to the server's HTTP/2 stack, which
+            // then closes the whole connection and fails every call on it.
+            return match stored.next().await {
+                None => Ok(()),
+                Some(Ok(extra)) if extra.is_empty() => Ok(()),
+                Some(Ok(_)) => Err("stored bytes longer than the plan".into()),
+                Some(Err(e)) => Err(e.to_string()),
+            };
         };
         if *remaining == 0 {
             let (_, done) = current.take().ok_or("decoder missing")?;
