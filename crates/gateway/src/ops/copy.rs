@@ -19,7 +19,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use super::header_text;
 use super::object::{
-    PlaintextSource, insert, modified, object_meta, prepare_upload, read_plaintext, seal_into, with_names,
+    PlaintextSource, ReadStart, insert, modified, object_meta, prepare_upload, read_plaintext, seal_into,
+    with_names,
 };
 use super::xml;
 use crate::body::{ResponseBody, StreamAborted};
@@ -80,7 +81,13 @@ pub(crate) async fn source_plaintext(
     end: u64,
 ) -> Result<PlaintextSource<SourceStream>, OssError> {
     let (tx, rx) = mpsc::channel(4);
-    read_plaintext(gw, call, &source.owner, &source.info, start, end, tx).await?;
+    if let ReadStart::Changed(_) =
+        read_plaintext(gw, call, &source.owner, &source.info, start, end, tx).await?
+    {
+        // The source was replaced after its conditions were checked; the client retries a 503.
+        tracing::warn!(bucket = %source.info.bucket, key = %source.info.key, "copy source changed during the copy");
+        return Err(OssError::service_unavailable());
+    }
     Ok(PlaintextSource {
         body: ReceiverStream::new(rx),
         declared: Some(end - start),

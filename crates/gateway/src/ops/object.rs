@@ -358,39 +358,49 @@ pub async fn get_object(
     overrides: Option<ResponseOverrides>,
     with_body: bool,
 ) -> Result<Response<ResponseBody>, OssError> {
-    let info = gw
+    let mut info = gw
         .meta
         .head_object(bucket, key)
         .await
         .map_err(|e| meta_error_for(e, bucket, key))?;
-    Conditions::from_headers(headers, ConditionTarget::Object).evaluate(&info.etag, modified(&info))?;
-    let range = resolve_range(
-        header_text(headers, "range"),
-        RangeBehavior::from_headers(headers),
-        info.size,
-    )?;
-    let (status, start, end) = match range {
-        Some(r) => (StatusCode::PARTIAL_CONTENT, r.start, r.end + 1),
-        None => (StatusCode::OK, 0, info.size),
-    };
-    let mut response = empty(status);
-    let h = response.headers_mut();
-    object_headers(&info, h);
-    if let Some(r) = range {
-        insert(h, "content-range", &r.content_range());
+    // An object overwritten between the lookup and the read is answered from its new version.
+    for _ in 0..MAX_READ_ATTEMPTS {
+        Conditions::from_headers(headers, ConditionTarget::Object).evaluate(&info.etag, modified(&info))?;
+        let range = resolve_range(
+            header_text(headers, "range"),
+            RangeBehavior::from_headers(headers),
+            info.size,
+        )?;
+        let (status, start, end) = match range {
+            Some(r) => (StatusCode::PARTIAL_CONTENT, r.start, r.end + 1),
+            None => (StatusCode::OK, 0, info.size),
+        };
+        let mut response = empty(status);
+        let h = response.headers_mut();
+        object_headers(&info, h);
+        if let Some(r) = range {
+            insert(h, "content-range", &r.content_range());
+        }
+        insert(h, "content-length", &(end - start).to_string());
+        if let Some(overrides) = &overrides {
+            overrides.apply(h);
+        }
+        if !with_body {
+            return Ok(response);
+        }
+        let (tx, body) = ResponseBody::channel(end - start, 4);
+        *response.body_mut() = body;
+        match read_plaintext(gw, call, call.owner(), &info, start, end, tx).await? {
+            ReadStart::Streaming => return Ok(response),
+            ReadStart::Changed(current) => info = *current,
+        }
     }
-    insert(h, "content-length", &(end - start).to_string());
-    if let Some(overrides) = &overrides {
-        overrides.apply(h);
-    }
-    if !with_body {
-        return Ok(response);
-    }
-    let (tx, body) = ResponseBody::channel(end - start, 4);
-    *response.body_mut() = body;
-    read_plaintext(gw, call, call.owner(), &info, start, end, tx).await?;
-    Ok(response)
+    tracing::warn!(bucket, key, "object kept changing while it was read");
+    Err(OssError::service_unavailable())
 }
+
+/// Reads of an object that is overwritten again and again give up after this many attempts.
+const MAX_READ_ATTEMPTS: usize = 5;
 
 /// Starts streaming the plaintext bytes `start..end` of the object `info` (owned by `owner`) into `tx`: the
 /// object's data key is recovered (checking `kms:Decrypt` for the caller), the needed ciphertext is read from
@@ -404,7 +414,7 @@ pub(crate) async fn read_plaintext(
     start: u64,
     end: u64,
     tx: mpsc::Sender<Result<Bytes, StreamAborted>>,
-) -> Result<(), OssError> {
+) -> Result<ReadStart, OssError> {
     let (bucket, key) = (info.bucket.as_str(), info.key.as_str());
     let dek = match &info.meta.sse {
         Some(record) => Some(
@@ -420,7 +430,7 @@ pub(crate) async fn read_plaintext(
     })?;
     let plan = super::append::include_empty_extents(&extents, plan);
     let (Some(first), Some(last)) = (plan.first(), plan.last()) else {
-        return Ok(());
+        return Ok(ReadStart::Streaming);
     };
     let span = CiphertextRange {
         start: first.stored_offset,
@@ -430,11 +440,16 @@ pub(crate) async fn read_plaintext(
         if_match: Some(info.etag.clone()),
         ..Preconditions::default()
     };
-    let (_, mut stored) = gw
+    let (current, mut stored) = gw
         .meta
         .read_object(bucket, key, Some(span), pinned)
         .await
         .map_err(|e| meta_error_for(e, bucket, key))?;
+    // The ETag pins the content, not the ciphertext: an overwrite with the same bytes keeps the ETag but
+    // seals them afresh. Only the snapshot the stream comes from may drive its decryption.
+    if !same_ciphertext(info, &current) {
+        return Ok(ReadStart::Changed(Box::new(current)));
+    }
     let mut decoders = Vec::with_capacity(plan.len());
     for read in &plan {
         let decoder = ExtentDecoder::new(&extents[read.extent], read, dek.as_deref()).map_err(|e| {
@@ -450,7 +465,21 @@ pub(crate) async fn read_plaintext(
             let _ = tx.send(Err(StreamAborted(e))).await;
         }
     });
-    Ok(())
+    Ok(ReadStart::Streaming)
+}
+
+/// How a read began.
+#[derive(Debug)]
+pub(crate) enum ReadStart {
+    /// The plaintext is streaming into the channel.
+    Streaming,
+    /// The object was replaced after it was looked up; nothing was sent. This is the current version.
+    Changed(Box<ObjectInfo>),
+}
+
+/// Whether two looks at an object see the same stored bytes under the same keys.
+fn same_ciphertext(a: &ObjectInfo, b: &ObjectInfo) -> bool {
+    a.last_modified_ms == b.last_modified_ms && a.extents == b.extents && a.meta.sse == b.meta.sse
 }
 
 /// Feeds the stored bytes through the extent decoders into the response, splitting at extent boundaries.
