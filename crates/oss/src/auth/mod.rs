@@ -21,6 +21,8 @@ pub use error::{AuthError, SignatureMismatch};
 
 use canonical::{QueryParam, parse_query, query_value, trim_ows};
 
+pub(crate) use canonical::is_sub_resource;
+
 /// The parts of an HTTP request that authentication reads. Routing has already resolved the logical
 /// bucket and decoded the object key, which both signature versions sign instead of the literal path.
 #[derive(Debug, Clone, Copy)]
