@@ -58,6 +58,9 @@ pub struct GatewayArgs {
     /// How long in-flight requests may run after shutdown begins, seconds.
     #[arg(long, env = "CANG_DRAIN_SECS", default_value_t = 20)]
     pub drain_secs: u64,
+    /// Address serving Prometheus `/metrics`, `/healthz` and `/readyz` over plain HTTP (off when unset).
+    #[arg(long, env = "CANG_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -81,6 +84,7 @@ impl GatewayArgs {
             bucket_keys_for_sse_oss: self.bucket_keys_for_sse_oss,
             bucket_keys_for_kms: self.bucket_keys_for_kms,
             access_key_ttl: Duration::from_secs(self.access_key_ttl_secs),
+            metrics_listen: self.metrics_listen,
             ..defaults
         }
     }
