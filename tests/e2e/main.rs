@@ -9,4 +9,5 @@ mod listing;
 mod multipart;
 mod objects;
 mod probes;
+mod shredding;
 mod trace;

@@ -48,6 +48,7 @@ pub struct Cluster {
     shutdown: CancellationToken,
     runtimes: Option<ServiceRuntimes>,
     kms: Service<cang_kms::KmsConfig>,
+    kms_clock: Option<Arc<cang_kms::ManualClock>>,
     meta: Service<cang_meta::MetaConfig>,
 }
 
@@ -72,15 +73,25 @@ impl<C> Service<C> {
 fn spawn_kms(
     runtime: &Handle,
     config: cang_kms::KmsConfig,
+    clock: Option<Arc<cang_kms::ManualClock>>,
     listener: std::net::TcpListener,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
     runtime.spawn(async move {
-        let served = match TcpListener::from_std(listener) {
-            Ok(listener) => cang_kms::run(config, listener, stop)
+        let served = match (TcpListener::from_std(listener), clock) {
+            (Ok(listener), None) => cang_kms::run(config, listener, stop)
                 .await
                 .map_err(anyhow::Error::from),
-            Err(e) => Err(e.into()),
+            // A test clock: the service runs its key maintenance (rotation, deletion) every 50 ms.
+            (Ok(listener), Some(clock)) => async {
+                let service =
+                    cang_kms::open_service(&config.data_dir, &config.root_key_file, clock, config.keyring)?;
+                let tick = std::time::Duration::from_millis(50);
+                cang_kms::serve(service, config.tls, listener, tick, stop).await
+            }
+            .await
+            .map_err(anyhow::Error::from),
+            (Err(e), _) => Err(e.into()),
         };
         if let Err(e) = served {
             eprintln!("kms stopped: {e}");
@@ -163,14 +174,20 @@ impl Cluster {
 
     /// Starts a cluster with the given gateway settings.
     pub async fn start_with(config: GatewayConfig) -> anyhow::Result<Self> {
-        Self::start_inner(config, None).await
+        Self::start_inner(config, None, None).await
+    }
+
+    /// Starts a cluster whose crypto service reads time from `clock` (and runs its key maintenance every
+    /// 50 ms), so tests can pass rotation intervals and deletion windows.
+    pub async fn start_with_kms_clock(clock: Arc<cang_kms::ManualClock>) -> anyhow::Result<Self> {
+        Self::start_inner(GatewayConfig::default(), None, Some(clock)).await
     }
 
     /// Starts a cluster whose services export their spans to the OTLP/gRPC collector at
     /// `otlp_endpoint` as `cang-kms`, `cang-meta` and `cang-gateway`, each on a runtime of its own, with
     /// `/metrics` listeners on the crypto and metadata services as well.
     pub async fn start_traced(config: GatewayConfig, otlp_endpoint: &str) -> anyhow::Result<Self> {
-        Self::start_inner(config, Some(otlp_endpoint)).await
+        Self::start_inner(config, Some(otlp_endpoint), None).await
     }
 
     /// Exports every span the services have finished so far (traced clusters; a no-op otherwise).
@@ -181,7 +198,11 @@ impl Cluster {
         Ok(())
     }
 
-    async fn start_inner(config: GatewayConfig, otlp_endpoint: Option<&str>) -> anyhow::Result<Self> {
+    async fn start_inner(
+        config: GatewayConfig,
+        otlp_endpoint: Option<&str>,
+        kms_clock: Option<Arc<cang_kms::ManualClock>>,
+    ) -> anyhow::Result<Self> {
         // The test binary links two rustls providers (ring for the services, aws-lc-rs through OpenDAL's HTTP
         // client); name one so neither side has to guess. A second install in the same process is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -214,7 +235,13 @@ impl Cluster {
         };
         let kms_port = kms_listener.local_addr()?.port();
         let stop = shutdown.child_token();
-        let done = spawn_kms(&kms_rt, kms_config.clone(), kms_listener, stop.clone());
+        let done = spawn_kms(
+            &kms_rt,
+            kms_config.clone(),
+            kms_clock.clone(),
+            kms_listener,
+            stop.clone(),
+        );
         let kms_service = Service {
             config: kms_config,
             port: kms_port,
@@ -303,6 +330,7 @@ impl Cluster {
             shutdown,
             runtimes,
             kms: kms_service,
+            kms_clock,
             meta: meta_service,
         })
     }
@@ -331,6 +359,7 @@ impl Cluster {
         self.kms.done = Some(spawn_kms(
             &self.kms_runtime(),
             self.kms.config.clone(),
+            self.kms_clock.clone(),
             listener,
             self.kms.stop.clone(),
         ));
