@@ -1,5 +1,6 @@
 //! End-to-end tests through the three real services.
 
+mod abuse;
 mod append;
 mod concurrency;
 mod copy;
