@@ -7,6 +7,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 venv="${CANG_VENV:-$repo/.venv}"
+target="${CARGO_TARGET_DIR:-$repo/target}"
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -28,7 +29,7 @@ fi
 cargo test --workspace --doc
 
 step "cang bench --quick (smoke run, no thresholds)"
-"$repo/target/debug/cang" bench --quick --json "$repo/target/bench-smoke.json" --svg "$repo/target/bench-smoke.svg"
+"$target/debug/cang" bench --quick --json "$target/bench-smoke.json" --svg "$target/bench-smoke.svg"
 
 step "Python virtualenv ($venv)"
 if [ ! -x "$venv/bin/python" ]; then
@@ -37,6 +38,6 @@ fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 
 step "Python tests"
-CANG_BIN_DIR="$repo/target/debug" "$venv/bin/python" -m pytest -q tests
+CANG_BIN_DIR="$target/debug" "$venv/bin/python" -m pytest -q tests
 
 printf '\nall checks passed\n'
