@@ -326,3 +326,40 @@ fn an_abandoned_stream_commits_nothing_and_its_chunks_are_freed() {
         2
     );
 }
+
+#[test]
+fn an_append_sealed_under_another_record_is_refused() {
+    use cang_meta_api::{ObjectSse, SseAlgorithm};
+    let (_d, s) = store();
+    bucket(&s, "bk1");
+    let record = |key: u8| ObjectSse {
+        algorithm: SseAlgorithm::Aes256,
+        key_id: None,
+        data_encryption: None,
+        wrapped_key: vec![key; 8],
+    };
+    let append = |pos: u64, data: &[u8], key: u8| {
+        let blob = s.stage_bytes(data).unwrap();
+        let meta = ObjectMeta {
+            sse: Some(record(key)),
+            ..ObjectMeta::default()
+        };
+        let h = AppendObjectHeader {
+            bucket: "bk1".into(),
+            key: "log".into(),
+            position: pos,
+            meta,
+            format: vec![],
+        };
+        s.append_object(h, blob, trailer(data.len(), "A"))
+    };
+    // Two writers raced to create the object with an empty first append, each with its own data key.
+    append(0, b"", 1).unwrap();
+    assert_eq!(
+        append(0, b"abc", 2).err(),
+        Some(MetaError::PositionNotEqualToLength { next_position: 0 })
+    );
+    let info = append(0, b"abc", 1).unwrap();
+    assert_eq!(info.size, 3);
+    assert_eq!(info.meta.sse, Some(record(1)));
+}

@@ -141,6 +141,14 @@ impl Store {
                         next_position: o.size,
                     });
                 }
+                // The appended bytes were sealed under the key of the record the writer saw; if that is not
+                // this object's record (a concurrent first append created it), they could never be read.
+                // Refused like a lost position race: the writer looks again and appends under the real key.
+                Some(o) if o.meta.sse != header.meta.sse => {
+                    return Err(MetaError::PositionNotEqualToLength {
+                        next_position: o.size,
+                    });
+                }
                 Some(o) => {
                     let mut object = o.clone();
                     object.size += trailer.plaintext_len;
