@@ -79,7 +79,6 @@ pub struct ListPartsParams {
 
 /// One OSS operation, fully resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Endpoint {
     /// `GET /` without a bucket.
     ListBuckets(ListBucketsParams),
