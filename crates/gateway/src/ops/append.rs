@@ -14,7 +14,6 @@ use super::empty;
 use super::multipart::seal_under_record;
 use super::object::{Upload, insert, object_meta, prepare_upload, stream_write, with_names};
 use crate::body::ResponseBody;
-use crate::download::{ExtentCipher, ExtentRead};
 use crate::encryption::{echo_of, effective_rule};
 use crate::errors::meta_error_for;
 use crate::gateway::{Call, Gateway};
@@ -41,34 +40,6 @@ async fn existing(
 fn next_sequence(info: Option<&ObjectInfo>) -> Result<u32, OssError> {
     u32::try_from(info.map_or(0, |i| i.extents.len()))
         .map_err(|_| OssError::invalid_request("The object has too many appends."))
-}
-
-/// An append of zero bytes leaves an empty extent whose stored bytes (one empty, authenticated segment) sit
-/// between extents a range may span. No range asks for its plaintext, so a read plan skips it; the plan must
-/// still read and authenticate it, or the stored bytes the plan consumes would not be contiguous.
-pub(crate) fn include_empty_extents(extents: &[ExtentCipher], plan: Vec<ExtentRead>) -> Vec<ExtentRead> {
-    let (Some(first), Some(last)) = (plan.first().map(|r| r.extent), plan.last().map(|r| r.extent)) else {
-        return plan;
-    };
-    let mut out = Vec::with_capacity(plan.len());
-    let mut planned = plan.into_iter().peekable();
-    for (i, extent) in extents.iter().enumerate().take(last + 1).skip(first) {
-        if planned.peek().is_some_and(|r| r.extent == i) {
-            out.extend(planned.next());
-            continue;
-        }
-        // An unencrypted empty extent stores nothing; an encrypted one stores its empty final segment.
-        if let Some(params) = &extent.params {
-            let whole = params.whole();
-            out.push(ExtentRead {
-                extent: i,
-                stored_offset: extent.stored_offset + whole.ciphertext_offset,
-                stored_len: whole.ciphertext_len,
-                segments: Some(whole),
-            });
-        }
-    }
-    out
 }
 
 /// AppendObject.
@@ -137,7 +108,7 @@ pub async fn append_object(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::download::{ExtentDecoder, plan_read};
+    use crate::download::{ExtentCipher, ExtentDecoder, plan_read};
     use bytes::Bytes;
     use cang_meta_api::{Extent, ObjectMeta};
     use cang_sse::{DataKey, Suite, encrypt_all};
@@ -160,7 +131,7 @@ mod tests {
             stored.extend_from_slice(&bytes);
             plain.extend_from_slice(&data);
         }
-        let plan = include_empty_extents(&extents, plan_read(&extents, 30, 50).unwrap());
+        let plan = plan_read(&extents, 30, 50).unwrap();
         assert_eq!(plan.iter().map(|r| r.extent).collect::<Vec<_>>(), [0, 1, 2, 3]);
         for pair in plan.windows(2) {
             assert_eq!(pair[0].stored_offset + pair[0].stored_len, pair[1].stored_offset);
@@ -176,7 +147,10 @@ mod tests {
         assert_eq!(out, plain[30..50]);
         // A range inside one extent is left alone.
         let inside = plan_read(&extents, 1, 5).unwrap();
-        assert_eq!(include_empty_extents(&extents, inside.clone()), inside);
+        assert_eq!(inside.iter().map(|r| r.extent).collect::<Vec<_>>(), [0]);
+        // A range that ends where the empty extents sit does not need them.
+        let before = plan_read(&extents, 1, 40).unwrap();
+        assert_eq!(before.iter().map(|r| r.extent).collect::<Vec<_>>(), [0]);
     }
 
     #[test]

@@ -428,7 +428,6 @@ pub(crate) async fn read_plaintext(
         tracing::error!(bucket, key, error = %e, "object record cannot be read");
         OssError::internal_error()
     })?;
-    let plan = super::append::include_empty_extents(&extents, plan);
     let (Some(first), Some(last)) = (plan.first(), plan.last()) else {
         return Ok(ReadStart::Streaming);
     };
