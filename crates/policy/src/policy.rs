@@ -88,6 +88,23 @@ impl Policy {
         crate::parse::parse_policy(document, max_chars)
     }
 
+    /// Parses a policy to attach to a RAM user (an identity policy). Such a policy speaks for the user it
+    /// is attached to, so a `Principal` element has no meaning there and is refused: RAM rejects it too,
+    /// and accepting it would turn a `Deny` that names another principal into a statement that never
+    /// applies.
+    pub fn parse_identity(document: &str) -> Result<Policy, PolicyError> {
+        let policy = Self::parse(document)?;
+        if let Some(at) = policy.statements.iter().position(|s| s.principals.is_some()) {
+            return Err(PolicyError::Invalid {
+                path: format!("Statement[{at}].Principal"),
+                reason: "a policy attached to a user must not name a Principal (Principal belongs in \
+                         resource policies such as bucket policies)"
+                    .to_owned(),
+            });
+        }
+        Ok(policy)
+    }
+
     /// The statements, in document order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements

@@ -371,3 +371,41 @@ fn principal_limits_a_bucket_policy_statement() {
     );
     assert!(evaluate(&[public], &req).is_allowed());
 }
+
+#[test]
+fn identity_policies_refuse_principal_and_name_the_statement() {
+    let doc = r#"{"Version":"1","Statement":[
+        {"Effect":"Allow","Action":"oss:*","Resource":"*"},
+        {"Effect":"Deny","Action":"oss:DeleteObject","Resource":"*","Principal":"1234:alice"}]}"#;
+    // As a resource policy the document is fine; attached to a user it is refused, naming the element.
+    assert!(Policy::parse(doc).is_ok());
+    let err = Policy::parse_identity(doc).unwrap_err();
+    assert_eq!(err.path(), Some("Statement[1].Principal"));
+    assert!(err.to_string().contains("must not name a Principal"), "{err}");
+    assert!(
+        Policy::parse_identity(
+            r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":"oss:*","Resource":"*"}]}"#
+        )
+        .is_ok()
+    );
+}
+
+#[test]
+fn a_principal_pattern_matches_the_caller_it_names() {
+    // A stored document that predates the identity-policy check still denies the caller it names.
+    let deny = policy(
+        r#"{"Version":"1","Statement":[
+        {"Effect":"Allow","Action":"oss:*","Resource":"*"},
+        {"Effect":"Deny","Action":"oss:DeleteObject","Resource":"*","Principal":"1234:alice"}]}"#,
+    );
+    let ctx = ConditionContext::new();
+    let request = Request::new("oss:DeleteObject", OBJECT_ARN, &ctx);
+    assert_eq!(
+        evaluate(std::slice::from_ref(&deny), &request.by("1234:alice")),
+        Decision::ExplicitDeny(at(0, 1))
+    );
+    assert_eq!(
+        evaluate(std::slice::from_ref(&deny), &request.by("1234:bob")),
+        Decision::Allow(at(0, 0))
+    );
+}
