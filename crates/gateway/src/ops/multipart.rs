@@ -417,6 +417,7 @@ pub async fn list_uploads(
                         key: upload.key,
                         upload_id: upload.upload_id,
                         initiated: at(upload.initiated_ms),
+                        storage_class: cang_oss::model::StorageClass::Standard,
                     });
                 }
             }
@@ -478,6 +479,7 @@ pub async fn list_parts(
         max_parts: max,
         is_truncated: page.is_truncated,
         encoding_url: params.encoding_url,
+        storage_class: cang_oss::model::StorageClass::Standard,
         parts: page
             .parts
             .iter()

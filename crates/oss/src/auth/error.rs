@@ -92,6 +92,8 @@ impl AuthError {
     pub fn ec(&self) -> Option<&'static str> {
         match self {
             Self::InvalidArgument { ec, .. } => *ec,
+            // The EC real OSS sends for both V1 and V4 (the Java SDK's ErrorTest).
+            Self::RequestTimeTooSkewed { .. } => Some("0002-00000504"),
             _ => None,
         }
     }

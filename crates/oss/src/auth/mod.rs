@@ -51,6 +51,16 @@ pub struct AuthConfig {
     pub max_skew: Duration,
 }
 
+impl AuthConfig {
+    /// The default skew window, refusing V4 scopes that name any region but `region`.
+    pub fn for_region(region: impl Into<String>) -> Self {
+        Self {
+            region: Some(region.into()),
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for AuthConfig {
     fn default() -> Self {
         Self {
@@ -81,6 +91,9 @@ pub struct AuthenticatedKey {
     pub access_key_id: String,
     /// The scheme it used.
     pub scheme: SignatureScheme,
+    /// The SHA-256 of the body that the signature covers (V4 header form with a hex
+    /// `x-oss-content-sha256`); see [`SignatureClaim::payload_sha256`].
+    pub payload_sha256: Option<[u8; 32]>,
 }
 
 /// The outcome of authentication. Anonymous requests are not an error here: whether a public-read ACL
@@ -141,6 +154,19 @@ impl SignatureClaim<'_> {
         self.scheme
     }
 
+    /// The SHA-256 digest of the request body that the signature covers, when there is one: only a V4
+    /// Authorization-header request whose `x-oss-content-sha256` is 64 hex digits declares it
+    /// (`UNSIGNED-PAYLOAD`, V1 and presigned URLs sign no body). A malformed value has already been refused
+    /// by [`read_signature`]. The signature proves only that the client claimed this digest; the caller
+    /// must hash the body as it streams and refuse a mismatch before committing anything
+    /// ([`crate::OssError::content_sha256_mismatch`]).
+    pub fn payload_sha256(&self) -> Option<[u8; 32]> {
+        match &self.kind {
+            ClaimKind::V4(claim) if self.scheme == SignatureScheme::V4Header => claim.payload_sha256(),
+            ClaimKind::V4(_) | ClaimKind::V1(_) => None,
+        }
+    }
+
     /// Checks the signature with the key's credential (and its security token, for temporary keys).
     pub fn verify(&self, credential: &Credential) -> Result<AuthenticatedKey, AuthError> {
         let secret = credential.secret.expose().as_bytes();
@@ -178,6 +204,7 @@ impl SignatureClaim<'_> {
         Ok(AuthenticatedKey {
             access_key_id: self.access_key_id.clone(),
             scheme: self.scheme,
+            payload_sha256: self.payload_sha256(),
         })
     }
 
@@ -278,6 +305,8 @@ pub fn read_signature<'r>(
 }
 
 #[cfg(test)]
+mod scope_tests;
+#[cfg(test)]
 mod tests;
 
 /// The `Authorization` header value (`OSS <id>:<signature>`) of a signature V1 request whose headers already
@@ -285,4 +314,28 @@ mod tests;
 /// against the SDKs themselves.
 pub fn sign_v1_authorization(request: &RequestView<'_>, access_key_id: &str, secret: &[u8]) -> String {
     format!("OSS {access_key_id}:{}", v1::sign(request, secret))
+}
+
+/// The `Authorization` header value (`OSS4-HMAC-SHA256 Credential=…`) of a signature V4 request whose
+/// headers already carry `x-oss-date` (or `Date`) and, for a signed body, `x-oss-content-sha256`. The scope
+/// is `<date>/<region>/<product>/aliyun_v4_request`; `product` is `oss` for requests this server accepts,
+/// and anything else only to test that it refuses them. `additional_headers` are signed beside the default
+/// ones. `None` when the request carries no parseable time. For Cang's own clients and tests, like
+/// [`sign_v1_authorization`].
+pub fn sign_v4_authorization(
+    request: &RequestView<'_>,
+    access_key_id: &str,
+    secret: &[u8],
+    region: &str,
+    product: &str,
+    additional_headers: &[&str],
+) -> Option<String> {
+    v4::sign(
+        request,
+        access_key_id,
+        secret,
+        region,
+        product,
+        additional_headers,
+    )
 }

@@ -85,6 +85,7 @@ fn signed(scheme: SignatureScheme) -> Result<Authentication, AuthError> {
     Ok(Authentication::Signed(AuthenticatedKey {
         access_key_id: "ak".into(),
         scheme,
+        payload_sha256: None,
     }))
 }
 

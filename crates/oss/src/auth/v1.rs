@@ -16,12 +16,18 @@ use super::{AuthConfig, AuthError, RequestView, SignatureMismatch};
 #[derive(Debug)]
 pub(super) struct V1Claim {
     /// Candidate third lines of the string to sign: `Date` first, then `x-oss-date` (oss2 and py-v2 prefer
-    /// it when present, §2.2.1); for a presigned URL only the `Expires` value.
+    /// it when present, §2.2.1); for a presigned URL only the `Expires` value. Every header candidate has
+    /// passed the skew check, so whichever one verifies is a date the signature covers and that is fresh.
     date_lines: Vec<Vec<u8>>,
 }
 
 impl V1Claim {
     /// Parses `ak:signature` (the part after `OSS `) and checks the request date.
+    ///
+    /// The date line may be `Date` or `x-oss-date` (§2.2.1), and only verification tells which one the
+    /// client signed. So every value that may serve as the date line must parse and lie within the skew
+    /// window: a signature over an old `x-oss-date` cannot be replayed beside a fresh, unsigned `Date`.
+    /// A value that does not parse as an HTTP date never serves as the date line.
     pub(super) fn from_header(
         credentials: &str,
         headers: &HeaderMap,
@@ -35,17 +41,18 @@ impl V1Claim {
             .ok_or_else(AuthError::malformed_authorization)?;
 
         let date = header_first(headers, "date");
-        let oss_date = header_first(headers, "x-oss-date");
-        let (time, raw) = [date, oss_date]
-            .into_iter()
-            .flatten()
-            .find_map(|raw| parse_http_date(raw).map(|t| (t, raw)))
-            .ok_or_else(|| AuthError::access_denied("OSS authentication requires a valid Date."))?;
-        check_skew(time, raw, now, config.max_skew)?;
-
-        let mut date_lines = vec![date.unwrap_or_default().to_vec()];
-        if let Some(oss_date) = oss_date.filter(|d| Some(*d) != date) {
-            date_lines.push(oss_date.to_vec());
+        let oss_date = header_first(headers, "x-oss-date").filter(|d| Some(*d) != date);
+        let mut date_lines = Vec::with_capacity(2);
+        for raw in [date, oss_date].into_iter().flatten() {
+            if let Some(time) = parse_http_date(raw) {
+                check_skew(time, raw, now, config.max_skew)?;
+                date_lines.push(raw.to_vec());
+            }
+        }
+        if date_lines.is_empty() {
+            return Err(AuthError::access_denied(
+                "OSS authentication requires a valid Date.",
+            ));
         }
         Ok((
             access_key_id.to_owned(),

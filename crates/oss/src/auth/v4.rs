@@ -14,6 +14,8 @@ use super::{AuthConfig, AuthError, RequestView, SignatureMismatch};
 
 const ALGORITHM: &str = "OSS4-HMAC-SHA256";
 const TERMINATOR: &str = "aliyun_v4_request";
+/// The only signing product this server accepts in a V4 scope.
+const PRODUCT: &str = "oss";
 const UNSIGNED_PAYLOAD: &[u8] = b"UNSIGNED-PAYLOAD";
 /// The longest validity any SDK lets a presigned URL have (seven days).
 const MAX_PRESIGN_EXPIRES: i64 = 604_800;
@@ -31,6 +33,9 @@ pub(super) struct V4Claim {
     /// Lower-cased, sorted, de-duplicated names from AdditionalHeaders.
     additional_headers: Vec<String>,
     presigned: bool,
+    /// The body digest the header form signs in `x-oss-content-sha256`; `None` for `UNSIGNED-PAYLOAD`
+    /// (or no header) and for presigned URLs, whose payload line is always `UNSIGNED-PAYLOAD`.
+    payload_sha256: Option<[u8; 32]>,
 }
 
 impl V4Claim {
@@ -70,8 +75,10 @@ impl V4Claim {
             .or_else(|| parse_http_date(timestamp))
             .ok_or_else(|| AuthError::access_denied("OSS authentication requires a valid Date."))?;
         check_skew(time, timestamp, now, config.max_skew)?;
+        let payload_sha256 = declared_payload_sha256(headers)?;
 
-        let claim = Self::new(scope, timestamp.to_vec(), time, additional_headers, false, config)?;
+        let mut claim = Self::new(scope, timestamp.to_vec(), time, additional_headers, false, config)?;
+        claim.payload_sha256 = payload_sha256;
         Ok((access_key_id, signature.to_owned(), claim))
     }
 
@@ -142,6 +149,14 @@ impl V4Claim {
                 "Invalid signing date in the credential scope.",
             ));
         }
+        // The product is part of the signing key, so another service's scope (`ecs`, `oss-cloudbox`) would
+        // verify just as well; OSS refuses it (EC 0002-00000227, the Java SDK's ErrorTest).
+        if scope.product != PRODUCT {
+            return Err(AuthError::InvalidArgument {
+                message: "Invalid signing product in Authorization header.",
+                ec: Some("0002-00000227"),
+            });
+        }
         if config
             .region
             .as_deref()
@@ -160,7 +175,13 @@ impl V4Claim {
             timestamp,
             additional_headers,
             presigned,
+            payload_sha256: None,
         })
+    }
+
+    /// The SHA-256 of the body that the signature covers, when the client declared one.
+    pub(super) fn payload_sha256(&self) -> Option<[u8; 32]> {
+        self.payload_sha256
     }
 
     pub(super) fn verify(
@@ -171,6 +192,26 @@ impl V4Claim {
         signature: &str,
         secret: &[u8],
     ) -> Result<(), AuthError> {
+        let (expected, string_to_sign, canonical_request) = self.expected_signature(request, params, secret);
+        if signature_matches(expected.as_bytes(), signature.as_bytes()) {
+            return Ok(());
+        }
+        Err(AuthError::SignatureDoesNotMatch(Box::new(SignatureMismatch {
+            access_key_id: access_key_id.to_owned(),
+            signature_provided: signature.to_owned(),
+            string_to_sign,
+            canonical_request: Some(canonical_request),
+        })))
+    }
+
+    /// The signature this claim's scope and the request produce under `secret`, with the string to sign
+    /// and the canonical request it was computed over.
+    fn expected_signature(
+        &self,
+        request: &RequestView<'_>,
+        params: &[QueryParam],
+        secret: &[u8],
+    ) -> (String, Vec<u8>, Vec<u8>) {
         let canonical_request = self.canonical_request(request, params);
         let mut string_to_sign = format!("{ALGORITHM}\n").into_bytes();
         string_to_sign.extend_from_slice(&self.timestamp);
@@ -185,15 +226,7 @@ impl V4Claim {
         *key = hmac_sha256(&*key, self.product.as_bytes());
         *key = hmac_sha256(&*key, TERMINATOR.as_bytes());
         let expected = hex::encode(hmac_sha256(&*key, &string_to_sign));
-        if signature_matches(expected.as_bytes(), signature.as_bytes()) {
-            return Ok(());
-        }
-        Err(AuthError::SignatureDoesNotMatch(Box::new(SignatureMismatch {
-            access_key_id: access_key_id.to_owned(),
-            signature_provided: signature.to_owned(),
-            string_to_sign,
-            canonical_request: Some(canonical_request),
-        })))
+        (expected, string_to_sign, canonical_request)
     }
 
     fn canonical_request(&self, request: &RequestView<'_>, params: &[QueryParam]) -> Vec<u8> {
@@ -263,6 +296,34 @@ impl V4Claim {
     }
 }
 
+/// Reads `x-oss-content-sha256` for the header form: absent or `UNSIGNED-PAYLOAD` → `None`; 64 hex digits →
+/// the digest, which the caller must compare with the body it receives. Anything else (another keyword,
+/// a truncated digest, the header twice) is refused before the key is looked up: verification would sign
+/// the raw value, so accepting it would let a client claim a hash that nobody checks. OSS documents this
+/// refusal as EC 0002-00000214 ("The value of the x-oss-content-sha256 header is invalid").
+fn declared_payload_sha256(headers: &http::HeaderMap) -> Result<Option<[u8; 32]>, AuthError> {
+    let invalid = || AuthError::InvalidArgument {
+        message: "The value of the x-oss-content-sha256 header is invalid.",
+        ec: Some("0002-00000214"),
+    };
+    let mut values = headers.get_all("x-oss-content-sha256").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(invalid());
+    }
+    let value = super::canonical::trim_ows(value.as_bytes());
+    if value == UNSIGNED_PAYLOAD {
+        return Ok(None);
+    }
+    let mut digest = [0u8; 32];
+    if value.len() != 64 || hex::decode_to_slice(value, &mut digest).is_err() {
+        return Err(invalid());
+    }
+    Ok(Some(digest))
+}
+
 struct Scope<'a> {
     full: &'a str,
     date: &'a str,
@@ -312,4 +373,48 @@ fn parse_additional_headers(list: &str) -> Result<Vec<String>, AuthError> {
         })
         .collect::<Result<BTreeSet<String>, AuthError>>()?;
     Ok(names.into_iter().collect())
+}
+
+/// The V4 `Authorization` header value of a request whose headers already carry `x-oss-date` (or `Date`),
+/// scoped to `region` and `product`: the client side of [`V4Claim::verify`]. `None` when the request
+/// carries no usable time.
+pub(super) fn sign(
+    request: &RequestView<'_>,
+    access_key_id: &str,
+    secret: &[u8],
+    region: &str,
+    product: &str,
+    additional_headers: &[&str],
+) -> Option<String> {
+    let headers = request.headers;
+    let timestamp = header_first(headers, "x-oss-date").or_else(|| header_first(headers, "date"))?;
+    let time = parse_iso8601_basic(timestamp).or_else(|| parse_http_date(timestamp))?;
+    let date = time::OffsetDateTime::from_unix_timestamp(time).ok()?.date();
+    let scope_date = format!("{:04}{:02}{:02}", date.year(), u8::from(date.month()), date.day());
+    let mut names: Vec<String> = additional_headers
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    names.sort();
+    names.dedup();
+    let claim = V4Claim {
+        scope: format!("{scope_date}/{region}/{product}/{TERMINATOR}"),
+        scope_date,
+        region: region.to_owned(),
+        product: product.to_owned(),
+        timestamp: timestamp.to_vec(),
+        additional_headers: names,
+        presigned: false,
+        payload_sha256: None,
+    };
+    let params = super::canonical::parse_query(request.raw_query);
+    let (signature, _, _) = claim.expected_signature(request, &params, secret);
+    let mut out = format!("{ALGORITHM} Credential={access_key_id}/{}", claim.scope);
+    if !claim.additional_headers.is_empty() {
+        out.push_str(",AdditionalHeaders=");
+        out.push_str(&claim.additional_headers.join(";"));
+    }
+    out.push_str(",Signature=");
+    out.push_str(&signature);
+    Some(out)
 }

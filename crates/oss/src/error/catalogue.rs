@@ -80,6 +80,21 @@ impl OssError {
         Self::new(ErrorCode::InvalidDigest)
     }
 
+    /// `400 InvalidDigest`: the body's SHA-256 differs from the `x-oss-content-sha256` a V4 signature
+    /// covers ([`crate::auth::SignatureClaim::payload_sha256`]).
+    ///
+    /// S3 answers this case with `400 XAmzContentSHA256Mismatch`; OSS documents no code of its own for it
+    /// (real OSS refuses any value but `UNSIGNED-PAYLOAD`, EC 0002-00000214). `InvalidDigest` is the OSS
+    /// code for a body that does not match the digest the client declared (`Content-MD5`), and the one
+    /// oss2 maps to its `InvalidDigest` exception, so clients see the familiar class of error with a
+    /// message naming the header.
+    pub fn content_sha256_mismatch() -> Self {
+        Self::with_message(
+            ErrorCode::InvalidDigest,
+            "The x-oss-content-sha256 you specified did not match what we received.",
+        )
+    }
+
     /// `400 InvalidObjectName`.
     pub fn invalid_object_name(reason: &'static str) -> Self {
         Self::with_message(ErrorCode::InvalidObjectName, reason)

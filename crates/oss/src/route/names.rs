@@ -22,7 +22,19 @@ pub fn validate_bucket_name(name: &str) -> Result<(), OssError> {
     }
 }
 
-/// Checks an object key: 1–1023 bytes of UTF-8, not starting with `/` or `\`.
+/// Whether `c` may appear in an XML 1.0 document (the `Char` production), literally or as a reference.
+/// Surrogates cannot occur in a Rust `char`.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r') || (c >= '\u{20}' && !matches!(c, '\u{fffe}' | '\u{ffff}'))
+}
+
+/// Checks an object key: 1–1023 bytes of UTF-8, not starting with `/` or `\`, and only characters that
+/// XML 1.0 can carry.
+///
+/// The last rule is Cang's, not OSS's (OSS stores such keys and relies on `encoding-type=url`): a key
+/// with NUL, another C0 control other than tab, line feed and carriage return, U+FFFE or U+FFFF would make
+/// every listing without `encoding-type=url` that contains it ill-formed, which strict parsers (expat
+/// under oss2 and py-v2, Java's) reject as a whole. Refusing it on write keeps every listing well formed.
 pub fn validate_object_key(key: &str) -> Result<(), OssError> {
     if key.is_empty() {
         return Err(OssError::invalid_object_name("The object key must not be empty."));
@@ -35,6 +47,11 @@ pub fn validate_object_key(key: &str) -> Result<(), OssError> {
     if key.starts_with('/') || key.starts_with('\\') {
         return Err(OssError::invalid_object_name(
             "The object key must not start with '/' or '\\'.",
+        ));
+    }
+    if !key.chars().all(is_xml_char) {
+        return Err(OssError::invalid_object_name(
+            "The object key must not contain control characters other than tab, line feed and carriage return, nor U+FFFE or U+FFFF.",
         ));
     }
     Ok(())
@@ -113,7 +130,30 @@ mod tests {
     fn object_keys() {
         assert!(validate_object_key("a").is_ok());
         assert!(validate_object_key(&"k".repeat(1023)).is_ok());
-        for bad in ["", "/a", "\\invalid-object-name", &"k".repeat(1024)] {
+        for ok in [
+            "a\tb",
+            "a\nb",
+            "a\rb",
+            "\u{7f}\u{80}\u{9f}",
+            "\u{fffd}",
+            "\u{10ffff}",
+            "\u{e000}",
+        ] {
+            assert!(validate_object_key(ok).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "/a",
+            "\\invalid-object-name",
+            &"k".repeat(1024),
+            "a\0b",
+            "a\u{1}",
+            "\u{1f}x",
+            "a\u{b}",
+            "a\u{c}",
+            "x\u{fffe}",
+            "x\u{ffff}",
+        ] {
             let err = validate_object_key(bad).err().map(|e| e.code());
             assert_eq!(err, Some(ErrorCode::InvalidObjectName));
         }
@@ -125,6 +165,14 @@ mod tests {
             decode_object_key("%5Cx").err().map(|e| e.code()),
             Some(ErrorCode::InvalidObjectName)
         );
+        for raw in ["a%00b", "a%01", "x%EF%BF%BE", "x%EF%BF%BF"] {
+            assert_eq!(
+                decode_object_key(raw).err().map(|e| e.code()),
+                Some(ErrorCode::InvalidObjectName),
+                "{raw}"
+            );
+        }
+        assert_eq!(decode_object_key("a%0D%0Ab%09").ok().as_deref(), Some("a\r\nb\t"));
     }
 
     #[test]

@@ -438,6 +438,8 @@ pub struct UploadSummary {
     pub upload_id: String,
     /// When Initiate was called.
     pub initiated: SystemTime,
+    /// Storage class the object will have (real OSS writes it in every `<Upload>`).
+    pub storage_class: StorageClass,
 }
 
 /// ListMultipartUploads (§7.6).
@@ -496,6 +498,7 @@ impl ListUploadsResult {
                 .text("Key", &enc(url, &u.key))
                 .text("UploadId", &u.upload_id)
                 .text("Initiated", &xml_date(u.initiated))
+                .text("StorageClass", u.storage_class.as_str())
                 .close("Upload");
         }
         common_prefixes(&mut w, url, &self.common_prefixes);
@@ -536,8 +539,11 @@ pub struct ListPartsResult {
     pub max_parts: u32,
     /// More parts follow.
     pub is_truncated: bool,
-    /// `encoding-type=url` was requested.
+    /// `encoding-type=url` was requested (only `Key` is encoded, as py-v2's decoder expects).
     pub encoding_url: bool,
+    /// Storage class of the upload. Real OSS writes it once under the root, not per part (captured
+    /// responses; py-v2's `ListPartsResult.storage_class`).
+    pub storage_class: StorageClass,
     /// Parts in number order.
     pub parts: Vec<PartSummary>,
 }
@@ -556,7 +562,8 @@ impl ListPartsResult {
             .display("PartNumberMarker", self.part_number_marker)
             .display("NextPartNumberMarker", self.next_part_number_marker)
             .display("MaxParts", self.max_parts)
-            .boolean("IsTruncated", self.is_truncated);
+            .boolean("IsTruncated", self.is_truncated)
+            .text("StorageClass", self.storage_class.as_str());
         for p in &self.parts {
             w.open("Part")
                 .display("PartNumber", p.part_number)

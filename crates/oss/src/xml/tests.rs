@@ -288,6 +288,7 @@ fn list_uploads_and_parts_snapshots() {
             key: "multipart.data".into(),
             upload_id: "U1".into(),
             initiated: t(1_329_970_703),
+            storage_class: StorageClass::Standard,
         }],
         common_prefixes: vec![],
     };
@@ -298,7 +299,7 @@ fn list_uploads_and_parts_snapshots() {
              <UploadIdMarker></UploadIdMarker><NextKeyMarker></NextKeyMarker><NextUploadIdMarker></NextUploadIdMarker>\
              <Delimiter></Delimiter><Prefix></Prefix><MaxUploads>1000</MaxUploads><IsTruncated>false</IsTruncated>\
              <Upload><Key>multipart.data</Key><UploadId>U1</UploadId><Initiated>2012-02-23T04:18:23.000Z</Initiated>\
-             </Upload></ListMultipartUploadsResult>"
+             <StorageClass>Standard</StorageClass></Upload></ListMultipartUploadsResult>"
         )
     );
     let parts = ListPartsResult {
@@ -310,6 +311,7 @@ fn list_uploads_and_parts_snapshots() {
         max_parts: 1000,
         is_truncated: false,
         encoding_url: false,
+        storage_class: StorageClass::Standard,
         parts: vec![PartSummary {
             part_number: 1,
             last_modified: t(1_329_980_494),
@@ -323,7 +325,8 @@ fn list_uploads_and_parts_snapshots() {
         format!(
             "{PROLOG}<ListPartsResult><Bucket>bkt</Bucket><Key>multipart.data</Key><UploadId>U1</UploadId>\
              <PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>1</NextPartNumberMarker>\
-             <MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated><Part><PartNumber>1</PartNumber>\
+             <MaxParts>1000</MaxParts><IsTruncated>false</IsTruncated><StorageClass>Standard</StorageClass>\
+             <Part><PartNumber>1</PartNumber>\
              <LastModified>2012-02-23T07:01:34.000Z</LastModified><ETag>\"3349DC700140D7F86A0784842780000\"</ETag>\
              <HashCrc64ecma>1234567890</HashCrc64ecma><Size>6291456</Size></Part></ListPartsResult>"
         )

@@ -72,11 +72,17 @@ impl XmlWriter {
 
 /// Escapes `text` for use as XML character data.
 ///
-/// `&`, `<` and `>` become entities; `"`/`'` need nothing outside attributes. Control characters other than
-/// tab, newline and carriage return cannot appear literally in XML 1.0, so they are written as numeric
-/// character references, which Go and Java parsers accept (`encoding-type=url` is the portable way to carry
-/// such keys, and oss2/py-v2 always ask for it). A carriage return is also written as a reference because XML
-/// parsers normalise a literal one to a line feed.
+/// `&`, `<` and `>` become entities; `"`/`'` need nothing outside attributes. Tab and line feed are written
+/// as they are: XML parsers keep them in element text (attribute-value normalisation does not apply). A
+/// carriage return is written as `&#xD;` because parsers normalise a literal one to a line feed, while a
+/// character reference survives (expat, quick-xml's `xml10_content`, Go, Java). DEL is written as a
+/// reference for readability.
+///
+/// Characters XML 1.0 forbids outright (other C0 controls, U+FFFE, U+FFFF) cannot be written in any form
+/// that a strict parser accepts. Object keys containing them are refused on write
+/// ([`crate::route::validate_object_key`]), so no listing carries one; anything else that might (an
+/// echoed query parameter, a key stored before that rule) is written as a numeric reference, which
+/// lenient parsers (quick-xml, Go) read back and `encoding-type=url` avoids altogether.
 pub(crate) fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
@@ -84,7 +90,7 @@ pub(crate) fn escape_into(out: &mut String, text: &str) {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '\t' | '\n' => out.push(c),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+            c if (c as u32) < 0x20 || matches!(c, '\u{7f}' | '\u{fffe}' | '\u{ffff}') => {
                 let _ = write!(out, "&#x{:X};", c as u32);
             }
             c => out.push(c),
@@ -108,6 +114,7 @@ mod tests {
     fn escapes_markup_and_control_characters() {
         assert_eq!(escape("a<b>&c\"d'"), "a&lt;b&gt;&amp;c\"d'");
         assert_eq!(escape("x\u{1}y\rz\tw\n"), "x&#x1;y&#xD;z\tw\n");
+        assert_eq!(escape("\u{fffe}\u{ffff}\u{fffd}"), "&#xFFFE;&#xFFFF;\u{fffd}");
         assert_eq!(escape("阿里云/加油"), "阿里云/加油");
     }
 
