@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use cang_tls::ServiceIdentity;
 use futures::stream::BoxStream;
 
 use crate::{
@@ -39,6 +40,16 @@ pub fn write_body(chunks: Vec<Bytes>, trailer: PutTrailer) -> WriteBody {
         .map(WriteItem::Chunk)
         .chain(std::iter::once(WriteItem::Trailer(trailer)));
     Box::pin(futures::stream::iter(items.map(Ok)))
+}
+
+/// The metadata service bound to one caller at a time: the gRPC server asks it for the [`MetaApi`]
+/// of each request's certificate identity, which refuses what that identity may not do
+/// ([`MetaError::NotPermitted`]).
+pub trait MetaForCaller: Send + Sync + 'static {
+    /// The API as seen by one caller.
+    type Api: MetaApi;
+    /// Binds the service to `caller`.
+    fn for_caller(&self, caller: ServiceIdentity) -> Self::Api;
 }
 
 /// The metadata/blob service.

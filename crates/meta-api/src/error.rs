@@ -85,6 +85,11 @@ pub enum MetaError {
     /// The caller's certificate does not name an identity this service serves.
     #[error("the caller is not allowed to use the metadata service")]
     AccessDenied,
+    /// The caller's identity is served, but may not run this operation (identity writes are the
+    /// admin's); the detail names the operation. For an OSS client this is a server fault: the
+    /// gateway asked for something it has no business asking.
+    #[error("the caller's identity may not call {0} on the metadata service")]
+    NotPermitted(String),
     /// The service could not be reached or is shutting down; the request may be retried.
     #[error("metadata service unavailable: {0}")]
     Unavailable(String),
@@ -122,6 +127,7 @@ impl MetaError {
             Self::Conflict(_) => "Conflict",
             Self::MalformedPolicy(_) => "MalformedPolicy",
             Self::AccessDenied => "AccessDenied",
+            Self::NotPermitted(_) => "NotPermitted",
             Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "Internal",
         }
@@ -137,6 +143,7 @@ impl MetaError {
             | Self::AlreadyExists(s)
             | Self::Conflict(s)
             | Self::MalformedPolicy(s)
+            | Self::NotPermitted(s)
             | Self::Unavailable(s)
             | Self::Internal(s) => s.clone(),
             _ => String::new(),
@@ -174,6 +181,7 @@ impl MetaError {
             "Conflict" => Self::Conflict(detail),
             "MalformedPolicy" => Self::MalformedPolicy(detail),
             "AccessDenied" => Self::AccessDenied,
+            "NotPermitted" => Self::NotPermitted(detail),
             "Unavailable" => Self::Unavailable(detail),
             "Internal" => Self::Internal(detail),
             _ => return None,

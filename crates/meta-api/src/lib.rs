@@ -16,7 +16,7 @@ mod server;
 mod status;
 mod types;
 
-pub use api::{ByteStream, DeleteOutcome, MetaApi, WriteBody, WriteItem, write_body};
+pub use api::{ByteStream, DeleteOutcome, MetaApi, MetaForCaller, WriteBody, WriteItem, write_body};
 pub use client::{MAX_MESSAGE_SIZE, MetaGrpcClient};
 pub use error::MetaError;
 pub use identity::{AccessKey, AccessKeyStatus, Account, NewAccessKey, Policy, SealedSecret, User};

@@ -1,13 +1,14 @@
-//! gRPC server adapter: decodes requests into domain types (validating), calls the [`MetaApi`], and
-//! encodes results; a `MetaError` becomes a `Status` carrying its code. Only the gateway and admin
-//! certificates are admitted.
+//! gRPC server adapter: decodes requests into domain types (validating), calls the [`MetaApi`] bound to
+//! the caller's certificate identity ([`MetaForCaller`]), and encodes results; a `MetaError` becomes a
+//! `Status` carrying its code. Only the gateway and admin certificates are admitted at all; what each
+//! may do is the bound API's rule.
 
 use std::pin::Pin;
 use std::sync::Arc;
 
 use cang_proto::cang::meta::v1 as pb;
 use cang_proto::cang::meta::v1::meta_server::{Meta, MetaServer};
-use cang_tls::{IdentityInterceptor, ServiceIdentity, identity_interceptor};
+use cang_tls::{IdentityInterceptor, ServiceIdentity, identity_interceptor, peer_identity};
 use futures::{Stream, StreamExt};
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
@@ -18,22 +19,23 @@ use crate::convert::{acl_from_pb, meta_from};
 use crate::convert_identity::status_from_pb;
 use crate::{
     CompletedPart, CopyObjectRequest, ListBucketsQuery, ListObjectsQuery, ListUploadsQuery, MetaApi,
-    MetaError, NewAccessKey, NewBucket, SealedSecret,
+    MetaError, MetaForCaller, NewAccessKey, NewBucket, SealedSecret,
 };
 
-/// The identities allowed to call the metadata service.
+/// The identities allowed to call the metadata service at all; per-operation rules are the
+/// [`MetaForCaller`]'s.
 pub static META_CALLERS: &[ServiceIdentity] = &[ServiceIdentity::Gateway, ServiceIdentity::Admin];
 
-/// Serves any [`MetaApi`] over gRPC.
+/// Serves any [`MetaForCaller`] over gRPC.
 #[derive(Debug)]
-pub struct MetaGrpcServer<A> {
-    api: Arc<A>,
+pub struct MetaGrpcServer<F> {
+    inner: Arc<F>,
 }
 
-impl<A: MetaApi> MetaGrpcServer<A> {
+impl<F: MetaForCaller> MetaGrpcServer<F> {
     /// Wraps the service.
-    pub fn new(api: Arc<A>) -> Self {
-        Self { api }
+    pub fn new(inner: Arc<F>) -> Self {
+        Self { inner }
     }
 
     /// The tonic service, admitting only [`META_CALLERS`].
@@ -42,6 +44,16 @@ impl<A: MetaApi> MetaGrpcServer<A> {
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
         InterceptedService::new(server, identity_interceptor(META_CALLERS))
+    }
+
+    /// The API bound to the request's caller (named by the interceptor, or read from the connection
+    /// when the service runs without it).
+    fn api<T>(&self, request: &Request<T>) -> Result<F::Api, Status> {
+        let caller = match request.extensions().get::<ServiceIdentity>() {
+            Some(id) => *id,
+            None => peer_identity(request).map_err(|e| Status::unauthenticated(e.to_string()))?,
+        };
+        Ok(self.inner.for_caller(caller))
     }
 }
 
@@ -118,10 +130,11 @@ fn policies(list: Vec<crate::Policy>) -> pb::ListPoliciesResponse {
 }
 
 #[tonic::async_trait]
-impl<A: MetaApi> Meta for MetaGrpcServer<A> {
+impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
     type ReadObjectStream = Pin<Box<dyn Stream<Item = Result<pb::ReadObjectMessage, Status>> + Send>>;
 
     async fn create_bucket(&self, req: Request<pb::CreateBucketRequest>) -> Reply<pb::Bucket> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
         let new = NewBucket {
             name: r.name,
@@ -130,14 +143,16 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
             acl: acl_from_pb(r.acl)?,
             encryption: r.encryption.map(TryInto::try_into).transpose()?,
         };
-        ok(self.api.create_bucket(new).await?.into())
+        ok(api.create_bucket(new).await?.into())
     }
 
     async fn get_bucket(&self, req: Request<pb::BucketRef>) -> Reply<pb::Bucket> {
-        ok(self.api.get_bucket(&req.into_inner().bucket).await?.into())
+        let api = self.api(&req)?;
+        ok(api.get_bucket(&req.into_inner().bucket).await?.into())
     }
 
     async fn list_buckets(&self, req: Request<pb::ListBucketsRequest>) -> Reply<pb::ListBucketsResponse> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
         let q = ListBucketsQuery {
             owner: r.owner,
@@ -145,7 +160,7 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
             marker: r.marker,
             max_keys: r.max_keys,
         };
-        let page = self.api.list_buckets(q).await?;
+        let page = api.list_buckets(q).await?;
         ok(pb::ListBucketsResponse {
             buckets: page.buckets.into_iter().map(Into::into).collect(),
             is_truncated: page.is_truncated,
@@ -154,47 +169,54 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
     }
 
     async fn delete_bucket(&self, req: Request<pb::BucketRef>) -> Reply<pb::Empty> {
-        self.api.delete_bucket(&req.into_inner().bucket).await?;
+        let api = self.api(&req)?;
+        api.delete_bucket(&req.into_inner().bucket).await?;
         ok(pb::Empty {})
     }
 
     async fn set_bucket_encryption(&self, req: Request<pb::SetBucketEncryptionRequest>) -> Reply<pb::Bucket> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
         let rule = r.rule.map(TryInto::try_into).transpose()?;
-        ok(self.api.set_bucket_encryption(&r.bucket, rule).await?.into())
+        ok(api.set_bucket_encryption(&r.bucket, rule).await?.into())
     }
 
     async fn set_bucket_acl(&self, req: Request<pb::SetBucketAclRequest>) -> Reply<pb::Empty> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        self.api.set_bucket_acl(&r.bucket, acl_from_pb(r.acl)?).await?;
+        api.set_bucket_acl(&r.bucket, acl_from_pb(r.acl)?).await?;
         ok(pb::Empty {})
     }
 
     async fn get_bucket_stats(&self, req: Request<pb::BucketRef>) -> Reply<pb::BucketStats> {
-        ok(self.api.bucket_stats(&req.into_inner().bucket).await?.into())
+        let api = self.api(&req)?;
+        ok(api.bucket_stats(&req.into_inner().bucket).await?.into())
     }
 
     async fn put_object(&self, req: Request<Streaming<pb::PutObjectMessage>>) -> Reply<pb::ObjectInfo> {
+        let api = self.api(&req)?;
         let (header, body) = split_write(req.into_inner(), classify_put).await?;
-        ok(self.api.put_object(header.try_into()?, body).await?.into())
+        ok(api.put_object(header.try_into()?, body).await?.into())
     }
 
     async fn append_object(&self, req: Request<Streaming<pb::AppendObjectMessage>>) -> Reply<pb::ObjectInfo> {
+        let api = self.api(&req)?;
         let (header, body) = split_write(req.into_inner(), classify_append).await?;
-        ok(self.api.append_object(header.try_into()?, body).await?.into())
+        ok(api.append_object(header.try_into()?, body).await?.into())
     }
 
     async fn head_object(&self, req: Request<pb::ObjectRef>) -> Reply<pb::ObjectInfo> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        ok(self.api.head_object(&r.bucket, &r.key).await?.into())
+        ok(api.head_object(&r.bucket, &r.key).await?.into())
     }
 
     async fn read_object(&self, req: Request<pb::ReadObjectRequest>) -> Reply<Self::ReadObjectStream> {
+        let api = self.api(&req)?;
         use pb::read_object_message::Message;
         let r = req.into_inner();
         let conditions = r.conditions.map(Into::into).unwrap_or_default();
-        let (info, chunks) = self
-            .api
+        let (info, chunks) = api
             .read_object(&r.bucket, &r.key, r.range.map(Into::into), conditions)
             .await?;
         let first = pb::ReadObjectMessage {
@@ -215,8 +237,9 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
         &self,
         req: Request<pb::DeleteObjectsRequest>,
     ) -> Reply<pb::DeleteObjectsResponse> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        let results = self.api.delete_objects(&r.bucket, r.keys).await?;
+        let results = api.delete_objects(&r.bucket, r.keys).await?;
         ok(pb::DeleteObjectsResponse {
             results: results
                 .into_iter()
@@ -239,6 +262,7 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
     }
 
     async fn copy_object(&self, req: Request<pb::CopyObjectRequest>) -> Reply<pb::ObjectInfo> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
         let copy = CopyObjectRequest {
             src_bucket: r.src_bucket,
@@ -249,10 +273,11 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
             replace_meta: r.replace_meta.map(TryInto::try_into).transpose()?,
             forbid_overwrite: r.forbid_overwrite,
         };
-        ok(self.api.copy_object(copy).await?.into())
+        ok(api.copy_object(copy).await?.into())
     }
 
     async fn list_objects(&self, req: Request<pb::ListObjectsRequest>) -> Reply<pb::ListObjectsResponse> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
         let q = ListObjectsQuery {
             prefix: r.prefix,
@@ -260,7 +285,7 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
             start_after: r.start_after,
             max_keys: r.max_keys,
         };
-        let page = self.api.list_objects(&r.bucket, q).await?;
+        let page = api.list_objects(&r.bucket, q).await?;
         ok(pb::ListObjectsResponse {
             objects: page.objects.into_iter().map(Into::into).collect(),
             common_prefixes: page.common_prefixes,
@@ -270,28 +295,30 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
     }
 
     async fn initiate_upload(&self, req: Request<pb::InitiateUploadRequest>) -> Reply<pb::MultipartUpload> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        ok(self
-            .api
+        ok(api
             .initiate_upload(&r.bucket, &r.key, meta_from(r.meta)?)
             .await?
             .into())
     }
 
     async fn upload_part(&self, req: Request<Streaming<pb::UploadPartMessage>>) -> Reply<pb::PartInfo> {
+        let api = self.api(&req)?;
         let (header, body) = split_write(req.into_inner(), classify_part).await?;
-        ok(self.api.upload_part(header.into(), body).await?.into())
+        ok(api.upload_part(header.into(), body).await?.into())
     }
 
     async fn get_upload(&self, req: Request<pb::UploadRef>) -> Reply<pb::MultipartUpload> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        ok(self.api.get_upload(&r.bucket, &r.key, &r.upload_id).await?.into())
+        ok(api.get_upload(&r.bucket, &r.key, &r.upload_id).await?.into())
     }
 
     async fn list_parts(&self, req: Request<pb::ListPartsRequest>) -> Reply<pb::ListPartsResponse> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        let page = self
-            .api
+        let page = api
             .list_parts(&r.bucket, &r.key, &r.upload_id, r.part_number_marker, r.max_parts)
             .await?;
         ok(pb::ListPartsResponse {
@@ -302,6 +329,7 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
     }
 
     async fn list_uploads(&self, req: Request<pb::ListUploadsRequest>) -> Reply<pb::ListUploadsResponse> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
         let q = ListUploadsQuery {
             prefix: r.prefix,
@@ -309,7 +337,7 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
             upload_id_marker: r.upload_id_marker,
             max_uploads: r.max_uploads,
         };
-        let page = self.api.list_uploads(&r.bucket, q).await?;
+        let page = api.list_uploads(&r.bucket, q).await?;
         let (next_key_marker, next_upload_id_marker) = page.next_markers.unzip();
         ok(pb::ListUploadsResponse {
             uploads: page.uploads.into_iter().map(Into::into).collect(),
@@ -320,6 +348,7 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
     }
 
     async fn complete_upload(&self, req: Request<pb::CompleteUploadRequest>) -> Reply<pb::ObjectInfo> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
         let parts = r
             .parts
@@ -329,54 +358,61 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
                 etag: p.etag,
             })
             .collect();
-        ok(self
-            .api
+        ok(api
             .complete_upload(&r.bucket, &r.key, &r.upload_id, parts, r.forbid_overwrite)
             .await?
             .into())
     }
 
     async fn abort_upload(&self, req: Request<pb::UploadRef>) -> Reply<pb::Empty> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        self.api.abort_upload(&r.bucket, &r.key, &r.upload_id).await?;
+        api.abort_upload(&r.bucket, &r.key, &r.upload_id).await?;
         ok(pb::Empty {})
     }
 
     async fn create_account(&self, req: Request<pb::CreateAccountRequest>) -> Reply<pb::Account> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        ok(self.api.create_account(&r.account_id, &r.name).await?.into())
+        ok(api.create_account(&r.account_id, &r.name).await?.into())
     }
 
     async fn get_account(&self, req: Request<pb::AccountRef>) -> Reply<pb::Account> {
-        ok(self.api.get_account(&req.into_inner().account_id).await?.into())
+        let api = self.api(&req)?;
+        ok(api.get_account(&req.into_inner().account_id).await?.into())
     }
 
-    async fn list_accounts(&self, _req: Request<pb::Empty>) -> Reply<pb::ListAccountsResponse> {
-        let accounts = self.api.list_accounts().await?;
+    async fn list_accounts(&self, req: Request<pb::Empty>) -> Reply<pb::ListAccountsResponse> {
+        let api = self.api(&req)?;
+        let accounts = api.list_accounts().await?;
         ok(pb::ListAccountsResponse {
             accounts: accounts.into_iter().map(Into::into).collect(),
         })
     }
 
     async fn create_user(&self, req: Request<pb::UserRef>) -> Reply<pb::User> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        ok(self.api.create_user(&r.account_id, &r.user).await?.into())
+        ok(api.create_user(&r.account_id, &r.user).await?.into())
     }
 
     async fn list_users(&self, req: Request<pb::AccountRef>) -> Reply<pb::ListUsersResponse> {
-        let users = self.api.list_users(&req.into_inner().account_id).await?;
+        let api = self.api(&req)?;
+        let users = api.list_users(&req.into_inner().account_id).await?;
         ok(pb::ListUsersResponse {
             users: users.into_iter().map(Into::into).collect(),
         })
     }
 
     async fn delete_user(&self, req: Request<pb::UserRef>) -> Reply<pb::Empty> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        self.api.delete_user(&r.account_id, &r.user).await?;
+        api.delete_user(&r.account_id, &r.user).await?;
         ok(pb::Empty {})
     }
 
     async fn create_access_key(&self, req: Request<pb::CreateAccessKeyRequest>) -> Reply<pb::AccessKey> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
         let new = NewAccessKey {
             id: r.access_key_id,
@@ -384,26 +420,21 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
             user: r.user,
             sealed_secret: SealedSecret::new(r.sealed_secret),
         };
-        ok(self.api.create_access_key(new).await?.into())
+        ok(api.create_access_key(new).await?.into())
     }
 
     async fn get_access_key(&self, req: Request<pb::AccessKeyRef>) -> Reply<pb::AccessKey> {
-        ok(self
-            .api
-            .get_access_key(&req.into_inner().access_key_id)
-            .await?
-            .into())
+        let api = self.api(&req)?;
+        ok(api.get_access_key(&req.into_inner().access_key_id).await?.into())
     }
 
     async fn list_access_keys(
         &self,
         req: Request<pb::ListAccessKeysRequest>,
     ) -> Reply<pb::ListAccessKeysResponse> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        let keys = self
-            .api
-            .list_access_keys(&r.account_id, r.user.as_deref())
-            .await?;
+        let keys = api.list_access_keys(&r.account_id, r.user.as_deref()).await?;
         ok(pb::ListAccessKeysResponse {
             access_keys: keys.into_iter().map(Into::into).collect(),
         })
@@ -413,61 +444,61 @@ impl<A: MetaApi> Meta for MetaGrpcServer<A> {
         &self,
         req: Request<pb::SetAccessKeyStatusRequest>,
     ) -> Reply<pb::AccessKey> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        ok(self
-            .api
+        ok(api
             .set_access_key_status(&r.access_key_id, status_from_pb(r.status)?)
             .await?
             .into())
     }
 
     async fn delete_access_key(&self, req: Request<pb::AccessKeyRef>) -> Reply<pb::Empty> {
-        self.api
-            .delete_access_key(&req.into_inner().access_key_id)
-            .await?;
+        let api = self.api(&req)?;
+        api.delete_access_key(&req.into_inner().access_key_id).await?;
         ok(pb::Empty {})
     }
 
     async fn put_policy(&self, req: Request<pb::PutPolicyRequest>) -> Reply<pb::Policy> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        ok(self
-            .api
-            .put_policy(&r.account_id, &r.name, &r.document)
-            .await?
-            .into())
+        ok(api.put_policy(&r.account_id, &r.name, &r.document).await?.into())
     }
 
     async fn get_policy(&self, req: Request<pb::PolicyRef>) -> Reply<pb::Policy> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        ok(self.api.get_policy(&r.account_id, &r.name).await?.into())
+        ok(api.get_policy(&r.account_id, &r.name).await?.into())
     }
 
     async fn list_policies(&self, req: Request<pb::AccountRef>) -> Reply<pb::ListPoliciesResponse> {
-        ok(policies(
-            self.api.list_policies(&req.into_inner().account_id).await?,
-        ))
+        let api = self.api(&req)?;
+        ok(policies(api.list_policies(&req.into_inner().account_id).await?))
     }
 
     async fn delete_policy(&self, req: Request<pb::PolicyRef>) -> Reply<pb::Empty> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        self.api.delete_policy(&r.account_id, &r.name).await?;
+        api.delete_policy(&r.account_id, &r.name).await?;
         ok(pb::Empty {})
     }
 
     async fn attach_policy(&self, req: Request<pb::AttachmentRef>) -> Reply<pb::Empty> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        self.api.attach_policy(&r.account_id, &r.user, &r.policy).await?;
+        api.attach_policy(&r.account_id, &r.user, &r.policy).await?;
         ok(pb::Empty {})
     }
 
     async fn detach_policy(&self, req: Request<pb::AttachmentRef>) -> Reply<pb::Empty> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        self.api.detach_policy(&r.account_id, &r.user, &r.policy).await?;
+        api.detach_policy(&r.account_id, &r.user, &r.policy).await?;
         ok(pb::Empty {})
     }
 
     async fn list_user_policies(&self, req: Request<pb::UserRef>) -> Reply<pb::ListPoliciesResponse> {
+        let api = self.api(&req)?;
         let r = req.into_inner();
-        ok(policies(self.api.user_policies(&r.account_id, &r.user).await?))
+        ok(policies(api.user_policies(&r.account_id, &r.user).await?))
     }
 }

@@ -40,7 +40,7 @@ impl MetaError {
             | Self::InvalidObjectName(_)
             | Self::InvalidArgument(_)
             | Self::MalformedPolicy(_) => Code::InvalidArgument,
-            Self::AccessDenied => Code::PermissionDenied,
+            Self::AccessDenied | Self::NotPermitted(_) => Code::PermissionDenied,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -144,6 +144,7 @@ mod tests {
             MetaError::Conflict("attached".into()),
             MetaError::MalformedPolicy("Statement[0].Effect".into()),
             MetaError::AccessDenied,
+            MetaError::NotPermitted("create_account".into()),
         ]
     }
 

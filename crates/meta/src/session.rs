@@ -1,0 +1,178 @@
+//! The metadata service as seen by one caller: authorisation by certificate identity, then the
+//! service call. Identity writes are the admin's; the gateway gets the object store and the three
+//! identity reads that authenticate a request (access key, its user's policies, the readiness probe's
+//! account lookup); every other identity read is the admin's too.
+
+use async_trait::async_trait;
+use cang_meta_api::{
+    AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
+    ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, ListBucketsPage,
+    ListBucketsQuery, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
+    MetaApi, MetaError, MetaForCaller, MultipartUpload, NewAccessKey, NewBucket, ObjectInfo, ObjectMeta,
+    PartInfo, Policy, Preconditions, PutObjectHeader, UploadPartHeader, User, WriteBody,
+};
+use cang_tls::ServiceIdentity;
+
+use crate::MetaService;
+
+/// The operation classes of the authorisation table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OperationClass {
+    /// Buckets, objects, multipart uploads: gateway and admin.
+    Store,
+    /// The identity reads that authenticate a request: gateway and admin.
+    Authenticate,
+    /// Every other identity read (listings, policy documents): admin only.
+    IdentityRead,
+    /// Every identity write: admin only.
+    IdentityWrite,
+}
+
+impl OperationClass {
+    /// Whether `caller` may run operations of this class.
+    pub(crate) fn allows(self, caller: ServiceIdentity) -> bool {
+        matches!(
+            (caller, self),
+            (ServiceIdentity::Admin, _)
+                | (
+                    ServiceIdentity::Gateway,
+                    OperationClass::Store | OperationClass::Authenticate
+                )
+        )
+    }
+}
+
+impl MetaForCaller for MetaService {
+    type Api = MetaSession;
+
+    fn for_caller(&self, caller: ServiceIdentity) -> MetaSession {
+        MetaSession {
+            service: self.clone(),
+            caller,
+        }
+    }
+}
+
+/// A [`MetaApi`] acting for one caller: refuses with [`MetaError::NotPermitted`] what the caller's
+/// identity may not do, before the store is touched.
+#[derive(Debug, Clone)]
+pub struct MetaSession {
+    service: MetaService,
+    caller: ServiceIdentity,
+}
+
+impl MetaSession {
+    /// The identity this session acts for.
+    pub fn caller(&self) -> ServiceIdentity {
+        self.caller
+    }
+
+    fn check(&self, class: OperationClass, operation: &'static str) -> Result<(), MetaError> {
+        if class.allows(self.caller) {
+            return Ok(());
+        }
+        tracing::warn!(caller = %self.caller, operation, "metadata operation refused for this caller");
+        Err(MetaError::NotPermitted(operation.to_owned()))
+    }
+}
+
+/// Implements [`MetaApi`] for [`MetaSession`]: each method names its class, is checked, then forwarded
+/// to the service. Generating the whole impl (not just its items) lets `async_trait` see the methods, and
+/// the trait still makes sure none is missing.
+macro_rules! checked_api {
+    ($($class:ident fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+        #[async_trait]
+        impl MetaApi for MetaSession {
+            $(
+                async fn $name(&self, $($arg: $ty),*) -> Result<$ret, MetaError> {
+                    self.check(OperationClass::$class, stringify!($name))?;
+                    self.service.$name($($arg),*).await
+                }
+            )*
+        }
+    };
+}
+
+checked_api! {
+    Store fn create_bucket(new: NewBucket) -> Bucket;
+    Store fn get_bucket(bucket: &str) -> Bucket;
+    Store fn list_buckets(query: ListBucketsQuery) -> ListBucketsPage;
+    Store fn delete_bucket(bucket: &str) -> ();
+    Store fn set_bucket_encryption(bucket: &str, rule: Option<BucketEncryptionRule>) -> Bucket;
+    Store fn set_bucket_acl(bucket: &str, acl: Acl) -> ();
+    Store fn bucket_stats(bucket: &str) -> BucketStats;
+    Store fn put_object(header: PutObjectHeader, body: WriteBody) -> ObjectInfo;
+    Store fn append_object(header: AppendObjectHeader, body: WriteBody) -> ObjectInfo;
+    Store fn head_object(bucket: &str, key: &str) -> ObjectInfo;
+    Store fn read_object(
+        bucket: &str,
+        key: &str,
+        range: Option<CiphertextRange>,
+        conditions: Preconditions
+    ) -> (ObjectInfo, ByteStream);
+    Store fn delete_objects(bucket: &str, keys: Vec<String>) -> Vec<DeleteOutcome>;
+    Store fn copy_object(request: CopyObjectRequest) -> ObjectInfo;
+    Store fn list_objects(bucket: &str, query: ListObjectsQuery) -> ListObjectsPage;
+    Store fn initiate_upload(bucket: &str, key: &str, meta: ObjectMeta) -> MultipartUpload;
+    Store fn upload_part(header: UploadPartHeader, body: WriteBody) -> PartInfo;
+    Store fn get_upload(bucket: &str, key: &str, upload_id: &str) -> MultipartUpload;
+    Store fn list_parts(
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number_marker: u32,
+        max_parts: u32
+    ) -> ListPartsPage;
+    Store fn list_uploads(bucket: &str, query: ListUploadsQuery) -> ListUploadsPage;
+    Store fn complete_upload(
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        parts: Vec<CompletedPart>,
+        forbid_overwrite: bool
+    ) -> ObjectInfo;
+    Store fn abort_upload(bucket: &str, key: &str, upload_id: &str) -> ();
+
+    IdentityWrite fn create_account(account_id: &str, name: &str) -> Account;
+    Authenticate fn get_account(account_id: &str) -> Account;
+    IdentityRead fn list_accounts() -> Vec<Account>;
+    IdentityWrite fn create_user(account_id: &str, user: &str) -> User;
+    IdentityRead fn list_users(account_id: &str) -> Vec<User>;
+    IdentityWrite fn delete_user(account_id: &str, user: &str) -> ();
+    IdentityWrite fn create_access_key(new: NewAccessKey) -> AccessKey;
+    Authenticate fn get_access_key(access_key_id: &str) -> AccessKey;
+    IdentityRead fn list_access_keys(account_id: &str, user: Option<&str>) -> Vec<AccessKey>;
+    IdentityWrite fn set_access_key_status(access_key_id: &str, status: AccessKeyStatus) -> AccessKey;
+    IdentityWrite fn delete_access_key(access_key_id: &str) -> ();
+    IdentityWrite fn put_policy(account_id: &str, name: &str, document: &str) -> Policy;
+    IdentityRead fn get_policy(account_id: &str, name: &str) -> Policy;
+    IdentityRead fn list_policies(account_id: &str) -> Vec<Policy>;
+    IdentityWrite fn delete_policy(account_id: &str, name: &str) -> ();
+    IdentityWrite fn attach_policy(account_id: &str, user: &str, policy: &str) -> ();
+    IdentityWrite fn detach_policy(account_id: &str, user: &str, policy: &str) -> ();
+    Authenticate fn user_policies(account_id: &str, user: &str) -> Vec<Policy>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table() {
+        use OperationClass::*;
+        use ServiceIdentity::*;
+        // (class, gateway, admin, kms, meta)
+        let table = [
+            (Store, true, true, false, false),
+            (Authenticate, true, true, false, false),
+            (IdentityRead, false, true, false, false),
+            (IdentityWrite, false, true, false, false),
+        ];
+        for (class, gateway, admin, kms, meta) in table {
+            assert_eq!(class.allows(Gateway), gateway, "{class:?} gateway");
+            assert_eq!(class.allows(Admin), admin, "{class:?} admin");
+            assert_eq!(class.allows(Kms), kms, "{class:?} kms");
+            assert_eq!(class.allows(Meta), meta, "{class:?} meta");
+        }
+    }
+}
