@@ -12,7 +12,7 @@ use cang_meta_api::{MetaError, MetaGrpcServer};
 use cang_proto::cang::meta::v1::meta_server::MetaServer;
 use cang_telemetry::metrics::http::serve_metrics;
 use cang_telemetry::{GrpcMetricsLayer, GrpcServerLayer};
-use cang_tls::TlsFiles;
+use cang_tls::{Privacy, PrivatePathError, TlsFiles};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -38,10 +38,10 @@ const STORED_BYTES_REFRESH: Duration = Duration::from_secs(15);
 /// Why `cang meta` could not start or keep serving.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// The data directory could not be created.
+    /// The data directory or the store file could not be created or made private.
     #[error("data directory {path}: {source}")]
     DataDir {
-        /// The directory.
+        /// The directory or file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
@@ -65,13 +65,41 @@ pub enum StartupError {
     },
 }
 
-/// Opens (creating if needed) the store under `data_dir`.
+/// Opens (creating if needed) the store under `data_dir`. The directory is made private (0700) and the
+/// store file private (0600) on every open, whoever created them: a volume mount or an older start may
+/// have left them open to others.
 pub fn open_store(data_dir: &std::path::Path) -> Result<Store, StartupError> {
-    std::fs::create_dir_all(data_dir).map_err(|source| StartupError::DataDir {
-        path: data_dir.to_path_buf(),
-        source,
-    })?;
-    Ok(Store::open(&data_dir.join(DB_FILE))?)
+    let private = |path: &std::path::Path, made: Result<Privacy, PrivatePathError>| match made {
+        Ok(privacy) => {
+            report_privacy(path, privacy);
+            Ok(())
+        }
+        Err(e) => Err(StartupError::DataDir {
+            path: e.path,
+            source: e.source,
+        }),
+    };
+    private(data_dir, cang_tls::ensure_private_dir(data_dir))?;
+    let db = data_dir.join(DB_FILE);
+    // Created empty and private before redb opens it, so the store is never briefly readable by others.
+    private(&db, cang_tls::ensure_private_file(&db))?;
+    Ok(Store::open(&db)?)
+}
+
+/// Logs what making `path` private changed, or why it could not.
+fn report_privacy(path: &std::path::Path, privacy: Privacy) {
+    match privacy {
+        Privacy::Created | Privacy::AlreadyPrivate => {}
+        Privacy::Tightened { was } => {
+            tracing::info!(path = %path.display(), was = format_args!("{was:o}"), "narrowed to owner-only access");
+        }
+        Privacy::NotOwned { mode, owner } => tracing::warn!(
+            path = %path.display(),
+            mode = format_args!("{mode:o}"),
+            owner,
+            "owned by another user and open to others; left as it is"
+        ),
+    }
 }
 
 /// Serves `service` on `listener` with mTLS until `shutdown` is cancelled, then drains in-flight calls.
