@@ -16,11 +16,10 @@ use crate::{
 };
 
 /// Identities allowed to call the crypto service at all; per-operation rules are the keyring's.
-pub static KMS_CALLERS: &[ServiceIdentity] = &[
-    ServiceIdentity::Gateway,
-    ServiceIdentity::Admin,
-    ServiceIdentity::Meta,
-];
+///
+/// `meta` is deliberately absent: it holds the ciphertext and the wrapped data keys, so it must not
+/// also hold the right to unwrap them (DESIGN §8a, least privilege between services).
+pub static KMS_CALLERS: &[ServiceIdentity] = &[ServiceIdentity::Gateway, ServiceIdentity::Admin];
 
 /// Serves any [`KmsForCaller`] over gRPC.
 #[derive(Debug)]

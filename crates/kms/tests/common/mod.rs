@@ -4,6 +4,8 @@
 // Each test binary uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod grpc;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,0 +1,240 @@
+//! Least privilege between services, over real gRPC with mutual TLS: every operation is tried with the
+//! certificate of every identity. `admin` may do everything, `gateway` may describe, list and use keys,
+//! and `meta` and `kms` may call nothing (DESIGN §8a).
+
+mod common;
+
+use cang_kms_api::{
+    AliasName, KeyOrigin, KeyRef, KmsApi, KmsError, KmsGrpcClient, Page, SecretBytes, ServiceKeySuite,
+    WrappedDataKey,
+};
+use common::grpc::{self, GrpcKms};
+use common::{acct, create, ctx, no_rotation, wrap_material};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    CreateKey,
+    DescribeKey,
+    ListKeys,
+    EnableKey,
+    DisableKey,
+    ScheduleKeyDeletion,
+    CancelKeyDeletion,
+    CreateAlias,
+    UpdateAlias,
+    DeleteAlias,
+    ListAliases,
+    ListAliasesByKeyId,
+    RotateKey,
+    UpdateRotationPolicy,
+    ListKeyVersions,
+    GenerateDataKey,
+    GenerateDataKeyWithoutPlaintext,
+    GenerateServiceDataKey,
+    Encrypt,
+    Decrypt,
+    ReEncrypt,
+    GetParametersForImport,
+    ImportKeyMaterial,
+    DeleteKeyMaterial,
+    ListAuditRecords,
+}
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Class {
+    /// Gateway and admin.
+    Gateway,
+    /// Admin only.
+    Admin,
+}
+
+#[rustfmt::skip]
+const TABLE: &[(Op, Class)] = &[
+    (Op::CreateKey,                       Class::Admin),
+    (Op::DescribeKey,                     Class::Gateway),
+    (Op::ListKeys,                        Class::Gateway),
+    (Op::EnableKey,                       Class::Admin),
+    (Op::DisableKey,                      Class::Admin),
+    (Op::ScheduleKeyDeletion,             Class::Admin),
+    (Op::CancelKeyDeletion,               Class::Admin),
+    (Op::CreateAlias,                     Class::Admin),
+    (Op::UpdateAlias,                     Class::Admin),
+    (Op::DeleteAlias,                     Class::Admin),
+    (Op::ListAliases,                     Class::Gateway),
+    (Op::ListAliasesByKeyId,              Class::Gateway),
+    (Op::RotateKey,                       Class::Admin),
+    (Op::UpdateRotationPolicy,            Class::Admin),
+    (Op::ListKeyVersions,                 Class::Gateway),
+    (Op::GenerateDataKey,                 Class::Gateway),
+    (Op::GenerateDataKeyWithoutPlaintext, Class::Gateway),
+    (Op::GenerateServiceDataKey,          Class::Gateway),
+    (Op::Encrypt,                         Class::Gateway),
+    (Op::Decrypt,                         Class::Gateway),
+    (Op::ReEncrypt,                       Class::Gateway),
+    (Op::GetParametersForImport,          Class::Admin),
+    (Op::ImportKeyMaterial,               Class::Admin),
+    (Op::DeleteKeyMaterial,               Class::Admin),
+    (Op::ListAuditRecords,                Class::Admin),
+];
+
+/// What one row needs, prepared by the admin: a key in the state the operation accepts, an alias of
+/// it, a data key under it, and for BYOK an external key with import parameters.
+struct Fixture {
+    key: KeyRef,
+    alias: AliasName,
+    new_alias: AliasName,
+    blob: WrappedDataKey,
+    external: KeyRef,
+    wrapped_material: Vec<u8>,
+    import_token: Vec<u8>,
+}
+
+async fn fixture(admin: &KmsGrpcClient, op: Op, row: usize) -> anyhow::Result<Fixture> {
+    let a = acct();
+    let key = KeyRef::Id(
+        admin
+            .create_key(create(KeyOrigin::AliyunKms, no_rotation()))
+            .await?
+            .key_id,
+    );
+    let alias = AliasName::new(format!("alias/row-{row}"))?;
+    admin.create_alias(&a, &alias, &key).await?;
+    let blob = admin
+        .generate_data_key(&a, &key, 0, &ctx("o"))
+        .await?
+        .ciphertext_blob;
+    if op == Op::CancelKeyDeletion {
+        admin.schedule_key_deletion(&a, &key, 7).await?;
+    }
+    let external = KeyRef::Id(
+        admin
+            .create_key(create(KeyOrigin::External, no_rotation()))
+            .await?
+            .key_id,
+    );
+    // RSA key generation is slow in debug builds: only the import row gets parameters.
+    let (wrapped_material, import_token) = if op == Op::ImportKeyMaterial {
+        let params = admin.get_parameters_for_import(&a, &external).await?;
+        (
+            wrap_material(&params.public_key, &[0x42; 32])?,
+            params.import_token.to_vec(),
+        )
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    Ok(Fixture {
+        key,
+        alias,
+        new_alias: AliasName::new(format!("alias/new-{row}"))?,
+        blob,
+        external,
+        wrapped_material,
+        import_token,
+    })
+}
+
+async fn call(kms: &KmsGrpcClient, op: Op, f: &Fixture) -> Result<(), KmsError> {
+    let a = acct();
+    let page = Page::new(1, 10)?;
+    match op {
+        Op::CreateKey => kms
+            .create_key(create(KeyOrigin::AliyunKms, no_rotation()))
+            .await
+            .map(drop),
+        Op::DescribeKey => kms.describe_key(&a, &f.key).await.map(drop),
+        Op::ListKeys => kms.list_keys(&a, page).await.map(drop),
+        Op::EnableKey => kms.enable_key(&a, &f.key).await.map(drop),
+        Op::DisableKey => kms.disable_key(&a, &f.key).await.map(drop),
+        Op::ScheduleKeyDeletion => kms.schedule_key_deletion(&a, &f.key, 7).await.map(drop),
+        Op::CancelKeyDeletion => kms.cancel_key_deletion(&a, &f.key).await.map(drop),
+        Op::CreateAlias => kms.create_alias(&a, &f.new_alias, &f.key).await,
+        Op::UpdateAlias => kms.update_alias(&a, &f.alias, &f.key).await,
+        Op::DeleteAlias => kms.delete_alias(&a, &f.alias).await,
+        Op::ListAliases => kms.list_aliases(&a, page).await.map(drop),
+        Op::ListAliasesByKeyId => kms.list_aliases_by_key_id(&a, &f.key, page).await.map(drop),
+        Op::RotateKey => kms.rotate_key(&a, &f.key).await.map(drop),
+        Op::UpdateRotationPolicy => kms
+            .update_rotation_policy(&a, &f.key, no_rotation())
+            .await
+            .map(drop),
+        Op::ListKeyVersions => kms.list_key_versions(&a, &f.key).await.map(drop),
+        Op::GenerateDataKey => kms.generate_data_key(&a, &f.key, 0, &ctx("o")).await.map(drop),
+        Op::GenerateDataKeyWithoutPlaintext => kms
+            .generate_data_key_without_plaintext(&a, &f.key, 0, &ctx("o"))
+            .await
+            .map(drop),
+        Op::GenerateServiceDataKey => kms
+            .generate_service_data_key(ServiceKeySuite::Aes256, &ctx("o"))
+            .await
+            .map(drop),
+        Op::Encrypt => kms
+            .encrypt(&a, &f.key, &SecretBytes::from(vec![7; 16]), &ctx("o"))
+            .await
+            .map(drop),
+        Op::Decrypt => kms.decrypt(&a, &f.blob, &ctx("o")).await.map(drop),
+        Op::ReEncrypt => kms
+            .re_encrypt(&a, &f.blob, &ctx("o"), None, &ctx("p"))
+            .await
+            .map(drop),
+        Op::GetParametersForImport => kms.get_parameters_for_import(&a, &f.external).await.map(drop),
+        Op::ImportKeyMaterial => kms
+            .import_key_material(&a, &f.external, &f.wrapped_material, &f.import_token, None)
+            .await
+            .map(drop),
+        Op::DeleteKeyMaterial => kms.delete_key_material(&a, &f.external).await.map(drop),
+        Op::ListAuditRecords => kms.list_audit_records(0, 10).await.map(drop),
+    }
+}
+
+#[tokio::test]
+async fn only_gateway_and_admin_may_call_kms_and_only_admin_administers() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let kms: GrpcKms = grpc::start(dir.path()).await?;
+    let admin = kms.client("admin")?;
+    let callers = [
+        ("admin", kms.client("admin")?),
+        ("gateway", kms.client("gateway")?),
+        ("meta", kms.client("meta")?),
+        ("kms", kms.client("kms")?),
+    ];
+    let mut row = 0;
+    for (op, class) in TABLE {
+        for (name, client) in &callers {
+            row += 1;
+            let f = fixture(&admin, *op, row).await?;
+            let allowed = match *name {
+                "admin" => true,
+                "gateway" => *class == Class::Gateway,
+                _ => false,
+            };
+            let got = call(client, *op, &f).await;
+            if allowed {
+                assert_eq!(got, Ok(()), "{name} {op:?} must be allowed");
+            } else {
+                assert_eq!(got, Err(KmsError::AccessDenied), "{name} {op:?} must be refused");
+            }
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refused_call_changes_nothing() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let kms = grpc::start(dir.path()).await?;
+    let admin = kms.client("admin")?;
+    let f = fixture(&admin, Op::DisableKey, 0).await?;
+    for name in ["gateway", "meta"] {
+        let client = kms.client(name)?;
+        assert_eq!(
+            client.disable_key(&acct(), &f.key).await.err(),
+            Some(KmsError::AccessDenied)
+        );
+    }
+    assert_eq!(
+        admin.describe_key(&acct(), &f.key).await?.state,
+        cang_kms_api::KeyState::Enabled
+    );
+    Ok(())
+}
