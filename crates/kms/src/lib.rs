@@ -115,7 +115,12 @@ pub fn open_service(
     config: KeyringConfig,
 ) -> Result<Arc<KmsService>, StartupError> {
     let root = RootKey::load(root_key_file)?;
-    std::fs::create_dir_all(data_dir).map_err(|e| StartupError::Keystore(e.to_string()))?;
+    // Private on every start, whoever created it (a volume mount, an older start); the keystore file
+    // itself is made private where it is opened.
+    match cang_tls::ensure_private_dir(data_dir) {
+        Ok(privacy) => store::report_privacy(data_dir, privacy),
+        Err(e) => return Err(StartupError::Keystore(e.to_string())),
+    }
     let store = store::Keystore::open(&data_dir.join("keystore.redb"), root)?;
     let keyring = Keyring::new(store, clock, config).map_err(|e| match e {
         store::StoreError::Tampered { .. } => StartupError::Tampered(e.to_string()),

@@ -42,6 +42,24 @@ fn db_err(e: impl std::fmt::Display) -> StoreError {
     StoreError::Db(e.to_string())
 }
 
+/// Logs what making the keystore's directory or file private changed, or why it could not.
+pub(crate) fn report_privacy(path: &Path, privacy: cang_tls::Privacy) {
+    match privacy {
+        cang_tls::Privacy::Created | cang_tls::Privacy::AlreadyPrivate => {}
+        cang_tls::Privacy::Tightened { was } => tracing::info!(
+            path = %path.display(),
+            was = format_args!("{was:o}"),
+            "narrowed to owner-only access"
+        ),
+        cang_tls::Privacy::NotOwned { mode, owner } => tracing::warn!(
+            path = %path.display(),
+            mode = format_args!("{mode:o}"),
+            owner,
+            "owned by another user and open to others; left as it is"
+        ),
+    }
+}
+
 /// One change applied atomically by [`Keystore::apply`].
 #[derive(Debug)]
 pub(crate) enum Change {
@@ -105,6 +123,12 @@ impl Keystore {
                     return Err(StartupError::WrongRootKey);
                 }
             }
+        }
+        // Created empty and private (0600) before redb opens it, or narrowed to 0600 if an earlier start
+        // or a volume mount left it open to others; redb initialises an empty file as a new database.
+        match cang_tls::ensure_private_file(path) {
+            Ok(privacy) => report_privacy(path, privacy),
+            Err(e) => return Err(StartupError::Keystore(e.to_string())),
         }
         let db = Database::create(path).map_err(|e| StartupError::Keystore(e.to_string()))?;
         let store = Self { db, root };

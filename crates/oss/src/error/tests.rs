@@ -158,3 +158,30 @@ fn auth_errors_keep_code_status_and_extras() {
     assert_eq!(err.code(), ErrorCode::AccessDenied);
     assert_eq!(err.message_text(), "Request has expired.");
 }
+
+#[test]
+fn host_id_is_escaped_and_omitted_when_unknown() {
+    let err = OssError::access_denied("no").host_id("127.0.0.1:9000");
+    assert!(err.to_xml().contains("<HostId>127.0.0.1:9000</HostId>"));
+    let err = OssError::no_such_bucket("bkt").host_id("bkt.oss-cn-hangzhou.aliyuncs.com<&>");
+    assert!(
+        err.to_xml()
+            .contains("<HostId>bkt.oss-cn-hangzhou.aliyuncs.com&lt;&amp;&gt;</HostId>")
+    );
+    // HEAD errors carry the same document, HostId included.
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(err.x_oss_err())
+        .unwrap_or_default();
+    assert!(String::from_utf8_lossy(&decoded).contains("<HostId>bkt.oss-cn-hangzhou.aliyuncs.com&lt;"));
+    assert!(!OssError::access_denied("no").to_xml().contains("HostId"));
+}
+
+#[test]
+fn payload_digest_mismatch_is_invalid_digest() {
+    let err = OssError::content_sha256_mismatch();
+    assert_eq!(
+        (err.code(), err.http_status()),
+        (ErrorCode::InvalidDigest, StatusCode::BAD_REQUEST)
+    );
+    assert!(err.message_text().contains("x-oss-content-sha256"));
+}
