@@ -90,9 +90,11 @@ pub fn open_store(data_dir: &std::path::Path) -> Result<Store, StartupError> {
 fn report_privacy(path: &std::path::Path, privacy: Privacy) {
     match privacy {
         Privacy::Created | Privacy::AlreadyPrivate => {}
-        Privacy::Tightened { was } => {
-            tracing::info!(path = %path.display(), was = format_args!("{was:o}"), "narrowed to owner-only access");
-        }
+        Privacy::Tightened { was } => tracing::info!(
+            path = %path.display(),
+            was = format_args!("{was:o}"),
+            "narrowed to owner-only access"
+        ),
         Privacy::NotOwned { mode, owner } => tracing::warn!(
             path = %path.display(),
             mode = format_args!("{mode:o}"),
