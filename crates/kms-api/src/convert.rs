@@ -70,6 +70,7 @@ pub(crate) fn suite_to_pb(suite: ServiceKeySuite) -> pb::ServiceKeySuite {
     match suite {
         ServiceKeySuite::Aes256 => pb::ServiceKeySuite::Aes256,
         ServiceKeySuite::Sm4 => pb::ServiceKeySuite::Sm4,
+        ServiceKeySuite::Storage => pb::ServiceKeySuite::Storage,
     }
 }
 
@@ -78,6 +79,7 @@ pub(crate) fn suite_from_pb(v: i32) -> Result<ServiceKeySuite, KmsError> {
         pb::ServiceKeySuite::Unspecified => Err(bad("missing suite")),
         pb::ServiceKeySuite::Aes256 => Ok(ServiceKeySuite::Aes256),
         pb::ServiceKeySuite::Sm4 => Ok(ServiceKeySuite::Sm4),
+        pb::ServiceKeySuite::Storage => Ok(ServiceKeySuite::Storage),
     }
 }
 

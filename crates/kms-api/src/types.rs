@@ -225,15 +225,31 @@ impl KeyState {
             Self::PendingImport => "PendingImport",
         }
     }
+    /// Parses exactly one of the four Alibaba names; anything else is refused, never read as a default.
+    pub fn parse(s: &str) -> Result<Self, KmsError> {
+        match s {
+            "Enabled" => Ok(Self::Enabled),
+            "Disabled" => Ok(Self::Disabled),
+            "PendingDeletion" => Ok(Self::PendingDeletion),
+            "PendingImport" => Ok(Self::PendingImport),
+            _ => Err(invalid(
+                "KeyState must be Enabled, Disabled, PendingDeletion or PendingImport",
+            )),
+        }
+    }
 }
 
-/// Suite of an SSE-OSS service key.
+/// Suite of a service key: the instance-wide keys that are not CMKs, belong to no account, are created
+/// on first use and rotated automatically (old versions keep decrypting).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ServiceKeySuite {
-    /// `x-oss-server-side-encryption: AES256`.
+    /// SSE-OSS, `x-oss-server-side-encryption: AES256`.
     Aes256,
-    /// `x-oss-server-side-encryption: SM4`.
+    /// SSE-OSS, `x-oss-server-side-encryption: SM4`.
     Sm4,
+    /// The instance storage key (AES-256): seals objects stored without any SSE, the way cloud disks
+    /// are encrypted underneath. Not SSE, and never reported as such.
+    Storage,
 }
 
 /// Automatic rotation settings of a CMK.

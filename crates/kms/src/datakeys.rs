@@ -1,5 +1,6 @@
-//! Data-key operations (GenerateDataKey, Encrypt, Decrypt, ReEncrypt), SSE-OSS service keys and alias
-//! management. Crypto on 32-byte keys takes microseconds, so it runs inline on the caller's task.
+//! Data-key operations (GenerateDataKey, Encrypt, Decrypt, ReEncrypt), service keys (SSE-OSS and the
+//! instance storage key) and alias management. Crypto on 32-byte keys takes microseconds, so it runs
+//! inline on the caller's task.
 
 use cang_kms_api::{
     AccountId, Alias, AliasName, DataKey, Decrypted, EncryptionContext, KeyId, KeyOrigin, KeyRef, KeySpec,
@@ -9,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::blob;
 use crate::cipher;
-use crate::keyring::{Keyring, SERVICE_ACCOUNT};
+use crate::keyring::{Keyring, SERVICE_ACCOUNT, corrupt_record};
 use crate::record::{AliasRecord, KeyRecord, VersionRecord};
 use crate::store::Change;
 
@@ -112,7 +113,13 @@ impl Keyring {
         let parsed = blob::parse(&blob_bytes.0).map_err(|_| KmsError::InvalidCiphertext)?;
         let (spec, material) = {
             let state = self.read();
-            let rec = state.keys.get(parsed.key_id).ok_or(KmsError::KeyNotFound)?;
+            let rec = match state.keys.get(parsed.key_id) {
+                Some(rec) => rec,
+                None if state.corrupt_keys.contains(parsed.key_id) => {
+                    return Err(corrupt_record("key", parsed.key_id));
+                }
+                None => return Err(KmsError::KeyNotFound),
+            };
             if !(rec.service || rec.account == account.as_str()) {
                 return Err(KmsError::KeyNotFound);
             }
@@ -164,54 +171,16 @@ impl Keyring {
             .await
     }
 
-    /// A data key under the SSE-OSS service key of `suite`, created on first use.
+    /// A data key under the service key of `suite` (SSE-OSS or the instance storage key), created on
+    /// first use. Service keys rotate with the other keys in `run_maintenance`, on the configured
+    /// service-key schedule; old versions stay for decryption.
     pub(crate) async fn generate_service(
         &self,
         suite: ServiceKeySuite,
         ctx: &EncryptionContext,
     ) -> Result<DataKey, KmsError> {
-        let (id, spec) = match suite {
-            ServiceKeySuite::Aes256 => ("service-aes256", KeySpec::Aes256),
-            ServiceKeySuite::Sm4 => ("service-sm4", KeySpec::Sm4),
-        };
-        let existing = self.read().keys.get(id).cloned();
-        let rec = match existing {
-            Some(rec) => rec,
-            None => {
-                let _guard = self.write.lock().await;
-                let found = self.read().keys.get(id).cloned();
-                match found {
-                    Some(rec) => rec,
-                    None => {
-                        let now = self.clock.now();
-                        let mut material = vec![0u8; spec.material_len()];
-                        getrandom::fill(&mut material).map_err(|_| KmsError::Internal)?;
-                        let rec = KeyRecord {
-                            id: id.to_owned(),
-                            account: SERVICE_ACCOUNT.to_owned(),
-                            description: format!("SSE-OSS service key ({})", spec.as_str()),
-                            spec: spec.as_str().to_owned(),
-                            origin: KeyOrigin::AliyunKms.as_str().to_owned(),
-                            state: KeyState::Enabled.as_str().to_owned(),
-                            created: now,
-                            delete_date: None,
-                            material_expire: None,
-                            rotation_enabled: true,
-                            rotation_interval: self.config.service_key_rotation_seconds,
-                            versions: vec![VersionRecord {
-                                id: uuid::Uuid::new_v4().to_string(),
-                                created: now,
-                                material,
-                            }],
-                            service: true,
-                            material_digest: None,
-                        };
-                        self.commit(vec![Change::PutKey(rec.clone())]).await?;
-                        rec
-                    }
-                }
-            }
-        };
+        let rec = self.service_key(suite).await?;
+        self.usable(&rec)?;
         let mut dek = Zeroizing::new(vec![0u8; 32]);
         getrandom::fill(&mut dek).map_err(|_| KmsError::Internal)?;
         let primary = rec.primary().ok_or(KmsError::Internal)?;
@@ -222,6 +191,61 @@ impl Keyring {
             plaintext: SecretBytes(dek),
             ciphertext_blob: w.ciphertext_blob,
         })
+    }
+
+    /// The record of the service key of `suite`, created (and persisted) on first use. A record that
+    /// exists but does not decode is refused, never replaced: replacing it would shred every object
+    /// sealed under it.
+    async fn service_key(&self, suite: ServiceKeySuite) -> Result<KeyRecord, KmsError> {
+        let (id, spec, description) = match suite {
+            ServiceKeySuite::Aes256 => ("service-aes256", KeySpec::Aes256, "SSE-OSS service key (AES256)"),
+            ServiceKeySuite::Sm4 => ("service-sm4", KeySpec::Sm4, "SSE-OSS service key (SM4)"),
+            ServiceKeySuite::Storage => (
+                "service-storage",
+                KeySpec::Aes256,
+                "Instance storage key (objects without SSE)",
+            ),
+        };
+        let lookup = |kr: &Self| {
+            let state = kr.read();
+            match state.keys.get(id) {
+                Some(rec) => Ok(Some(rec.clone())),
+                None if state.corrupt_keys.contains(id) => Err(corrupt_record("key", id)),
+                None => Ok(None),
+            }
+        };
+        if let Some(rec) = lookup(self)? {
+            return Ok(rec);
+        }
+        let _guard = self.write.lock().await;
+        if let Some(rec) = lookup(self)? {
+            return Ok(rec);
+        }
+        let now = self.clock.now();
+        let mut material = vec![0u8; spec.material_len()];
+        getrandom::fill(&mut material).map_err(|_| KmsError::Internal)?;
+        let rec = KeyRecord {
+            id: id.to_owned(),
+            account: SERVICE_ACCOUNT.to_owned(),
+            description: description.to_owned(),
+            spec,
+            origin: KeyOrigin::AliyunKms,
+            state: KeyState::Enabled,
+            created: now,
+            delete_date: None,
+            material_expire: None,
+            rotation_enabled: true,
+            rotation_interval: self.config.service_key_rotation_seconds,
+            versions: vec![VersionRecord {
+                id: uuid::Uuid::new_v4().to_string(),
+                created: now,
+                material,
+            }],
+            service: true,
+            material_digest: None,
+        };
+        self.commit(vec![Change::PutKey(rec.clone())]).await?;
+        Ok(rec)
     }
 
     pub(crate) async fn create_alias(
@@ -239,7 +263,17 @@ impl Keyring {
         let _guard = self.write.lock().await;
         let rec = self.resolve(account, key)?;
         let slot = (account.as_str().to_owned(), alias.as_str().to_owned());
-        let exists = self.read().aliases.contains_key(&slot);
+        let (exists, corrupt) = {
+            let state = self.read();
+            (
+                state.aliases.contains_key(&slot),
+                state.corrupt_aliases.contains(&slot),
+            )
+        };
+        if corrupt {
+            // Overwriting would hide the damage; DeleteAlias removes the record first.
+            return Err(corrupt_record("alias", alias.as_str()));
+        }
         match (update, exists) {
             (false, true) => return Err(KmsError::AlreadyExists),
             (true, false) => return Err(KmsError::AliasNotFound),
@@ -261,7 +295,12 @@ impl Keyring {
     pub(crate) async fn delete_alias(&self, account: &AccountId, alias: &AliasName) -> Result<(), KmsError> {
         let _guard = self.write.lock().await;
         let slot = (account.as_str().to_owned(), alias.as_str().to_owned());
-        if !self.read().aliases.contains_key(&slot) {
+        let known = {
+            let state = self.read();
+            // An alias record that does not decode may be deleted: that is how it is repaired.
+            state.aliases.contains_key(&slot) || state.corrupt_aliases.contains(&slot)
+        };
+        if !known {
             return Err(KmsError::AliasNotFound);
         }
         self.commit(vec![Change::DeleteAlias {

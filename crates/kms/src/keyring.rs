@@ -1,7 +1,7 @@
 //! The keyring: key, version and alias state in memory (authoritative copy in the sealed keystore),
 //! the Alibaba KMS state rules, and the lifecycle operations. Data-key operations are in `datakeys.rs`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use cang_kms_api::{
@@ -49,6 +49,10 @@ pub(crate) struct State {
     pub keys: HashMap<String, KeyRecord>,
     /// (account, alias) → key id.
     pub aliases: BTreeMap<(String, String), String>,
+    /// Ids of keys whose record authenticated but does not decode: refused, never recreated.
+    pub corrupt_keys: HashSet<String>,
+    /// (account, alias) of alias records that authenticated but do not decode.
+    pub corrupt_aliases: HashSet<(String, String)>,
 }
 
 /// Keys, versions and aliases with their rules.
@@ -62,8 +66,23 @@ pub struct Keyring {
     pub(crate) config: KeyringConfig,
 }
 
+#[cfg(test)]
+#[path = "corrupt_tests.rs"]
+mod corrupt_tests;
+
 pub(crate) fn internal(e: StoreError) -> KmsError {
     tracing::error!(error = %e, "keystore failure");
+    KmsError::Internal
+}
+
+/// The error for a use of a key (or alias) whose stored record does not decode: an internal failure
+/// to the caller, the identifier in the log (identifiers only, no record contents).
+pub(crate) fn corrupt_record(kind: &'static str, id: &str) -> KmsError {
+    tracing::error!(
+        kind,
+        id,
+        "refused: the keystore record does not decode (corrupt keystore)"
+    );
     KmsError::Internal
 }
 
@@ -79,21 +98,48 @@ fn new_version(spec: KeySpec, now: i64) -> Result<VersionRecord, KmsError> {
 
 impl Keyring {
     /// Builds the keyring from the keystore's records.
+    ///
+    /// Records that authenticate but do not decode do not stop the service: they are logged once here
+    /// and their keys and aliases are refused (an internal error) on every use, never read with a
+    /// default and never overwritten by a recreated key.
     pub(crate) fn new(
         store: Keystore,
         clock: Arc<dyn Clock>,
         config: KeyringConfig,
     ) -> Result<Self, StoreError> {
-        let (keys, aliases) = store.load_all()?;
+        Self::from_shared(Arc::new(store), clock, config)
+    }
+
+    /// [`Self::new`] over a keystore handle that others hold too (tests reload the keyring this way).
+    pub(crate) fn from_shared(
+        store: Arc<Keystore>,
+        clock: Arc<dyn Clock>,
+        config: KeyringConfig,
+    ) -> Result<Self, StoreError> {
+        let loaded = store.load_all()?;
+        let mut corrupt_keys = HashSet::new();
+        for (id, e) in loaded.corrupt_keys {
+            tracing::error!(key_id = %id, error = %e, "keystore key record does not decode; the key is refused");
+            corrupt_keys.insert(id);
+        }
+        let mut corrupt_aliases = HashSet::new();
+        for (slot, e) in loaded.corrupt_aliases {
+            let (account, name) = slot.split_once('\u{0}').unwrap_or(("", slot.as_str()));
+            tracing::error!(account, alias = name, error = %e, "keystore alias record does not decode; the alias is refused");
+            corrupt_aliases.insert((account.to_owned(), name.to_owned()));
+        }
         let state = State {
-            keys: keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
-            aliases: aliases
+            keys: loaded.keys.into_iter().map(|k| (k.id.clone(), k)).collect(),
+            aliases: loaded
+                .aliases
                 .into_iter()
                 .map(|a| ((a.account, a.name), a.key_id))
                 .collect(),
+            corrupt_keys,
+            corrupt_aliases,
         };
         Ok(Self {
-            store: Arc::new(store),
+            store,
             state: RwLock::new(state),
             write: tokio::sync::Mutex::new(()),
             clock,
@@ -135,7 +181,9 @@ impl Keyring {
                     state.aliases.insert((a.account, a.name), a.key_id);
                 }
                 Change::DeleteAlias { account, name } => {
-                    state.aliases.remove(&(account, name));
+                    let slot = (account, name);
+                    state.aliases.remove(&slot);
+                    state.corrupt_aliases.remove(&slot);
                 }
             }
         }
@@ -158,20 +206,27 @@ impl Keyring {
     }
 
     /// Resolves an id or alias of `account` to a key record (cloned). `alias/acs/oss` is not created here.
+    /// A key or alias whose record does not decode is refused with an internal error.
     pub(crate) fn resolve(&self, account: &AccountId, key: &KeyRef) -> Result<KeyRecord, KmsError> {
         let state = self.read();
         let id = match key {
             KeyRef::Id(id) => id.as_str().to_owned(),
-            KeyRef::Alias(alias) => state
-                .aliases
-                .get(&(account.as_str().to_owned(), alias.as_str().to_owned()))
-                .cloned()
-                .ok_or(KmsError::AliasNotFound)?,
+            KeyRef::Alias(alias) => {
+                let slot = (account.as_str().to_owned(), alias.as_str().to_owned());
+                match state.aliases.get(&slot) {
+                    Some(id) => id.clone(),
+                    None if state.corrupt_aliases.contains(&slot) => {
+                        return Err(corrupt_record("alias", alias.as_str()));
+                    }
+                    None => return Err(KmsError::AliasNotFound),
+                }
+            }
         };
         match state.keys.get(&id) {
             Some(rec) if rec.account == account.as_str() && !rec.service && !self.is_purged(rec) => {
                 Ok(rec.clone())
             }
+            None if state.corrupt_keys.contains(&id) => Err(corrupt_record("key", &id)),
             _ => Err(KmsError::KeyNotFound),
         }
     }
@@ -225,9 +280,9 @@ impl Keyring {
             id: uuid::Uuid::new_v4().to_string(),
             account: req.account.as_str().to_owned(),
             description: req.description.clone(),
-            spec: req.spec.as_str().to_owned(),
-            origin: req.origin.as_str().to_owned(),
-            state: state.as_str().to_owned(),
+            spec: req.spec,
+            origin: req.origin,
+            state,
             created: now,
             delete_date: None,
             material_expire: None,

@@ -1,9 +1,114 @@
 //! Keystore records: what is persisted per key, version, alias, audit entry and outstanding import
-//! token (serialized, then sealed).
+//! token (serialized, then sealed). Enumerations are stored by their Alibaba names and decode from
+//! exactly those names: an unknown state, spec or origin makes the whole record undecodable, and the
+//! keyring refuses the key instead of guessing (an unknown state once read as `Enabled`).
 
 use cang_kms_api::{KeyOrigin, KeySpec, KeyState};
 use serde::{Deserialize, Serialize};
 use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Why a keystore record that passed authentication cannot be used. It was written by someone holding
+/// the root key (or by another version of this service), so it is treated as tampering: the record is
+/// refused, and nothing of its contents goes into the message (serde's own messages can echo stored
+/// values, so only the position is kept).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RecordError {
+    /// The JSON does not decode into the record type (unknown enumeration name, missing or
+    /// mistyped field, syntax).
+    #[error("record does not decode ({category:?} error at line {line}, column {column})")]
+    Undecodable {
+        category: serde_json::error::Category,
+        line: usize,
+        column: usize,
+    },
+    /// The record names another id than the one it is stored under.
+    #[error("record names another id than the one it is stored under")]
+    IdMismatch,
+}
+
+impl From<serde_json::Error> for RecordError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::Undecodable {
+            category: e.classify(),
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}
+
+/// Decodes the key record stored under `stored_id`.
+pub(crate) fn decode_key(stored_id: &str, json: &[u8]) -> Result<KeyRecord, RecordError> {
+    let rec: KeyRecord = serde_json::from_slice(json)?;
+    if rec.id != stored_id {
+        return Err(RecordError::IdMismatch);
+    }
+    Ok(rec)
+}
+
+/// Decodes the alias record stored under `storage_key` (see [`AliasRecord::storage_key`]).
+pub(crate) fn decode_alias(storage_key: &str, json: &[u8]) -> Result<AliasRecord, RecordError> {
+    let rec: AliasRecord = serde_json::from_slice(json)?;
+    if AliasRecord::storage_key(&rec.account, &rec.name) != storage_key {
+        return Err(RecordError::IdMismatch);
+    }
+    Ok(rec)
+}
+
+/// An enumeration stored by name: `from_name` accepts exactly the names `name` produces.
+trait StoredName: Sized + Copy {
+    /// What the field is, for the decode error.
+    const WHAT: &'static str;
+    fn name(self) -> &'static str;
+    fn from_name(s: &str) -> Option<Self>;
+}
+
+impl StoredName for KeyState {
+    const WHAT: &'static str = "unknown key state";
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn from_name(s: &str) -> Option<Self> {
+        Self::parse(s).ok()
+    }
+}
+
+impl StoredName for KeySpec {
+    const WHAT: &'static str = "unknown key spec";
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn from_name(s: &str) -> Option<Self> {
+        Self::parse(s).ok()
+    }
+}
+
+impl StoredName for KeyOrigin {
+    const WHAT: &'static str = "unknown key origin";
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+    fn from_name(s: &str) -> Option<Self> {
+        Self::parse(s).ok()
+    }
+}
+
+/// `#[serde(with)]` adapter for [`StoredName`] fields.
+mod stored_name {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::StoredName;
+
+    pub fn serialize<T: StoredName, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v.name())
+    }
+
+    pub fn deserialize<'de, T: StoredName, D: Deserializer<'de>>(d: D) -> Result<T, D::Error> {
+        let s = String::deserialize(d)?;
+        // The stored value is not echoed: the message names the field only.
+        T::from_name(&s).ok_or_else(|| D::Error::custom(T::WHAT))
+    }
+}
 
 /// One key version; its material is wiped from memory on drop.
 #[derive(Clone, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
@@ -31,9 +136,12 @@ pub(crate) struct KeyRecord {
     pub id: String,
     pub account: String,
     pub description: String,
-    pub spec: String,
-    pub origin: String,
-    pub state: String,
+    #[serde(with = "stored_name")]
+    pub spec: KeySpec,
+    #[serde(with = "stored_name")]
+    pub origin: KeyOrigin,
+    #[serde(with = "stored_name")]
+    pub state: KeyState,
     pub created: i64,
     pub delete_date: Option<i64>,
     pub material_expire: Option<i64>,
@@ -50,21 +158,16 @@ pub(crate) struct KeyRecord {
 
 impl KeyRecord {
     pub fn spec(&self) -> KeySpec {
-        KeySpec::parse(&self.spec).unwrap_or(KeySpec::Aes256)
+        self.spec
     }
     pub fn origin(&self) -> KeyOrigin {
-        KeyOrigin::parse(&self.origin).unwrap_or(KeyOrigin::AliyunKms)
+        self.origin
     }
     pub fn state(&self) -> KeyState {
-        match self.state.as_str() {
-            "Disabled" => KeyState::Disabled,
-            "PendingDeletion" => KeyState::PendingDeletion,
-            "PendingImport" => KeyState::PendingImport,
-            _ => KeyState::Enabled,
-        }
+        self.state
     }
     pub fn set_state(&mut self, s: KeyState) {
-        self.state = s.as_str().to_owned();
+        self.state = s;
     }
     /// The version used for new encryptions.
     pub fn primary(&self) -> Option<&VersionRecord> {

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::StartupError;
 use crate::cipher::{self, NONCE_LEN};
-use crate::record::{AliasRecord, AuditEntry, ImportTokenRecord, KeyRecord};
+use crate::record::{self, AliasRecord, AuditEntry, ImportTokenRecord, KeyRecord, RecordError};
 use crate::rootkey::RootKey;
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -58,6 +58,17 @@ pub(crate) fn report_privacy(path: &Path, privacy: cang_tls::Privacy) {
             "owned by another user and open to others; left as it is"
         ),
     }
+}
+
+/// The key and alias tables as loaded at start.
+#[derive(Debug, Default)]
+pub(crate) struct Loaded {
+    pub keys: Vec<KeyRecord>,
+    pub aliases: Vec<AliasRecord>,
+    /// Key records that authenticated but do not decode, by key id.
+    pub corrupt_keys: Vec<(String, RecordError)>,
+    /// Alias records that authenticated but do not decode, by storage key (`account\0name`).
+    pub corrupt_aliases: Vec<(String, RecordError)>,
 }
 
 /// One change applied atomically by [`Keystore::apply`].
@@ -227,22 +238,42 @@ impl Keystore {
         cipher::open(KeySpec::Aes256, root.bytes(), &n, ct, &aad(table, key)).map_err(|_| tampered())
     }
 
-    /// Every key and alias record, authenticated.
-    pub fn load_all(&self) -> Result<(Vec<KeyRecord>, Vec<AliasRecord>), StoreError> {
+    /// Every key and alias record, authenticated. A record that fails authentication fails the load;
+    /// one that authenticates but does not decode is returned apart, by its table key, to be refused.
+    pub fn load_all(&self) -> Result<Loaded, StoreError> {
         let txn = self.db.begin_read().map_err(db_err)?;
-        let mut keys = Vec::new();
+        let mut loaded = Loaded::default();
         for row in txn.open_table(KEYS).map_err(db_err)?.iter().map_err(db_err)? {
             let (k, v) = row.map_err(db_err)?;
             let plain = self.unseal("keys", k.value(), v.value())?;
-            keys.push(serde_json::from_slice(&plain)?);
+            match record::decode_key(k.value(), &plain) {
+                Ok(rec) => loaded.keys.push(rec),
+                Err(e) => loaded.corrupt_keys.push((k.value().to_owned(), e)),
+            }
         }
-        let mut aliases = Vec::new();
         for row in txn.open_table(ALIASES).map_err(db_err)?.iter().map_err(db_err)? {
             let (k, v) = row.map_err(db_err)?;
             let plain = self.unseal("aliases", k.value(), v.value())?;
-            aliases.push(serde_json::from_slice(&plain)?);
+            match record::decode_alias(k.value(), &plain) {
+                Ok(rec) => loaded.aliases.push(rec),
+                Err(e) => loaded.corrupt_aliases.push((k.value().to_owned(), e)),
+            }
         }
-        Ok((keys, aliases))
+        Ok(loaded)
+    }
+
+    /// Seals and stores `json` as the record `key` of the `keys` or `aliases` table, bypassing the
+    /// record types: how tests plant a record that authenticates but does not decode.
+    #[cfg(test)]
+    pub fn put_sealed_for_test(&self, table: &'static str, key: &str, json: &[u8]) -> Result<(), StoreError> {
+        let sealed = self.seal(table, key, json)?;
+        let def = if table == "aliases" { ALIASES } else { KEYS };
+        let txn = self.db.begin_write().map_err(db_err)?;
+        txn.open_table(def)
+            .map_err(db_err)?
+            .insert(key, sealed.as_slice())
+            .map_err(db_err)?;
+        txn.commit().map_err(db_err)
     }
 
     /// Applies `changes` in one durable transaction.
