@@ -11,4 +11,5 @@ mod multipart;
 mod objects;
 mod probes;
 mod shredding;
+mod signatures;
 mod trace;
