@@ -1,5 +1,6 @@
 //! The data directory of a `cang up` instance: where the root key, certificates, stores, logs and
-//! credentials live, and `instance.json`, which records the account and the addresses `cang admin` uses.
+//! credentials live, all private to their owner, and `instance.json`, which records the account and the
+//! addresses `cang admin` uses.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -7,6 +8,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use cang_tls::Privacy;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
@@ -83,7 +85,7 @@ impl InstanceDir {
     /// Replaces `instance.json` atomically.
     pub fn save_state(&self, state: &InstanceState) -> anyhow::Result<()> {
         let text = serde_json::to_vec_pretty(state).context("encoding instance state")?;
-        write_atomically(&self.state_file(), &text, 0o644)
+        write_atomically(&self.state_file(), &text, cang_tls::PRIVATE_FILE_MODE)
     }
 
     /// Reads `credentials.env`, if present.
@@ -101,8 +103,51 @@ impl InstanceDir {
 
     /// Writes `credentials.env` (mode 0600) atomically.
     pub fn save_credentials(&self, credentials: &Credentials) -> anyhow::Result<()> {
-        write_atomically(&self.credentials(), credentials.render().as_bytes(), 0o600)
+        write_atomically(
+            &self.credentials(),
+            credentials.render().as_bytes(),
+            cang_tls::PRIVATE_FILE_MODE,
+        )
     }
+
+    /// Makes the instance private, on every start: the directory (created if missing) and every
+    /// directory under it at most 0700, every file at most 0600, whoever created them (a volume mount,
+    /// a copy, an older version). Symbolic links are not followed. Returns what was left as it is
+    /// because another user owns it (e.g. a root key mounted group-readable for this process).
+    pub fn make_private(&self) -> anyhow::Result<Vec<(PathBuf, Privacy)>> {
+        let mut foreign = Vec::new();
+        let privacy = cang_tls::ensure_private_dir(&self.root)?;
+        if matches!(privacy, Privacy::NotOwned { .. }) {
+            foreign.push((self.root.clone(), privacy));
+        }
+        make_tree_private(&self.root, &mut foreign)?;
+        Ok(foreign)
+    }
+}
+
+/// Narrows everything under `dir` (see [`InstanceDir::make_private`]).
+fn make_tree_private(dir: &Path, foreign: &mut Vec<(PathBuf, Privacy)>) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        let path = entry.path();
+        let kind = entry
+            .file_type()
+            .with_context(|| format!("inspecting {}", path.display()))?;
+        let privacy = if kind.is_dir() {
+            let privacy = cang_tls::ensure_private_dir(&path)?;
+            make_tree_private(&path, foreign)?;
+            privacy
+        } else if kind.is_file() {
+            cang_tls::ensure_private_file(&path)?
+        } else {
+            continue;
+        };
+        if matches!(privacy, Privacy::NotOwned { .. }) {
+            foreign.push((path, privacy));
+        }
+    }
+    Ok(())
 }
 
 /// What `cang up` records for itself and for `cang admin`.
@@ -265,6 +310,64 @@ mod tests {
         layout.save_credentials(&changed)?;
         assert_eq!(layout.load_credentials()?, Some(changed));
         assert!(!dir.path().join("credentials.tmp").exists());
+        Ok(())
+    }
+
+    #[test]
+    fn an_open_instance_is_made_private_throughout() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let root = tmp.path().join("data");
+        let layout = InstanceDir::new(&root);
+        let mode =
+            |p: &Path| -> std::io::Result<u32> { Ok(std::fs::metadata(p)?.permissions().mode() & 0o7777) };
+        std::fs::create_dir(&root)?;
+        std::fs::create_dir_all(layout.meta())?;
+        std::fs::create_dir_all(layout.tls())?;
+        let files = [
+            layout.root_key(),
+            layout.credentials(),
+            layout.meta().join("meta.redb"),
+            layout.tls().join("gateway-key.pem"),
+            layout.tls().join("ca.pem"),
+        ];
+        for file in &files {
+            std::fs::write(file, b"x")?;
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o644))?;
+        }
+        for dir in [&root, &layout.meta(), &layout.tls()] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))?;
+        }
+        // A link out of the instance is not followed.
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, b"")?;
+        std::fs::set_permissions(&outside, std::fs::Permissions::from_mode(0o644))?;
+        std::os::unix::fs::symlink(&outside, root.join("link"))?;
+
+        assert!(layout.make_private()?.is_empty());
+        for dir in [&root, &layout.meta(), &layout.tls()] {
+            assert_eq!(mode(dir)?, 0o700, "{}", dir.display());
+        }
+        for file in &files {
+            assert_eq!(mode(file)?, 0o600, "{}", file.display());
+            assert_eq!(std::fs::read(file)?, b"x");
+        }
+        assert_eq!(mode(&outside)?, 0o644);
+
+        let fresh = InstanceDir::new(&tmp.path().join("new"));
+        assert!(fresh.make_private()?.is_empty());
+        assert_eq!(mode(fresh.root())?, 0o700);
+        Ok(())
+    }
+
+    #[test]
+    fn the_state_file_is_private() -> anyhow::Result<()> {
+        let tmp = tempfile::tempdir()?;
+        let layout = InstanceDir::new(tmp.path());
+        layout.save_state(&InstanceState::default())?;
+        assert_eq!(
+            std::fs::metadata(layout.state_file())?.permissions().mode() & 0o777,
+            0o600
+        );
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! under the data directory.
 
 use std::ffi::OsString;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -43,7 +44,7 @@ pub struct Supervisor {
 impl Supervisor {
     /// A supervisor writing child logs into `log_dir`.
     pub fn new(log_dir: &Path) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+        cang_tls::ensure_private_dir(log_dir)?;
         let (exits_tx, exits_rx) = mpsc::unbounded_channel();
         Ok(Self {
             log_dir: log_dir.to_path_buf(),
@@ -57,9 +58,11 @@ impl Supervisor {
     pub fn spawn(&mut self, name: &'static str, args: Vec<OsString>) -> anyhow::Result<()> {
         let exe = std::env::current_exe().context("locating the cang executable")?;
         let log = self.log_dir.join(format!("{name}.log"));
+        // Logs name keys, accounts and paths: private like the rest of the instance.
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(cang_tls::PRIVATE_FILE_MODE)
             .open(&log)
             .with_context(|| format!("opening {}", log.display()))?;
         let mut command = Command::new(&exe);

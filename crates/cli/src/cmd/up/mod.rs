@@ -9,7 +9,6 @@ mod provision;
 use std::ffi::OsString;
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -104,20 +103,24 @@ async fn run(args: UpArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Creates the data directory, the root key and the dev PKI if they are missing.
+/// Creates the data directory, the root key and the dev PKI if they are missing, and makes everything
+/// in the directory private (0700 / 0600), also when it existed before (a volume mount, a copy).
 fn prepare(dir: &InstanceDir) -> anyhow::Result<()> {
-    let root = dir.root();
-    if !root.exists() {
-        std::fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
-        // Keys and credentials live here: nobody else needs to look inside.
-        std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o700))
-            .with_context(|| format!("restricting {}", root.display()))?;
-    }
+    // Keys and credentials live here: nobody else needs to look inside.
+    cang_tls::ensure_private_dir(dir.root())?;
     if !dir.root_key().exists() {
         super::kms::generate_root_key(&dir.root_key())?;
     }
     if !dir.tls().join("ca.pem").exists() {
         cang_tls::write_dev_pki(&dir.tls()).context("generating the internal certificates")?;
+    }
+    for (path, privacy) in dir.make_private()? {
+        if let cang_tls::Privacy::NotOwned { mode, owner } = privacy {
+            eprintln!(
+                "warning: {} belongs to uid {owner} and has mode {mode:o}; left as it is",
+                path.display()
+            );
+        }
     }
     Ok(())
 }
