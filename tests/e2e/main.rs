@@ -13,3 +13,4 @@ mod probes;
 mod shredding;
 mod signatures;
 mod trace;
+mod trust;

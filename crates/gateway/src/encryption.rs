@@ -1,7 +1,8 @@
 //! Which encryption an object gets and how its key is obtained and recovered.
 //!
 //! Effective encryption = the request's SSE headers, else the bucket's default rule, else none. A copy never
-//! inherits its source's encryption. The stored record of an encrypted object is meta's `ObjectSse`, whose
+//! inherits its source's encryption. "None" is what the API reports; at rest, such objects are sealed too,
+//! under the instance storage key (a record with algorithm `None`). The stored record of an encrypted object is meta's `ObjectSse`, whose
 //! `wrapped_key` holds one binding byte (0: the key is bound to the object, 1: a bucket key) followed by the
 //! crypto service's ciphertext blob.
 //!
@@ -62,14 +63,6 @@ fn meta_algorithm(a: SseAlgorithm) -> MetaAlgorithm {
 /// Request headers win over the bucket default.
 pub fn effective_rule(requested: Option<SseRule>, bucket: Option<&BucketEncryptionRule>) -> Option<SseRule> {
     requested.or_else(|| bucket.and_then(rule_from_bucket))
-}
-
-/// The data cipher of a rule.
-pub fn suite_of(rule: &SseRule) -> Suite {
-    match (rule.algorithm, rule.data_encryption) {
-        (SseAlgorithm::Sm4, _) | (SseAlgorithm::Kms, Some(DataEncryption::Sm4)) => Suite::Sm4Gcm,
-        _ => Suite::Aes256Gcm,
-    }
 }
 
 /// The master key of a rule for objects of `owner`.
@@ -138,20 +131,34 @@ impl Gateway {
             }
             _ => None,
         };
-        let binding = match issued.binding {
-            KeyBinding::Object { .. } => BINDING_OBJECT,
-            KeyBinding::Bucket { .. } => BINDING_BUCKET,
-        };
-        let mut wrapped = Vec::with_capacity(issued.wrapped.0.len() + 1);
-        wrapped.push(binding);
-        wrapped.extend_from_slice(&issued.wrapped.0);
         let record = ObjectSse {
             algorithm: meta_algorithm(rule.algorithm),
             key_id,
             data_encryption: echo.data_encryption.map(|_| MetaDataEncryption::Sm4),
-            wrapped_key: wrapped,
+            wrapped_key: stored_wrapped_key(&issued),
         };
         Ok((issued, record, echo))
+    }
+
+    /// Obtains a data key for a new object (or multipart upload) that has no server-side encryption: its
+    /// bytes are still sealed at rest, under the instance storage key, so a stolen data directory reveals
+    /// nothing. The record's algorithm stays `None`: reads report no SSE, as OSS does for such objects.
+    pub async fn protect_at_rest(&self, bucket: &str, key: &str) -> Result<(IssuedKey, ObjectSse), OssError> {
+        let master = MasterKey::Service(ServiceKeySuite::Storage);
+        let span = tracing::info_span!("sse.protect", cang.sse.algorithm = "at-rest");
+        let issued = self
+            .keys
+            .issue(&master, bucket, key, self.config.bucket_keys_for_sse_oss)
+            .instrument(span)
+            .await
+            .map_err(|e| kms_error_for(e, ""))?;
+        let record = ObjectSse {
+            algorithm: MetaAlgorithm::None,
+            key_id: None,
+            data_encryption: None,
+            wrapped_key: stored_wrapped_key(&issued),
+        };
+        Ok((issued, record))
     }
 
     /// Recovers the data key of a stored object (checking `kms:Decrypt` on a customer key for RAM users).
@@ -195,6 +202,26 @@ impl Gateway {
             .instrument(span)
             .await
             .map_err(|e| kms_error_for(e, &named))
+    }
+}
+
+/// The stored form of an issued key: the binding byte, then the crypto service's ciphertext blob.
+fn stored_wrapped_key(issued: &IssuedKey) -> Vec<u8> {
+    let binding = match issued.binding {
+        KeyBinding::Object { .. } => BINDING_OBJECT,
+        KeyBinding::Bucket { .. } => BINDING_BUCKET,
+    };
+    let mut wrapped = Vec::with_capacity(issued.wrapped.0.len() + 1);
+    wrapped.push(binding);
+    wrapped.extend_from_slice(&issued.wrapped.0);
+    wrapped
+}
+
+/// The data cipher of a stored record (objects sealed only at rest use AES-256-GCM).
+pub fn suite_of_record(record: &ObjectSse) -> Suite {
+    match (record.algorithm, record.data_encryption) {
+        (MetaAlgorithm::Sm4, _) | (MetaAlgorithm::Kms, Some(MetaDataEncryption::Sm4)) => Suite::Sm4Gcm,
+        _ => Suite::Aes256Gcm,
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use cang_kms_api::KmsApi;
-use cang_meta_api::{Acl, Bucket, MetaApi};
+use cang_meta_api::{Bucket, MetaApi, MetaError, ObjectInfo};
 use cang_oss::auth::{AuthConfig, RequestView, read_signature};
 use cang_oss::{Endpoint, OssError, Route, Router};
 use cang_policy::ConditionContext;
@@ -14,11 +14,15 @@ use cang_telemetry::Metrics;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::authorize::{Principal, PublicAccess, authorize, oss_permissions};
-use crate::body::ResponseBody;
+use crate::authorize::{
+    AclNeed, AclScope, Permission, Principal, PublicAccess, Verdict, acl_need, authorize, decide, oss_arn,
+    oss_permissions, policy_verdict,
+};
+use crate::body::{RequestBody, ResponseBody};
 use crate::errors::meta_error_for;
 use crate::keys::{DataKeys, KeyCacheLimits};
 use crate::observe::Observed;
+use crate::pool::CpuPool;
 use crate::principal::AccessKeys;
 use crate::server::Handler;
 
@@ -45,6 +49,8 @@ pub struct GatewayConfig {
     pub access_key_ttl: Duration,
     /// Largest XML request body.
     pub max_xml_body: usize,
+    /// How long a request body may send nothing before the request fails with `RequestTimeout`.
+    pub body_idle_timeout: Duration,
     /// Where `/metrics`, `/healthz` and `/readyz` are served (plain HTTP); none when `None`.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -62,6 +68,7 @@ impl Default for GatewayConfig {
             key_cache: KeyCacheLimits::default(),
             access_key_ttl: Duration::from_secs(30),
             max_xml_body: 4 * 1024 * 1024,
+            body_idle_timeout: Duration::from_secs(60),
             metrics_listen: None,
         }
     }
@@ -81,6 +88,8 @@ pub struct Gateway {
     pub access_keys: AccessKeys,
     /// Request, byte, crypto-service and data-key cache metrics.
     pub metrics: Arc<Metrics>,
+    /// The workers of the data path's bulk CPU work (digests, sealing, opening).
+    pub(crate) cpu: CpuPool,
     router: Router,
     auth: AuthConfig,
 }
@@ -104,6 +113,9 @@ pub struct Call {
     pub context: ConditionContext,
     /// The bucket the operation addresses, when it exists and was loaded.
     pub bucket: Option<Bucket>,
+    /// The object the operation addresses, when authorisation had to look at its ACL (a read may start
+    /// from it instead of looking it up again).
+    pub object: Option<ObjectInfo>,
     /// The request id.
     pub request_id: String,
     /// When the request arrived.
@@ -128,10 +140,7 @@ impl Gateway {
         let keys = DataKeys::new(kms.clone(), config.key_cache.clone()).with_metrics(Arc::clone(&metrics));
         let access_keys = AccessKeys::new(meta.clone(), kms.clone(), config.access_key_ttl, 4096);
         let router = Router::new(config.base_domains.clone());
-        let auth = AuthConfig {
-            region: None,
-            ..AuthConfig::default()
-        };
+        let auth = AuthConfig::for_region(config.region.clone());
         Self {
             config,
             kms,
@@ -139,6 +148,7 @@ impl Gateway {
             keys,
             access_keys,
             metrics,
+            cpu: CpuPool::per_core(),
             router,
             auth,
         }
@@ -154,8 +164,8 @@ impl Gateway {
         let now = SystemTime::now();
         let route = self.router.route_request(&request)?;
         observed.routed(&route);
-        let principal = self.authenticate(&request, &route, now).await?;
-        let context = condition_context(&request, &route, peer, now);
+        // OSS resolves the bucket before it looks at the signature: an unknown bucket is 404 NoSuchBucket
+        // for everyone (the SDKs' existence checks rely on it).
         let bucket = match (&route.endpoint, route.bucket()) {
             (Endpoint::PutBucket { .. }, _) | (_, None) => None,
             (_, Some(name)) => Some(
@@ -165,17 +175,27 @@ impl Gateway {
                     .map_err(|e| meta_error_for(e, name, ""))?,
             ),
         };
+        let (principal, signed_sha256) = self.authenticate(&request, &route, now).await?;
+        let context = condition_context(&request, &route, peer, now);
         let mut call = Call {
             route,
             principal,
             context,
             bucket,
+            object: None,
             request_id: call_id.to_owned(),
             now,
         };
         self.authorize(&mut call).await?;
         let (parts, body) = request.into_parts();
-        crate::ops::dispatch(self, call, parts, body).await
+        let body = RequestBody::new(body, signed_sha256).with_idle_timeout(self.config.body_idle_timeout);
+        // Every key the operation uses is audited under the caller it acts for.
+        match call.principal.end_user() {
+            Some(user) => {
+                cang_kms_api::on_behalf_of(user, crate::ops::dispatch(self, call, parts, body)).await
+            }
+            None => crate::ops::dispatch(self, call, parts, body).await,
+        }
     }
 
     async fn authenticate(
@@ -183,7 +203,7 @@ impl Gateway {
         request: &Request<Incoming>,
         route: &Route,
         now: SystemTime,
-    ) -> Result<Principal, OssError> {
+    ) -> Result<(Principal, Option<[u8; 32]>), OssError> {
         let view = RequestView {
             method: request.method(),
             raw_path: request.uri().path(),
@@ -193,19 +213,18 @@ impl Gateway {
             key: route.key(),
         };
         let Some(claim) = read_signature(&view, now, &self.auth)? else {
-            return Ok(Principal::Anonymous);
+            return Ok((Principal::Anonymous, None));
         };
         let resolved = self.access_keys.resolve(claim.access_key_id()).await?;
         claim.verify(&resolved.credential)?;
-        Ok(resolved.principal.clone())
+        Ok((resolved.principal.clone(), claim.payload_sha256()))
     }
 
     async fn authorize(&self, call: &mut Call) -> Result<(), OssError> {
-        let access = match call.bucket.as_ref().map(|b| b.acl) {
-            Some(Acl::PublicRead) => PublicAccess::PublicRead,
-            Some(Acl::PublicReadWrite) => PublicAccess::PublicReadWrite,
-            _ => PublicAccess::Private,
-        };
+        let bucket_access = call
+            .bucket
+            .as_ref()
+            .map_or(PublicAccess::Private, |b| PublicAccess::of_bucket(b.acl));
         let owner = call.owner().to_owned();
         let source_owner = match call.route.endpoint.copy_source() {
             Some(source) if Some(source.bucket.as_str()) != call.route.bucket() => Some(
@@ -217,7 +236,6 @@ impl Gateway {
             ),
             _ => None,
         };
-        let needed = oss_permissions(&call.route.endpoint, &owner, source_owner.as_deref());
         if let Some(source_owner) = &source_owner
             && Some(source_owner.as_str()) != call.principal.account()
         {
@@ -225,14 +243,67 @@ impl Gateway {
                 "You have no right to access the copy source.",
             ));
         }
-        authorize(
-            &call.principal,
-            &call.route.endpoint,
-            &needed,
-            &owner,
-            access,
-            &call.context,
-        )
+        // Every key of a multi-delete is authorised by the operation itself, once the body names them.
+        if matches!(call.route.endpoint, Endpoint::DeleteMultipleObjects { .. }) {
+            return Ok(());
+        }
+        let needed = oss_permissions(&call.route.endpoint, &owner, source_owner.as_deref());
+        let endpoint = &call.route.endpoint;
+        let verdict = policy_verdict(&call.principal, &needed, &owner, &call.context);
+        let access = match (verdict, acl_need(endpoint), call.route.bucket(), call.route.key()) {
+            // Only an undecided request on an object an ACL could open needs the object's own ACL.
+            (Verdict::Implicit, Some((_, AclScope::Object)), Some(bucket), Some(key)) => {
+                match self.meta.head_object(bucket, key).await {
+                    Ok(info) => {
+                        let access = PublicAccess::of_object(info.meta.acl, bucket_access);
+                        call.object = Some(info);
+                        access
+                    }
+                    Err(MetaError::NoSuchKey) => bucket_access,
+                    Err(e) => return Err(meta_error_for(e, bucket, key)),
+                }
+            }
+            _ => bucket_access,
+        };
+        authorize(&call.principal, endpoint, &needed, &owner, access, &call.context)
+    }
+
+    /// Authorises `action` on each of `keys` of the call's bucket (DeleteMultipleObjects): every key is
+    /// decided as its single-object operation would be, object ACLs included, before anything changes.
+    pub(crate) async fn authorize_keys(
+        &self,
+        call: &Call,
+        action: &'static str,
+        need: AclNeed,
+        keys: &[String],
+    ) -> Result<(), OssError> {
+        let Some(bucket) = call.bucket.as_ref() else {
+            return Err(OssError::internal_error());
+        };
+        let bucket_access = PublicAccess::of_bucket(bucket.acl);
+        for key in keys {
+            let needed = [Permission {
+                action,
+                resource: oss_arn(&bucket.owner, &bucket.name, Some(key)),
+            }];
+            let access = match policy_verdict(&call.principal, &needed, &bucket.owner, &call.context) {
+                Verdict::Implicit => match self.meta.head_object(&bucket.name, key).await {
+                    Ok(info) => PublicAccess::of_object(info.meta.acl, bucket_access),
+                    Err(MetaError::NoSuchKey) => bucket_access,
+                    Err(e) => return Err(meta_error_for(e, &bucket.name, key)),
+                },
+                Verdict::Allow | Verdict::ExplicitDeny => bucket_access,
+            };
+            decide(
+                &call.principal,
+                &needed,
+                Some(need),
+                &bucket.owner,
+                access,
+                &call.context,
+            )?;
+        }
+        Ok(())
     }
 }
 

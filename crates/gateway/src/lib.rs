@@ -10,6 +10,7 @@ mod gateway;
 pub mod keys;
 mod observe;
 mod ops;
+mod pool;
 pub mod principal;
 pub mod probes;
 pub mod server;

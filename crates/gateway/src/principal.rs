@@ -140,9 +140,11 @@ impl AccessKeys {
                 for p in stored {
                     match cang_policy::Policy::parse(&p.document) {
                         Ok(policy) => policies.push(policy),
-                        // Stored documents were validated on the way in; a bad one grants nothing.
+                        // Stored documents were validated on the way in, so this is tampering or a newer
+                        // grammar. Dropping the document could drop a Deny: refuse the user everything.
                         Err(e) => {
-                            tracing::warn!(policy = %p.name, error = %e, "stored policy does not parse")
+                            tracing::warn!(policy = %p.name, error = %e, "stored policy does not parse; denying the user");
+                            policies.push(deny_everything()?);
                         }
                     }
                 }
@@ -159,6 +161,13 @@ impl AccessKeys {
             credential,
         })
     }
+}
+
+/// The policy that stands in for an attached document that no longer parses.
+fn deny_everything() -> Result<cang_policy::Policy, OssError> {
+    const DENY: &str =
+        r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":["oss:*","kms:*"],"Resource":"*"}]}"#;
+    cang_policy::Policy::parse(DENY).map_err(|_| OssError::internal_error())
 }
 
 /// A freshly created access key: its id and secret (shown once, never stored in plaintext).

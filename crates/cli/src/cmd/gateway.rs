@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cang_gateway::GatewayConfig;
+use cang_gateway::keys::KeyCacheLimits;
 use cang_gateway::server::ConnectionLimits;
 use cang_kms_api::{KmsApi, KmsGrpcClient};
 use cang_meta_api::{MetaApi, MetaGrpcClient};
@@ -55,6 +56,14 @@ pub struct GatewayArgs {
     /// How long a resolved access key is trusted before it is looked up again, seconds.
     #[arg(long, env = "CANG_ACCESS_KEY_TTL_SECS", default_value_t = 30)]
     pub access_key_ttl_secs: u64,
+    /// How long a data key stays cached, seconds: a bucket key serves new objects this long, and an unwrapped
+    /// key serves reads this long. It bounds how late a disabled CMK stops buckets that use bucket keys.
+    #[arg(long, env = "CANG_DATA_KEY_CACHE_SECS", default_value_t = 300)]
+    pub data_key_cache_secs: u64,
+    /// How long a request body may send nothing before the request fails with RequestTimeout, seconds.
+    #[arg(long, env = "CANG_BODY_IDLE_TIMEOUT_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_idle_timeout_secs: u64,
     /// How long in-flight requests may run after shutdown begins, seconds.
     #[arg(long, env = "CANG_DRAIN_SECS", default_value_t = 20)]
     pub drain_secs: u64,
@@ -84,6 +93,12 @@ impl GatewayArgs {
             bucket_keys_for_sse_oss: self.bucket_keys_for_sse_oss,
             bucket_keys_for_kms: self.bucket_keys_for_kms,
             access_key_ttl: Duration::from_secs(self.access_key_ttl_secs),
+            key_cache: KeyCacheLimits {
+                bucket_key_ttl: Duration::from_secs(self.data_key_cache_secs),
+                unwrapped_ttl: Duration::from_secs(self.data_key_cache_secs),
+                ..defaults.key_cache.clone()
+            },
+            body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs),
             metrics_listen: self.metrics_listen,
             ..defaults
         }

@@ -3,12 +3,12 @@
 //! and seals its bytes as one more extent, with the extent's sequence number in the format context. SSE headers
 //! on later appends are ignored, as OSS does: the object keeps the encryption it was created with.
 
+use crate::body::RequestBody;
 use cang_meta_api::{AppendObjectHeader, MetaError, ObjectInfo, ObjectType};
 use cang_oss::OssError;
 use cang_oss::checksum::crc64_header_value;
 use cang_oss::headers::sse::{SseHeaderPolicy, sse_from_headers};
 use http::{HeaderMap, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::empty;
 use super::multipart::seal_under_record;
@@ -50,7 +50,7 @@ pub async fn append_object(
     key: &str,
     position: u64,
     headers: &HeaderMap,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<ResponseBody>, OssError> {
     let requested = sse_from_headers(headers, SseHeaderPolicy::Accept)?;
     let current = existing(gw, bucket, key, position).await?;

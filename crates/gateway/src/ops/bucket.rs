@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::body::RequestBody;
 use cang_meta_api::{Acl, Bucket, ListBucketsQuery, NewBucket};
 use cang_oss::OssError;
 use cang_oss::headers::sse::{SSE, SSE_DATA, SSE_KEY_ID, SseRule};
@@ -15,7 +16,6 @@ use cang_oss::xml::response::{
     location_constraint_xml,
 };
 use http::{HeaderMap, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::{empty, header_text, read_small_body, xml};
 use crate::authorize::{authorize_kms, kms_key_arn};
@@ -117,7 +117,7 @@ pub async fn put_bucket(
     call: &Call,
     bucket: &str,
     headers: &HeaderMap,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<ResponseBody>, OssError> {
     let Some(account) = call.principal.account() else {
         return Err(OssError::access_denied(
@@ -214,7 +214,7 @@ pub async fn put_bucket_acl(
     gw: &Gateway,
     bucket: &str,
     headers: &HeaderMap,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<ResponseBody>, OssError> {
     let acl = if headers.contains_key("x-oss-acl") {
         acl_header(headers)?
@@ -252,7 +252,7 @@ pub async fn put_bucket_encryption(
     gw: &Gateway,
     call: &Call,
     bucket: &str,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<ResponseBody>, OssError> {
     let rule = parse_bucket_encryption(&read_small_body(body, gw.config.max_xml_body).await?)?;
     check_default_key(gw, call, &rule).await?;

@@ -15,9 +15,8 @@ use cang_oss::{Endpoint, OssError};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
 
-use crate::body::ResponseBody;
+use crate::body::{BodyError, RequestBody, ResponseBody};
 use crate::gateway::{Call, Gateway};
 
 /// Runs the operation of an authorised call.
@@ -25,7 +24,7 @@ pub async fn dispatch(
     gw: &Gateway,
     call: Call,
     parts: Parts,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<ResponseBody>, OssError> {
     let op = call.route.endpoint.clone();
     match op {
@@ -59,7 +58,7 @@ pub async fn dispatch(
         Endpoint::ListObjects { bucket, params } => list::list_objects(gw, &call, &bucket, params).await,
         Endpoint::ListObjectsV2 { bucket, params } => list::list_objects_v2(gw, &call, &bucket, params).await,
         Endpoint::DeleteMultipleObjects { bucket, encoding_url } => {
-            delete::delete_objects(gw, &bucket, encoding_url, &parts.headers, body).await
+            delete::delete_objects(gw, &call, &bucket, encoding_url, &parts.headers, body).await
         }
         Endpoint::CopyObject { bucket, key, source } => {
             copy::copy_object(gw, &call, &bucket, &key, &source, &parts.headers).await
@@ -153,15 +152,24 @@ pub fn xml(document: String) -> Response<ResponseBody> {
 }
 
 /// Reads a small request body (XML documents), refusing more than `limit` bytes.
-pub async fn read_small_body(body: Incoming, limit: usize) -> Result<Bytes, OssError> {
+pub async fn read_small_body(body: RequestBody, limit: usize) -> Result<Bytes, OssError> {
     let limited = http_body_util::Limited::new(body, limit);
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => Err(
             OssError::malformed_xml(format!("the request body exceeds {limit} bytes")),
         ),
-        Err(_) => Err(OssError::incomplete_body()),
+        Err(e) => Err(match e.downcast_ref::<BodyError>() {
+            Some(BodyError::PayloadDigestMismatch) => payload_digest_mismatch(),
+            Some(BodyError::IdleTimeout(_)) => OssError::request_timeout(),
+            _ => OssError::incomplete_body(),
+        }),
     }
+}
+
+/// The refusal of a body that is not the one its V4 signature covers (`x-oss-content-sha256`).
+pub fn payload_digest_mismatch() -> OssError {
+    OssError::content_sha256_mismatch()
 }
 
 /// A header's value as text, if present and visible ASCII.

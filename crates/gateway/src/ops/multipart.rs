@@ -8,6 +8,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::body::RequestBody;
 use cang_meta_api::{ListUploadsQuery, MetaError, MultipartUpload, ObjectSse, UploadPartHeader};
 use cang_oss::OssError;
 use cang_oss::checksum::crc64_header_value;
@@ -21,14 +22,13 @@ use cang_oss::xml::response::{
     copy_part_result_xml, initiate_multipart_upload_xml,
 };
 use http::{HeaderMap, Response, StatusCode};
-use hyper::body::Incoming;
 
 use super::copy::{open_source, source_plaintext};
 use super::extent::extent_format;
 use super::object::{base64_md5, insert, object_meta, seal_into, stream_write, with_names};
 use super::{empty, header_text, read_small_body, xml};
 use crate::body::ResponseBody;
-use crate::encryption::{echo_of, effective_rule, suite_of};
+use crate::encryption::{echo_of, effective_rule, suite_of_record};
 use crate::errors::meta_error_for;
 use crate::gateway::{Call, Gateway};
 use crate::upload::{SealSpec, format_context};
@@ -63,17 +63,12 @@ pub(crate) async fn seal_under_record(
     let Some(record) = record else {
         return Ok((None, Vec::new()));
     };
-    let corrupt = || {
-        tracing::error!(bucket, key, "stored encryption record names no algorithm");
-        OssError::internal_error()
-    };
-    let rule = echo_of(record).ok_or_else(corrupt)?;
     let dek = gw
         .recover_key(&call.principal, &call.context, record, call.owner(), bucket, key)
         .await?;
     let spec = SealSpec {
         dek,
-        suite: suite_of(&rule),
+        suite: suite_of_record(record),
         segment_size: gw.config.segment_size,
         context: format_context(bucket, key, context_number),
     };
@@ -115,7 +110,7 @@ pub async fn initiate(
                 .await?;
             (Some(record), Some(echo))
         }
-        None => (None, None),
+        None => (Some(gw.protect_at_rest(bucket, key).await?.1), None),
     };
     let upload = gw
         .meta
@@ -164,7 +159,7 @@ pub async fn upload_part(
     call: &Call,
     target: PartTarget<'_>,
     headers: &HeaderMap,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<ResponseBody>, OssError> {
     sse_from_headers(headers, SseHeaderPolicy::Reject)?;
     let PartTarget {
@@ -288,7 +283,7 @@ pub async fn complete(
     target: (&str, &str, &str),
     encoding_url: bool,
     headers: &HeaderMap,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<ResponseBody>, OssError> {
     let (bucket, key, upload_id) = target;
     sse_from_headers(headers, SseHeaderPolicy::Reject)?;

@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::body::RequestBody;
 use bytes::Bytes;
 use cang_meta_api::{
     Acl, CiphertextRange, MetaError, ObjectInfo, ObjectMeta, ObjectSse, ObjectType, Preconditions,
@@ -16,16 +17,17 @@ use cang_oss::headers::sse::{SseHeaderPolicy, sse_from_headers};
 use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyDataStream;
-use hyper::body::Incoming;
 use tokio::sync::{mpsc, oneshot};
 
 use super::extent::{extent_format, extents_of};
 use super::{empty, header_text};
+use crate::authorize::Principal;
 use crate::body::{ResponseBody, StreamAborted};
 use crate::download::{ExtentDecoder, plan_read};
-use crate::encryption::{echo_of, effective_rule, suite_of};
+use crate::encryption::{echo_of, effective_rule, suite_of_record};
 use crate::errors::meta_error_for;
 use crate::gateway::{Call, Gateway};
+use crate::pool::CpuPool;
 use crate::upload::{SealSpec, Sealed, UploadError, format_context, seal_body};
 
 /// Stored request headers that come back on reads.
@@ -40,7 +42,8 @@ const KEPT_HEADERS: [&str; 4] = [
 pub(crate) struct Upload {
     /// The format record of the extent (empty when unencrypted).
     pub format: Vec<u8>,
-    /// The encryption record, when encrypted.
+    /// The encryption record (every new object has one; `None` only for objects stored before at-rest
+    /// sealing).
     pub sse: Option<ObjectSse>,
     /// The rule to echo in response headers.
     pub echo: Option<cang_oss::headers::sse::SseRule>,
@@ -115,7 +118,7 @@ pub(crate) struct PlaintextSource<S> {
 pub(crate) async fn stream_write<T, F, Fut>(
     gw: &Gateway,
     headers: &HeaderMap,
-    body: Incoming,
+    body: RequestBody,
     encryptor: Option<cang_sse::StreamEncryptor>,
     write: F,
 ) -> Result<(T, Sealed), OssError>
@@ -141,7 +144,7 @@ pub(crate) async fn seal_into<S, E, T, F, Fut>(
 ) -> Result<(T, Sealed), OssError>
 where
     S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
+    E: Into<UploadError>,
     F: FnOnce(WriteBody) -> Fut,
     Fut: std::future::Future<Output = Result<T, MetaError>>,
 {
@@ -166,7 +169,15 @@ where
     });
     let write_body: WriteBody = Box::pin(chunks.chain(trailer));
     let sealing = async {
-        let result = seal_body(body, encryptor, chunk_tx, declared, gw.config.max_object_size).await;
+        let result = seal_body(
+            &gw.cpu,
+            body,
+            encryptor,
+            chunk_tx,
+            declared,
+            gw.config.max_object_size,
+        )
+        .await;
         let verdict = match &result {
             Ok(sealed) if expected_md5.is_some_and(|m| m != sealed.md5) => {
                 Err(MetaError::InvalidArgument("Content-MD5 mismatch".into()))
@@ -193,6 +204,11 @@ pub(crate) fn upload_error(e: UploadError) -> OssError {
     match e {
         UploadError::Body(_) | UploadError::LengthMismatch { .. } => OssError::incomplete_body(),
         UploadError::TooLarge { .. } => OssError::entity_too_large(),
+        UploadError::PayloadDigestMismatch => super::payload_digest_mismatch(),
+        UploadError::IdleTimeout => {
+            tracing::info!("request body idle for longer than the timeout; upload abandoned");
+            OssError::request_timeout()
+        }
         UploadError::SinkClosed => OssError::service_unavailable(),
         UploadError::Seal(err) => {
             tracing::error!(error = %err, "sealing failed");
@@ -203,7 +219,7 @@ pub(crate) fn upload_error(e: UploadError) -> OssError {
 }
 
 /// Picks the encryption of a new object or part and obtains its key: returns the encryptor, the format
-/// record, the encryption record and the rule to echo.
+/// record, the encryption record and the rule to echo. Without a rule the bytes are sealed at rest only.
 pub(crate) async fn prepare_upload(
     gw: &Gateway,
     call: &Call,
@@ -212,22 +228,21 @@ pub(crate) async fn prepare_upload(
     key: &str,
     context_number: u32,
 ) -> Result<(Option<cang_sse::StreamEncryptor>, Upload), OssError> {
-    let Some(rule) = rule else {
-        return Ok((
-            None,
-            Upload {
-                format: Vec::new(),
-                sse: None,
-                echo: None,
-            },
-        ));
+    let (issued, record, echo) = match rule {
+        Some(rule) => {
+            let (issued, record, echo) = gw
+                .protect(&call.principal, &call.context, &rule, call.owner(), bucket, key)
+                .await?;
+            (issued, record, Some(echo))
+        }
+        None => {
+            let (issued, record) = gw.protect_at_rest(bucket, key).await?;
+            (issued, record, None)
+        }
     };
-    let (issued, record, echo) = gw
-        .protect(&call.principal, &call.context, &rule, call.owner(), bucket, key)
-        .await?;
     let spec = SealSpec {
         dek: issued.dek,
-        suite: suite_of(&rule),
+        suite: suite_of_record(&record),
         segment_size: gw.config.segment_size,
         context: format_context(bucket, key, context_number),
     };
@@ -237,7 +252,7 @@ pub(crate) async fn prepare_upload(
         Upload {
             format: extent_format(&header, context_number),
             sse: Some(record),
-            echo: Some(echo),
+            echo,
         },
     ))
 }
@@ -249,7 +264,7 @@ pub async fn put_object(
     bucket: &str,
     key: &str,
     headers: &HeaderMap,
-    body: Incoming,
+    body: RequestBody,
 ) -> Result<Response<ResponseBody>, OssError> {
     let requested = sse_from_headers(headers, SseHeaderPolicy::Accept)?;
     let default = call.bucket.as_ref().and_then(|b| b.encryption.as_ref());
@@ -358,11 +373,21 @@ pub async fn get_object(
     overrides: Option<ResponseOverrides>,
     with_body: bool,
 ) -> Result<Response<ResponseBody>, OssError> {
-    let mut info = gw
-        .meta
-        .head_object(bucket, key)
-        .await
-        .map_err(|e| meta_error_for(e, bucket, key))?;
+    // Overrides let the caller choose how the storage origin labels the bytes (`text/html`, `inline`): only a
+    // signed request may, as with S3, so an anonymous reader cannot turn an uploaded text into a page.
+    if matches!(call.principal, Principal::Anonymous) && overrides.as_ref().is_some_and(|o| !o.is_empty()) {
+        return Err(OssError::invalid_request(
+            "Request specific response headers cannot be used for anonymous GET requests.",
+        ));
+    }
+    let mut info = match &call.object {
+        Some(info) => info.clone(),
+        None => gw
+            .meta
+            .head_object(bucket, key)
+            .await
+            .map_err(|e| meta_error_for(e, bucket, key))?,
+    };
     // An object overwritten between the lookup and the read is answered from its new version.
     for _ in 0..MAX_READ_ATTEMPTS {
         Conditions::from_headers(headers, ConditionTarget::Object).evaluate(&info.etag, modified(&info))?;
@@ -458,8 +483,9 @@ pub(crate) async fn read_plaintext(
         decoders.push((read.stored_len, decoder));
     }
     let (bucket, key) = (bucket.to_owned(), key.to_owned());
+    let pool = gw.cpu.clone();
     tokio::spawn(async move {
-        if let Err(e) = pump(&mut stored, decoders, &tx).await {
+        if let Err(e) = pump(&pool, &mut stored, decoders, &tx).await {
             tracing::warn!(%bucket, %key, error = %e, "object read aborted");
             let _ = tx.send(Err(StreamAborted(e))).await;
         }
@@ -483,6 +509,7 @@ fn same_ciphertext(a: &ObjectInfo, b: &ObjectInfo) -> bool {
 
 /// Feeds the stored bytes through the extent decoders into the response, splitting at extent boundaries.
 async fn pump(
+    pool: &CpuPool,
     stored: &mut cang_meta_api::ByteStream,
     decoders: Vec<(u64, ExtentDecoder)>,
     tx: &mpsc::Sender<Result<Bytes, StreamAborted>>,
@@ -522,14 +549,15 @@ async fn pump(
         let plain = match decoder {
             ExtentDecoder::Plain => piece,
             ExtentDecoder::Sealed(_) => {
-                // Opening a MiB costs ~0.25 ms with AES-GCM and ~8 ms with SM4: off the async workers.
+                // Opening a MiB costs ~0.25 ms with AES-GCM and ~8 ms with SM4: on the CPU pool.
                 let (left, mut owned) = current.take().ok_or("decoder missing")?;
-                let (owned, plain) = tokio::task::spawn_blocking(move || {
-                    let plain = owned.push(piece);
-                    (owned, plain)
-                })
-                .await
-                .map_err(|e| e.to_string())?;
+                let (owned, plain) = pool
+                    .run(move || {
+                        let plain = owned.push(piece);
+                        (owned, plain)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
                 current = Some((left, owned));
                 plain.map_err(|e| e.to_string())?
             }
