@@ -311,11 +311,24 @@ impl Handler for Gateway {
     async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
         let request_id = new_request_id();
         let is_head = request.method() == Method::HEAD;
+        // Error bodies name the host the client addressed (`<HostId>`), as OSS's do.
+        let host = request
+            .headers()
+            .get(http::header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         // The request's span is the HTTP server span around this call.
         let mut observed = Observed::start(&request_id);
         let mut response = match self.serve(request, peer, &request_id, &mut observed).await {
             Ok(response) => response,
-            Err(err) => render_error(err.request_id(request_id.clone()), is_head),
+            Err(err) => {
+                let err = err.request_id(request_id.clone());
+                let err = match host {
+                    Some(host) => err.host_id(host),
+                    None => err,
+                };
+                render_error(err, is_head)
+            }
         };
         let headers = response.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&request_id) {
