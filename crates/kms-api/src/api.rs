@@ -6,8 +6,8 @@ use cang_tls::ServiceIdentity;
 
 use crate::{
     AccountId, Alias, AliasName, AuditRecord, CreateKeyRequest, DataKey, Decrypted, EncryptionContext,
-    ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsError, Page, Paged, RotationPolicy,
-    SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey,
+    EndUser, ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsError, Page, Paged,
+    RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey,
 };
 
 /// The crypto service.
@@ -149,4 +149,7 @@ pub trait KmsForCaller: Send + Sync + 'static {
     type Api: KmsApi;
     /// Binds the service to one caller.
     fn for_caller(&self, caller: ServiceIdentity) -> Self::Api;
+    /// Binds the service to one caller acting for `end_user`, the user the audit names beside the
+    /// caller. The gRPC server passes `Some` only for the gateway identity (see [`crate::KmsGrpcServer`]).
+    fn for_end_user(&self, caller: ServiceIdentity, end_user: Option<EndUser>) -> Self::Api;
 }

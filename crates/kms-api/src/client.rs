@@ -1,5 +1,6 @@
 //! gRPC client adapter: implements [`KmsApi`] over a tonic channel. Server errors come back as the same
-//! `KmsError` variant; transport failures are `Unavailable`.
+//! `KmsError` variant; transport failures are `Unavailable`. Every call carries the end user of the
+//! enclosing [`crate::on_behalf_of`], if any, as metadata.
 
 use async_trait::async_trait;
 use cang_proto::cang::kms::v1 as pb;
@@ -10,6 +11,7 @@ use tonic::transport::{Channel, ClientTlsConfig};
 use tower::Layer;
 
 use crate::convert::{context_to_pb, origin_to_pb, spec_to_pb, suite_to_pb};
+use crate::end_user::current_end_user;
 use crate::{
     AccountId, Alias, AliasName, AuditRecord, CreateKeyRequest, DataKey, Decrypted, EncryptionContext,
     ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, Page, Paged,
@@ -44,6 +46,15 @@ impl KmsGrpcClient {
     }
 }
 
+/// A request carrying `msg` and, inside [`crate::on_behalf_of`], the end user it is made for.
+fn request<T>(msg: T) -> Result<tonic::Request<T>, KmsError> {
+    let mut req = tonic::Request::new(msg);
+    if let Some(user) = current_end_user() {
+        user.to_metadata(req.metadata_mut())?;
+    }
+    Ok(req)
+}
+
 fn key_req(account: &AccountId, key: &KeyRef) -> pb::KeyRequest {
     pb::KeyRequest {
         account: account.as_str().to_owned(),
@@ -62,7 +73,11 @@ impl KmsApi for KmsGrpcClient {
             enable_automatic_rotation: req.rotation.enabled,
             rotation_interval_seconds: req.rotation.interval_seconds,
         };
-        self.client().create_key(msg).await?.into_inner().try_into()
+        self.client()
+            .create_key(request(msg)?)
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn describe_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
@@ -70,7 +85,11 @@ impl KmsApi for KmsGrpcClient {
             account: account.as_str().to_owned(),
             key_id: key.to_string(),
         };
-        self.client().describe_key(msg).await?.into_inner().try_into()
+        self.client()
+            .describe_key(request(msg)?)
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn list_keys(&self, account: &AccountId, page: Page) -> Result<Paged<KeyListEntry>, KmsError> {
@@ -79,12 +98,16 @@ impl KmsApi for KmsGrpcClient {
             page_number: page.number,
             page_size: page.size,
         };
-        self.client().list_keys(msg).await?.into_inner().try_into()
+        self.client()
+            .list_keys(request(msg)?)
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn enable_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.client()
-            .enable_key(key_req(account, key))
+            .enable_key(request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -92,7 +115,7 @@ impl KmsApi for KmsGrpcClient {
 
     async fn disable_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.client()
-            .disable_key(key_req(account, key))
+            .disable_key(request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -110,7 +133,7 @@ impl KmsApi for KmsGrpcClient {
             pending_window_in_days,
         };
         self.client()
-            .schedule_key_deletion(msg)
+            .schedule_key_deletion(request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -118,7 +141,7 @@ impl KmsApi for KmsGrpcClient {
 
     async fn cancel_key_deletion(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.client()
-            .cancel_key_deletion(key_req(account, key))
+            .cancel_key_deletion(request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -135,7 +158,7 @@ impl KmsApi for KmsGrpcClient {
             alias_name: alias.as_str().to_owned(),
             key_id: key.to_string(),
         };
-        self.client().create_alias(msg).await?;
+        self.client().create_alias(request(msg)?).await?;
         Ok(())
     }
 
@@ -150,7 +173,7 @@ impl KmsApi for KmsGrpcClient {
             alias_name: alias.as_str().to_owned(),
             key_id: key.to_string(),
         };
-        self.client().update_alias(msg).await?;
+        self.client().update_alias(request(msg)?).await?;
         Ok(())
     }
 
@@ -159,7 +182,7 @@ impl KmsApi for KmsGrpcClient {
             account: account.as_str().to_owned(),
             alias_name: alias.as_str().to_owned(),
         };
-        self.client().delete_alias(msg).await?;
+        self.client().delete_alias(request(msg)?).await?;
         Ok(())
     }
 
@@ -169,7 +192,11 @@ impl KmsApi for KmsGrpcClient {
             page_number: page.number,
             page_size: page.size,
         };
-        self.client().list_aliases(msg).await?.into_inner().try_into()
+        self.client()
+            .list_aliases(request(msg)?)
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn list_aliases_by_key_id(
@@ -185,7 +212,7 @@ impl KmsApi for KmsGrpcClient {
             page_size: page.size,
         };
         self.client()
-            .list_aliases_by_key_id(msg)
+            .list_aliases_by_key_id(request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -193,7 +220,7 @@ impl KmsApi for KmsGrpcClient {
 
     async fn rotate_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyVersion, KmsError> {
         self.client()
-            .rotate_key(key_req(account, key))
+            .rotate_key(request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -212,7 +239,7 @@ impl KmsApi for KmsGrpcClient {
             rotation_interval_seconds: policy.interval_seconds,
         };
         self.client()
-            .update_rotation_policy(msg)
+            .update_rotation_policy(request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -225,7 +252,7 @@ impl KmsApi for KmsGrpcClient {
     ) -> Result<Vec<KeyVersion>, KmsError> {
         let resp = self
             .client()
-            .list_key_versions(key_req(account, key))
+            .list_key_versions(request(key_req(account, key))?)
             .await?
             .into_inner();
         resp.versions.into_iter().map(TryInto::try_into).collect()
@@ -245,7 +272,7 @@ impl KmsApi for KmsGrpcClient {
             encryption_context: context_to_pb(context),
         };
         self.client()
-            .generate_data_key(msg)
+            .generate_data_key(request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -265,7 +292,7 @@ impl KmsApi for KmsGrpcClient {
             encryption_context: context_to_pb(context),
         };
         self.client()
-            .generate_data_key_without_plaintext(msg)
+            .generate_data_key_without_plaintext(request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -281,7 +308,7 @@ impl KmsApi for KmsGrpcClient {
             encryption_context: context_to_pb(context),
         };
         self.client()
-            .generate_service_data_key(msg)
+            .generate_service_data_key(request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -300,7 +327,11 @@ impl KmsApi for KmsGrpcClient {
             plaintext: plaintext.expose().to_vec(),
             encryption_context: context_to_pb(context),
         };
-        self.client().encrypt(msg).await?.into_inner().try_into()
+        self.client()
+            .encrypt(request(msg)?)
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn decrypt(
@@ -314,7 +345,11 @@ impl KmsApi for KmsGrpcClient {
             ciphertext_blob: blob.0.clone(),
             encryption_context: context_to_pb(context),
         };
-        self.client().decrypt(msg).await?.into_inner().try_into()
+        self.client()
+            .decrypt(request(msg)?)
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn re_encrypt(
@@ -332,7 +367,11 @@ impl KmsApi for KmsGrpcClient {
             destination_key_id: destination.map(ToString::to_string).unwrap_or_default(),
             destination_encryption_context: context_to_pb(destination_context),
         };
-        self.client().re_encrypt(msg).await?.into_inner().try_into()
+        self.client()
+            .re_encrypt(request(msg)?)
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn get_parameters_for_import(
@@ -346,7 +385,7 @@ impl KmsApi for KmsGrpcClient {
             wrapping_algorithm: pb::WrappingAlgorithm::RsaesOaepSha256.into(),
         };
         self.client()
-            .get_parameters_for_import(msg)
+            .get_parameters_for_import(request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -368,7 +407,7 @@ impl KmsApi for KmsGrpcClient {
             key_material_expire_unix: expire_unix.unwrap_or(0),
         };
         self.client()
-            .import_key_material(msg)
+            .import_key_material(request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -376,7 +415,7 @@ impl KmsApi for KmsGrpcClient {
 
     async fn delete_key_material(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.client()
-            .delete_key_material(key_req(account, key))
+            .delete_key_material(request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -387,7 +426,11 @@ impl KmsApi for KmsGrpcClient {
             after_sequence: after,
             limit,
         };
-        let resp = self.client().list_audit_records(msg).await?.into_inner();
+        let resp = self
+            .client()
+            .list_audit_records(request(msg)?)
+            .await?
+            .into_inner();
         Ok(resp.records.into_iter().map(Into::into).collect())
     }
 }

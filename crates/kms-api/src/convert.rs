@@ -4,9 +4,9 @@
 use cang_proto::cang::kms::v1 as pb;
 
 use crate::{
-    AccountId, Alias, AliasName, AuditRecord, DataKey, Decrypted, EncryptionContext, ImportParameters, KeyId,
-    KeyListEntry, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyVersion, KmsError, Page, Paged,
-    RotationPolicy, ServiceKeySuite, WrappedDataKey, WrappedKey,
+    AccountId, Alias, AliasName, AuditRecord, DataKey, Decrypted, EncryptionContext, EndUser,
+    ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyVersion, KmsError,
+    Page, Paged, RotationPolicy, ServiceKeySuite, WrappedDataKey, WrappedKey,
 };
 
 fn bad(msg: &str) -> KmsError {
@@ -335,12 +335,34 @@ impl TryFrom<pb::ImportParameters> for ImportParameters {
     }
 }
 
+impl From<EndUser> for pb::EndUser {
+    fn from(u: EndUser) -> Self {
+        Self {
+            account: u.account,
+            user: u.user,
+            access_key_id: u.access_key_id,
+        }
+    }
+}
+
+impl From<pb::EndUser> for EndUser {
+    /// Not validated: the audit reports what the service recorded.
+    fn from(u: pb::EndUser) -> Self {
+        Self {
+            account: u.account,
+            user: u.user,
+            access_key_id: u.access_key_id,
+        }
+    }
+}
+
 impl From<AuditRecord> for pb::AuditRecord {
     fn from(a: AuditRecord) -> Self {
         Self {
             sequence: a.sequence,
             time_unix_ms: a.time_unix_ms,
             principal: a.principal,
+            end_user: a.end_user.map(Into::into),
             account: a.account,
             operation: a.operation,
             key_id: a.key_id,
@@ -357,6 +379,7 @@ impl From<pb::AuditRecord> for AuditRecord {
             sequence: a.sequence,
             time_unix_ms: a.time_unix_ms,
             principal: a.principal,
+            end_user: a.end_user.map(Into::into),
             account: a.account,
             operation: a.operation,
             key_id: a.key_id,

@@ -1,16 +1,22 @@
 //! The crypto service's API: the [`KmsApi`] trait (no tonic types), its domain types and the typed
 //! [`KmsError`], plus the gRPC client ([`KmsGrpcClient`]) and server ([`KmsGrpcServer`]) adapters.
 //! A `KeyDisabled` raised by the server is a `KeyDisabled` in the client; an outage is `Unavailable`.
+//! The end user a call is made for travels with it ([`on_behalf_of`]) into the service's audit.
 
 mod api;
 mod client;
 mod convert;
+mod end_user;
 mod error;
 mod server;
 mod types;
 
 pub use api::{KmsApi, KmsForCaller};
 pub use client::KmsGrpcClient;
+pub use end_user::{
+    END_USER_ACCESS_KEY_ID_METADATA, END_USER_ACCOUNT_METADATA, END_USER_FIELD_MAX_LEN,
+    END_USER_USER_METADATA, EndUser, current_end_user, on_behalf_of,
+};
 pub use error::KmsError;
 pub use server::{KMS_CALLERS, KmsGrpcServer};
 pub use types::*;

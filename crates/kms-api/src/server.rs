@@ -1,5 +1,6 @@
 //! gRPC server adapter: decodes requests into domain types (validating), calls the [`KmsApi`] bound to
-//! the caller's certificate identity, and encodes results; `KmsError` becomes a `Status` carrying its code.
+//! the caller's certificate identity (and, for the gateway, the end user it names in metadata), and
+//! encodes results; `KmsError` becomes a `Status` carrying its code.
 
 use std::sync::Arc;
 
@@ -11,8 +12,8 @@ use tonic::{Request, Response, Status};
 
 use crate::convert::{context_from_pb, origin_from_pb, spec_from_pb, suite_from_pb};
 use crate::{
-    AccountId, AliasName, CreateKeyRequest, KeyRef, KmsApi, KmsError, KmsForCaller, Page, RotationPolicy,
-    WrappedDataKey,
+    AccountId, AliasName, CreateKeyRequest, EndUser, KeyRef, KmsApi, KmsError, KmsForCaller, Page,
+    RotationPolicy, WrappedDataKey,
 };
 
 /// Identities allowed to call the crypto service at all; per-operation rules are the keyring's.
@@ -39,12 +40,20 @@ impl<F: KmsForCaller> KmsGrpcServer<F> {
         InterceptedService::new(KmsServer::new(self), identity_interceptor(KMS_CALLERS))
     }
 
+    /// The API bound to the caller's certificate identity and, for the gateway, to the end user named in
+    /// the request metadata. Only the gateway acts for end users: the same entries from any other
+    /// identity are ignored (an admin call is audited as the admin's own), while a malformed set from
+    /// the gateway refuses the call, so that no key use goes unattributed.
     fn api<T>(&self, request: &Request<T>) -> Result<F::Api, Status> {
         let caller = match request.extensions().get::<ServiceIdentity>() {
             Some(id) => *id,
             None => peer_identity(request).map_err(|e| Status::unauthenticated(e.to_string()))?,
         };
-        Ok(self.inner.for_caller(caller))
+        let end_user = match caller {
+            ServiceIdentity::Gateway => EndUser::from_metadata(request.metadata())?,
+            ServiceIdentity::Admin | ServiceIdentity::Kms | ServiceIdentity::Meta => None,
+        };
+        Ok(self.inner.for_end_user(caller, end_user))
     }
 }
 

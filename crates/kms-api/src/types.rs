@@ -526,8 +526,11 @@ pub struct AuditRecord {
     pub sequence: u64,
     /// Unix milliseconds.
     pub time_unix_ms: i64,
-    /// Caller identity.
+    /// Caller identity (the service certificate that asked).
     pub principal: String,
+    /// The end user the caller acted for, when the caller is the gateway and named one; `None` for
+    /// administration and for records written before end users were recorded.
+    pub end_user: Option<crate::EndUser>,
     /// Account addressed.
     pub account: String,
     /// Operation name (`GenerateDataKey`, …).

@@ -1,4 +1,5 @@
-//! The audit trail: every use of a key becomes a structured log line at once and a sealed record in
+//! The audit trail: every use of a key, with the service identity that asked and the end user it asked
+//! for, becomes a structured log line at once and a sealed record in
 //! the append-only `audit` table, written by one thread in batches (one commit per batch, not per call).
 //! The key id and version used also go on the caller's span; persisted records are counted in
 //! `cang_audit_records_total`.
@@ -42,9 +43,13 @@ impl AuditLog {
     pub fn record(&self, entry: AuditEntry) {
         // Identifiers only: the span never sees key material.
         attributes::record_kms_key(&entry.key_id, &entry.key_version_id);
+        let end_user = entry.end_user.as_ref();
         tracing::info!(
             target: "cang_kms::audit",
             principal = %entry.principal,
+            end_user.account = end_user.map(|u| u.account.as_str()),
+            end_user.user = end_user.and_then(|u| u.user.as_deref()),
+            end_user.access_key_id = end_user.map(|u| u.access_key_id.as_str()),
             account = %entry.account,
             operation = %entry.operation,
             key_id = %entry.key_id,

@@ -192,11 +192,44 @@ impl AliasRecord {
     }
 }
 
+/// The end user an audited call was made for (see `cang_kms_api::EndUser`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct EndUserEntry {
+    pub account: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub access_key_id: String,
+}
+
+impl From<cang_kms_api::EndUser> for EndUserEntry {
+    fn from(u: cang_kms_api::EndUser) -> Self {
+        Self {
+            account: u.account,
+            user: u.user,
+            access_key_id: u.access_key_id,
+        }
+    }
+}
+
+impl From<EndUserEntry> for cang_kms_api::EndUser {
+    fn from(u: EndUserEntry) -> Self {
+        Self {
+            account: u.account,
+            user: u.user,
+            access_key_id: u.access_key_id,
+        }
+    }
+}
+
 /// A persisted audit record.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct AuditEntry {
     pub time_unix_ms: i64,
+    /// The service identity that asked.
     pub principal: String,
+    /// The end user it asked for; absent in records written before end users were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_user: Option<EndUserEntry>,
     pub account: String,
     pub operation: String,
     pub key_id: String,
@@ -223,5 +256,80 @@ impl std::fmt::Debug for ImportTokenRecord {
             .field("key_id", &self.key_id)
             .field("expires", &self.expires)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_records_without_an_end_user_still_decode() -> Result<(), serde_json::Error> {
+        let old = br#"{"time_unix_ms":1,"principal":"gateway","account":"1","operation":"Decrypt",
+            "key_id":"k","key_version_id":"v","context_digest":"","result":"ok"}"#;
+        let e: AuditEntry = serde_json::from_slice(old)?;
+        assert_eq!((e.principal.as_str(), e.end_user), ("gateway", None));
+        Ok(())
+    }
+
+    #[test]
+    fn end_users_round_trip_and_are_omitted_when_absent() -> Result<(), serde_json::Error> {
+        let mut e: AuditEntry = serde_json::from_slice(
+            br#"{"time_unix_ms":1,"principal":"admin","account":"1","operation":"CreateKey",
+            "key_id":"","key_version_id":"","context_digest":"","result":"ok"}"#,
+        )?;
+        assert!(!serde_json::to_string(&e)?.contains("end_user"));
+        let root = EndUserEntry {
+            account: "1".into(),
+            user: None,
+            access_key_id: "LTAI".into(),
+        };
+        e.end_user = Some(root.clone());
+        let json = serde_json::to_string(&e)?;
+        assert!(
+            json.contains(r#""end_user":{"account":"1","access_key_id":"LTAI"}"#),
+            "{json}"
+        );
+        let back: AuditEntry = serde_json::from_str(&json)?;
+        assert_eq!(back.end_user, Some(root));
+        Ok(())
+    }
+
+    #[test]
+    fn stored_names_decode_exactly() {
+        let rec = |state: &str| {
+            format!(
+                r#"{{"id":"k","account":"1","description":"","spec":"Aliyun_SM4","origin":"EXTERNAL",
+                "state":"{state}","created":0,"delete_date":null,"material_expire":null,
+                "rotation_enabled":false,"rotation_interval":0,"versions":[],"service":false}}"#
+            )
+        };
+        for state in [
+            KeyState::Enabled,
+            KeyState::Disabled,
+            KeyState::PendingDeletion,
+            KeyState::PendingImport,
+        ] {
+            let decoded = decode_key("k", rec(state.as_str()).as_bytes());
+            assert!(
+                decoded
+                    .as_ref()
+                    .is_ok_and(|r| r.state == state && r.spec == KeySpec::Sm4),
+                "{state:?}: {decoded:?}"
+            );
+        }
+        for bogus in ["Bogus", "", "enabled", "Enabled "] {
+            assert!(
+                matches!(
+                    decode_key("k", rec(bogus).as_bytes()),
+                    Err(RecordError::Undecodable { .. })
+                ),
+                "{bogus:?}"
+            );
+        }
+        assert!(matches!(
+            decode_key("other", rec("Enabled").as_bytes()),
+            Err(RecordError::IdMismatch)
+        ));
     }
 }

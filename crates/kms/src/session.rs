@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use cang_kms_api::{
     AccountId, Alias, AliasName, AuditRecord, CreateKeyRequest, DataKey, Decrypted, EncryptionContext,
-    ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, KmsForCaller, Page,
-    Paged, RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey,
+    EndUser, ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, KmsForCaller,
+    Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey, current_end_user,
 };
 use cang_telemetry::Metrics;
 use cang_tls::ServiceIdentity;
@@ -39,10 +39,14 @@ impl KmsService {
 impl KmsForCaller for KmsService {
     type Api = KmsSession;
     fn for_caller(&self, caller: ServiceIdentity) -> KmsSession {
+        self.for_end_user(caller, None)
+    }
+    fn for_end_user(&self, caller: ServiceIdentity, end_user: Option<EndUser>) -> KmsSession {
         KmsSession {
             keyring: self.keyring.clone(),
             audit: self.audit.clone(),
             caller,
+            end_user,
         }
     }
 }
@@ -59,11 +63,16 @@ enum Class {
 }
 
 /// A [`KmsApi`] acting for one caller.
+///
+/// The audit names the end user beside the caller when the caller is the gateway: the one the session
+/// was bound to, else the one of the enclosing [`cang_kms_api::on_behalf_of`] (so an in-process
+/// session behaves as a gRPC call does). Other callers act for themselves; an end user is ignored.
 #[derive(Debug, Clone)]
 pub struct KmsSession {
     keyring: Arc<Keyring>,
     audit: AuditLog,
     caller: ServiceIdentity,
+    end_user: Option<EndUser>,
 }
 
 /// What the audit record says about the key a result used.
@@ -120,9 +129,14 @@ impl KmsSession {
             Ok(v) => v.key_use(),
             Err(_) => (key_hint.to_owned(), String::new()),
         };
+        let end_user = match self.caller {
+            ServiceIdentity::Gateway => self.end_user.clone().or_else(current_end_user),
+            ServiceIdentity::Admin | ServiceIdentity::Kms | ServiceIdentity::Meta => None,
+        };
         self.audit.record(AuditEntry {
             time_unix_ms: self.keyring.clock.now_ms(),
             principal: self.caller.to_string(),
+            end_user: end_user.map(Into::into),
             account: account.to_owned(),
             operation: op.to_owned(),
             key_id: if key_id.is_empty() {
@@ -529,6 +543,7 @@ impl KmsApi for KmsSession {
                 sequence,
                 time_unix_ms: e.time_unix_ms,
                 principal: e.principal,
+                end_user: e.end_user.map(Into::into),
                 account: e.account,
                 operation: e.operation,
                 key_id: e.key_id,

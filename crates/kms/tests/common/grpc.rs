@@ -29,6 +29,12 @@ impl GrpcKms {
             TlsFiles::in_dir(&self.tls_dir, identity).client_config()?,
         )?)
     }
+
+    /// A bare mTLS channel presenting the certificate of `identity`, for hand-made requests.
+    pub fn channel(&self, identity: &str) -> anyhow::Result<tonic::transport::Channel> {
+        let tls = TlsFiles::in_dir(&self.tls_dir, identity).client_config()?;
+        Ok(cang_tls::endpoint(&self.addr, tls)?.connect_lazy())
+    }
 }
 
 impl Drop for GrpcKms {

@@ -386,23 +386,37 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
             let records = kms.list_audit_records(after, limit).await.context("audit")?;
             if ctx.json {
                 return output::json(&serde_json::Value::Array(
-                    records.iter().map(audit_json).collect(),
+                    records.iter().map(audit_with_end_user_json).collect(),
                 ));
             }
             let mut table = Table::new(&[
                 "SEQ",
                 "TIME",
                 "PRINCIPAL",
+                "END USER",
+                "ACCESS KEY",
                 "ACCOUNT",
                 "OPERATION",
                 "KEY",
                 "RESULT",
             ]);
             for r in &records {
+                let (end_user, access_key) = match &r.end_user {
+                    Some(u) => (
+                        match &u.user {
+                            Some(user) => format!("{}/{user}", u.account),
+                            None => format!("{} (root)", u.account),
+                        },
+                        u.access_key_id.clone(),
+                    ),
+                    None => ("-".to_owned(), "-".to_owned()),
+                };
                 table.row(vec![
                     r.sequence.to_string(),
                     super::render::ms_time(u64::try_from(r.time_unix_ms).unwrap_or(0)),
                     r.principal.clone(),
+                    end_user,
+                    access_key,
                     r.account.clone(),
                     r.operation.clone(),
                     r.key_id.clone(),
@@ -412,6 +426,23 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
             table.print()
         }
     }
+}
+
+/// An audit record as JSON: the common fields plus `end_user` (`{account, user, access_key_id}`, `user`
+/// null for a root access key), null when the principal acted for itself.
+fn audit_with_end_user_json(r: &cang_kms_api::AuditRecord) -> serde_json::Value {
+    let mut value = audit_json(r);
+    if let Some(fields) = value.as_object_mut() {
+        let end_user = r.end_user.as_ref().map_or(serde_json::Value::Null, |u| {
+            json!({
+                "account": u.account,
+                "user": u.user,
+                "access_key_id": u.access_key_id,
+            })
+        });
+        fields.insert("end_user".to_owned(), end_user);
+    }
+    value
 }
 
 fn metadata(ctx: &Connection, key: &cang_kms_api::KeyMetadata) -> anyhow::Result<()> {
