@@ -18,9 +18,10 @@ fn validate_id(kind: &str, id: &str) -> Result<(), MetaError> {
     Ok(())
 }
 
-/// Validates a policy document with the RAM policy parser; a refusal carries the parser's message.
+/// Validates a policy document with the RAM policy parser, as a policy to attach to users (no `Principal`); a
+/// refusal carries the parser's message.
 pub fn validate_policy_document(document: &str) -> Result<(), MetaError> {
-    cang_policy::Policy::parse(document)
+    cang_policy::Policy::parse_identity(document)
         .map(drop)
         .map_err(|e| MetaError::MalformedPolicy(e.to_string()))
 }
