@@ -4,6 +4,7 @@
 //! The end user a call is made for travels with it ([`on_behalf_of`]) into the service's audit.
 
 mod api;
+mod audit;
 mod client;
 mod convert;
 mod end_user;
@@ -12,6 +13,7 @@ mod server;
 mod types;
 
 pub use api::{KmsApi, KmsForCaller};
+pub use audit::AuditRecord;
 pub use client::KmsGrpcClient;
 pub use end_user::{
     END_USER_ACCESS_KEY_ID_METADATA, END_USER_ACCOUNT_METADATA, END_USER_FIELD_MAX_LEN,

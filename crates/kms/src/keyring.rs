@@ -13,7 +13,7 @@ use crate::clock::Clock;
 use crate::record::{AliasRecord, KeyRecord, VersionRecord};
 use crate::store::{Change, Keystore, StoreError};
 
-/// Account owning the SSE-OSS service keys.
+/// Account owning the service keys (SSE-OSS and the instance storage key).
 pub(crate) const SERVICE_ACCOUNT: &str = "acs";
 
 /// Accepted `PendingWindowInDays` of `ScheduleKeyDeletion`, in days.
@@ -31,7 +31,8 @@ pub(crate) const DELETION_WINDOW_DAYS: std::ops::RangeInclusive<u32> = 7..=366;
 pub struct KeyringConfig {
     /// Region used in ARNs.
     pub region: String,
-    /// Rotation interval of the SSE-OSS service keys, seconds (default 30 days).
+    /// Rotation interval of the service keys (SSE-OSS and the instance storage key), seconds (default
+    /// 30 days).
     pub service_key_rotation_seconds: u64,
 }
 
