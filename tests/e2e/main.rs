@@ -6,6 +6,7 @@ mod concurrency;
 mod copy;
 mod faults;
 mod http;
+mod isolation;
 mod listing;
 mod multipart;
 mod objects;

@@ -174,20 +174,31 @@ impl Cluster {
 
     /// Starts a cluster with the given gateway settings.
     pub async fn start_with(config: GatewayConfig) -> anyhow::Result<Self> {
-        Self::start_inner(config, None, None).await
+        Self::start_inner(config, ConnectionLimits::default(), None, None).await
+    }
+
+    /// Starts a cluster with the given gateway settings and connection limits.
+    pub async fn start_with_limits(config: GatewayConfig, limits: ConnectionLimits) -> anyhow::Result<Self> {
+        Self::start_inner(config, limits, None, None).await
     }
 
     /// Starts a cluster whose crypto service reads time from `clock` (and runs its key maintenance every
     /// 50 ms), so tests can pass rotation intervals and deletion windows.
     pub async fn start_with_kms_clock(clock: Arc<cang_kms::ManualClock>) -> anyhow::Result<Self> {
-        Self::start_inner(GatewayConfig::default(), None, Some(clock)).await
+        Self::start_inner(
+            GatewayConfig::default(),
+            ConnectionLimits::default(),
+            None,
+            Some(clock),
+        )
+        .await
     }
 
     /// Starts a cluster whose services export their spans to the OTLP/gRPC collector at
     /// `otlp_endpoint` as `cang-kms`, `cang-meta` and `cang-gateway`, each on a runtime of its own, with
     /// `/metrics` listeners on the crypto and metadata services as well.
     pub async fn start_traced(config: GatewayConfig, otlp_endpoint: &str) -> anyhow::Result<Self> {
-        Self::start_inner(config, Some(otlp_endpoint), None).await
+        Self::start_inner(config, ConnectionLimits::default(), Some(otlp_endpoint), None).await
     }
 
     /// Exports every span the services have finished so far (traced clusters; a no-op otherwise).
@@ -200,6 +211,7 @@ impl Cluster {
 
     async fn start_inner(
         config: GatewayConfig,
+        limits: ConnectionLimits,
         otlp_endpoint: Option<&str>,
         kms_clock: Option<Arc<cang_kms::ManualClock>>,
     ) -> anyhow::Result<Self> {
@@ -305,7 +317,7 @@ impl Cluster {
                 Ok((listener, probes)) => {
                     cang_gateway::run_with_probes(
                         config,
-                        ConnectionLimits::default(),
+                        limits,
                         listener,
                         Some(probes),
                         kms,

@@ -14,6 +14,7 @@ use cang_telemetry::Metrics;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
+use crate::admission::InFlightLimit;
 use crate::authorize::{
     AclNeed, AclScope, Permission, Principal, PublicAccess, Verdict, acl_need, authorize, decide, oss_arn,
     oss_permissions, policy_verdict,
@@ -51,6 +52,8 @@ pub struct GatewayConfig {
     pub max_xml_body: usize,
     /// How long a request body may send nothing before the request fails with `RequestTimeout`.
     pub body_idle_timeout: Duration,
+    /// Requests one caller (principal; anonymous callers by address) may have in flight; more get `SlowDown`.
+    pub max_in_flight_per_caller: usize,
     /// Where `/metrics`, `/healthz` and `/readyz` are served (plain HTTP); none when `None`.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -69,6 +72,7 @@ impl Default for GatewayConfig {
             access_key_ttl: Duration::from_secs(30),
             max_xml_body: 4 * 1024 * 1024,
             body_idle_timeout: Duration::from_secs(60),
+            max_in_flight_per_caller: 256,
             metrics_listen: None,
         }
     }
@@ -90,6 +94,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The workers of the data path's bulk CPU work (digests, sealing, opening).
     pub(crate) cpu: CpuPool,
+    /// Requests in flight per caller.
+    in_flight: Arc<InFlightLimit>,
     router: Router,
     auth: AuthConfig,
 }
@@ -141,6 +147,7 @@ impl Gateway {
         let access_keys = AccessKeys::new(meta.clone(), kms.clone(), config.access_key_ttl, 4096);
         let router = Router::new(config.base_domains.clone());
         let auth = AuthConfig::for_region(config.region.clone());
+        let in_flight = InFlightLimit::new(config.max_in_flight_per_caller);
         Self {
             config,
             kms,
@@ -149,6 +156,7 @@ impl Gateway {
             access_keys,
             metrics,
             cpu: CpuPool::per_core(),
+            in_flight,
             router,
             auth,
         }
@@ -176,6 +184,9 @@ impl Gateway {
             ),
         };
         let (principal, signed_sha256) = self.authenticate(&request, &route, now).await?;
+        let _admitted = self
+            .in_flight
+            .admit(InFlightLimit::caller_key(&principal, peer.ip()))?;
         let context = condition_context(&request, &route, peer, now);
         let mut call = Call {
             route,

@@ -1,6 +1,7 @@
 //! The OSS REST gateway: turns signed OSS requests into calls on the crypto and metadata services,
 //! encrypting object bodies on the way in and decrypting them on the way out.
 
+mod admission;
 pub mod authorize;
 pub mod body;
 pub mod download;

@@ -35,6 +35,8 @@ pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     /// How long in-flight requests may run after shutdown begins.
     pub drain_deadline: Duration,
+    /// Connections served at once; one more is answered `503 SlowDown` and closed.
+    pub max_connections: usize,
 }
 
 impl Default for ConnectionLimits {
@@ -44,6 +46,7 @@ impl Default for ConnectionLimits {
             max_headers: 128,
             header_read_timeout: Duration::from_secs(30),
             drain_deadline: Duration::from_secs(20),
+            max_connections: 4096,
         }
     }
 }
@@ -119,6 +122,23 @@ impl AsyncWrite for CountedStream {
     }
 }
 
+/// Answers a connection over the limit with `503 SlowDown` and closes it, without reading its request.
+async fn refuse_connection(mut stream: TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    let rendered = cang_oss::OssError::slow_down().render(false);
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        rendered.body.len()
+    );
+    // A client that does not read its refusal is not waited for.
+    let write = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(rendered.body.as_bytes()).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), write).await;
+}
+
 /// Serves `handler` on `listener` until `shutdown` resolves, then drains for at most the deadline. Socket
 /// bytes are counted in `metrics` (`cang_received_bytes_total`, `cang_sent_bytes_total`: HTTP framing
 /// included).
@@ -130,6 +150,7 @@ pub async fn serve<H: Handler>(
     shutdown: impl Future<Output = ()>,
 ) {
     let graceful = GracefulShutdown::new();
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -147,6 +168,11 @@ pub async fn serve<H: Handler>(
         if let Err(err) = stream.set_nodelay(true) {
             tracing::debug!(error = %err, "TCP_NODELAY not set");
         }
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            tracing::warn!(%peer, limit = limits.max_connections, "connection limit reached; answering SlowDown");
+            tokio::spawn(refuse_connection(stream));
+            continue;
+        };
         let handler = handler.clone();
         let service = HttpServerLayer.layer(service_fn(move |request| {
             let handler = handler.clone();
@@ -168,6 +194,7 @@ pub async fn serve<H: Handler>(
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, %peer, "connection ended with an error");
             }
+            drop(permit);
         });
     }
     drop(listener);

@@ -64,6 +64,15 @@ pub struct GatewayArgs {
     #[arg(long, env = "CANG_BODY_IDLE_TIMEOUT_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub body_idle_timeout_secs: u64,
+    /// Requests one caller (account root or RAM user; anonymous callers by address) may have in flight;
+    /// more are answered 503 SlowDown.
+    #[arg(long, env = "CANG_MAX_IN_FLIGHT_PER_CALLER", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_in_flight_per_caller: u64,
+    /// Client connections served at once; more are answered 503 SlowDown and closed.
+    #[arg(long, env = "CANG_MAX_CONNECTIONS", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
     /// How long in-flight requests may run after shutdown begins, seconds.
     #[arg(long, env = "CANG_DRAIN_SECS", default_value_t = 20)]
     pub drain_secs: u64,
@@ -99,6 +108,7 @@ impl GatewayArgs {
                 ..defaults.key_cache.clone()
             },
             body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs),
+            max_in_flight_per_caller: usize::try_from(self.max_in_flight_per_caller).unwrap_or(usize::MAX),
             metrics_listen: self.metrics_listen,
             ..defaults
         }
@@ -119,6 +129,7 @@ async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         Arc::new(MetaGrpcClient::connect_lazy(&args.meta_endpoint, tls).context("--meta-endpoint")?);
     let limits = ConnectionLimits {
         drain_deadline: Duration::from_secs(args.drain_secs),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         ..ConnectionLimits::default()
     };
     let shutdown = service::shutdown_token(&args.supervision)?;

@@ -235,6 +235,11 @@ impl OssError {
     pub fn service_unavailable() -> Self {
         Self::new(ErrorCode::ServiceUnavailable)
     }
+
+    /// `503 SlowDown`: too many requests in flight for this caller or this gateway; nothing was done.
+    pub fn slow_down() -> Self {
+        Self::new(ErrorCode::SlowDown)
+    }
 }
 
 /// Why KMS could not produce or open a data key (§8.3), as the gateway learns it from the crypto service.

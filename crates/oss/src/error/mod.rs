@@ -142,6 +142,8 @@ error_codes! {
     InternalError = (500, "We encountered an internal error. Please try again."),
     /// A dependency (KMS, metadata) is unavailable; nothing was written.
     ServiceUnavailable = (503, "Service is temporarily unavailable. Please try again."),
+    /// The caller (or the whole gateway) has too many requests in flight; retry later.
+    SlowDown = (503, "Please reduce your request rate."),
 }
 
 impl std::fmt::Display for ErrorCode {
