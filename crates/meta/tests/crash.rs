@@ -118,8 +118,9 @@ async fn start(bin: &Path, data: &Path, pki: &Path) -> anyhow::Result<Process> {
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut process = Process { child, client };
     loop {
-        match process.client.list_accounts().await {
-            Ok(_) => return Ok(process),
+        // The gateway's own readiness probe: an account lookup (listings are the admin's).
+        match process.client.get_account("ready-probe").await {
+            Ok(_) | Err(MetaError::NoSuchAccount) => return Ok(process),
             Err(MetaError::Unavailable(_)) if Instant::now() < deadline => {
                 if let Some(status) = process.child.try_wait()? {
                     bail!("cang meta exited during startup: {status}");
@@ -163,8 +164,11 @@ async fn verify(client: &MetaGrpcClient, model: &Mutex<Model>) -> anyhow::Result
         (m.acked.clone(), m.in_flight.clone(), m.open_uploads.clone())
     };
     let mut observed = BTreeMap::new();
-    for (key, expected) in &acked {
-        let allowed: Vec<Option<Version>> = [Some(*expected), in_flight.get(key).copied()]
+    // A key whose first write was in flight has no acknowledged state yet: absent, or that write.
+    let keys: BTreeSet<&String> = acked.keys().chain(in_flight.keys()).collect();
+    for key in keys {
+        let expected = acked.get(key).copied().flatten();
+        let allowed: Vec<Option<Version>> = [Some(expected), in_flight.get(key).copied()]
             .into_iter()
             .flatten()
             .collect();
