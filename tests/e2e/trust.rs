@@ -284,7 +284,11 @@ async fn an_unknown_bucket_is_404_before_the_signature_is_checked() {
     let body = resp.text().await.expect("body");
     assert!(body.contains("NoSuchBucket"));
     let host = cluster.endpoint().trim_start_matches("http://").to_owned();
-    assert_eq!(tag(&body, "HostId"), Some(host), "error bodies name the host addressed");
+    assert_eq!(
+        tag(&body, "HostId"),
+        Some(host),
+        "error bodies name the host addressed"
+    );
     create_bucket(&cluster, &cluster.root, "real", &[]).await;
     let resp = Raw::new("GET", "/real/k", "/real/k")
         .send(&cluster, &forged)
