@@ -433,3 +433,48 @@ async fn objects_without_sse_are_still_sealed_at_rest() {
         "the stores were scanned ({scanned} bytes)"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kms_audit_names_the_end_user_behind_each_key_use() {
+    const KMS_USER: &str = r#"{"Version":"1","Statement":[
+        {"Effect":"Allow","Action":["oss:*","kms:*"],"Resource":"*"}]}"#;
+    let cluster = Cluster::start().await.expect("cluster");
+    create_bucket(
+        &cluster,
+        &cluster.root,
+        "audited",
+        &[("x-oss-server-side-encryption", "KMS")],
+    )
+    .await;
+    let user = cluster.ram_user("auditee", &[KMS_USER]).await.expect("user");
+    let put = Raw::new("PUT", "/audited/secret", "/audited/secret")
+        .body("classified")
+        .send(&cluster, &user)
+        .await;
+    assert_eq!(put.status(), StatusCode::OK);
+    let get = Raw::new("GET", "/audited/secret", "/audited/secret")
+        .send(&cluster, &user)
+        .await;
+    assert_eq!(get.bytes().await.expect("body").as_ref(), b"classified");
+
+    let records = cluster
+        .kms_admin
+        .list_audit_records(0, 1000)
+        .await
+        .expect("audit");
+    let on_behalf = |operation: &str| {
+        records
+            .iter()
+            .filter(|r| r.operation == operation && r.result == "ok")
+            .filter_map(|r| r.end_user.as_ref().map(|u| (r.principal.as_str(), u)))
+            .find(|(_, u)| u.user.as_deref() == Some("auditee"))
+            .map(|(principal, u)| (principal.to_owned(), u.account.clone(), u.access_key_id.clone()))
+    };
+    for operation in ["GenerateDataKey", "Decrypt"] {
+        let (principal, account, access_key_id) = on_behalf(operation)
+            .unwrap_or_else(|| panic!("no {operation} record names the user: {records:#?}"));
+        assert_eq!(principal, "gateway", "the service that asked");
+        assert_eq!(account, cluster.account);
+        assert_eq!(access_key_id, user.access_key_id);
+    }
+}
