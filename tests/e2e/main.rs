@@ -4,6 +4,7 @@ mod abuse;
 mod append;
 mod concurrency;
 mod copy;
+mod deadlines;
 mod faults;
 mod http;
 mod isolation;

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use traced::ServiceRuntimes;
 
+pub mod proxy;
 pub mod sign;
 
 /// A running cluster. Dropping it stops the services.
@@ -45,11 +46,37 @@ pub struct Cluster {
     pub kms_metrics_addr: Option<SocketAddr>,
     /// The metadata service's `/metrics` listener (traced clusters only).
     pub meta_metrics_addr: Option<SocketAddr>,
+    /// The proxy between the gateway and kms (clusters started with [`Cluster::start_behind_proxies`]).
+    pub kms_proxy: Option<proxy::DelayProxy>,
+    /// The proxy between the gateway and meta (clusters started with [`Cluster::start_behind_proxies`]).
+    pub meta_proxy: Option<proxy::DelayProxy>,
     shutdown: CancellationToken,
     runtimes: Option<ServiceRuntimes>,
     kms: Service<cang_kms::KmsConfig>,
     kms_clock: Option<Arc<cang_kms::ManualClock>>,
     meta: Service<cang_meta::MetaConfig>,
+}
+
+/// How a cluster is started.
+struct Setup {
+    config: GatewayConfig,
+    limits: ConnectionLimits,
+    otlp_endpoint: Option<String>,
+    kms_clock: Option<Arc<cang_kms::ManualClock>>,
+    /// Delay proxies in front of kms and meta, and the gateway's deadlines for each.
+    proxies: Option<(std::time::Duration, std::time::Duration)>,
+}
+
+impl Setup {
+    fn new(config: GatewayConfig, limits: ConnectionLimits) -> Self {
+        Self {
+            config,
+            limits,
+            otlp_endpoint: None,
+            kms_clock: None,
+            proxies: None,
+        }
+    }
 }
 
 /// One backing service: its settings, port and the token that stops it.
@@ -182,6 +209,18 @@ impl Cluster {
         Self::start_inner(config, limits, None, None).await
     }
 
+    /// Starts a cluster whose gateway reaches kms and meta through delay proxies ([`Cluster::kms_proxy`],
+    /// [`Cluster::meta_proxy`]), with the given per-call deadlines on its clients.
+    pub async fn start_behind_proxies(
+        config: GatewayConfig,
+        kms_deadline: std::time::Duration,
+        meta_deadline: std::time::Duration,
+    ) -> anyhow::Result<Self> {
+        let mut setup = Setup::new(config, ConnectionLimits::default());
+        setup.proxies = Some((kms_deadline, meta_deadline));
+        Self::start_setup(setup).await
+    }
+
     /// Starts a cluster whose crypto service reads time from `clock` (and runs its key maintenance every
     /// 50 ms), so tests can pass rotation intervals and deletion windows.
     pub async fn start_with_kms_clock(clock: Arc<cang_kms::ManualClock>) -> anyhow::Result<Self> {
@@ -215,6 +254,21 @@ impl Cluster {
         otlp_endpoint: Option<&str>,
         kms_clock: Option<Arc<cang_kms::ManualClock>>,
     ) -> anyhow::Result<Self> {
+        let mut setup = Setup::new(config, limits);
+        setup.otlp_endpoint = otlp_endpoint.map(str::to_owned);
+        setup.kms_clock = kms_clock;
+        Self::start_setup(setup).await
+    }
+
+    async fn start_setup(setup: Setup) -> anyhow::Result<Self> {
+        let Setup {
+            config,
+            limits,
+            otlp_endpoint,
+            kms_clock,
+            proxies,
+        } = setup;
+        let otlp_endpoint = otlp_endpoint.as_deref();
         // The test binary links two rustls providers (ring for the services, aws-lc-rs through OpenDAL's HTTP
         // client); name one so neither side has to guess. A second install in the same process is a no-op.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -281,13 +335,30 @@ impl Cluster {
         let kms_admin: Arc<dyn KmsApi> = Arc::new(KmsGrpcClient::connect_lazy(&kms_addr, client("admin")?)?);
         let meta_admin: Arc<dyn MetaApi> =
             Arc::new(MetaGrpcClient::connect_lazy(&meta_addr, client("admin")?)?);
+        let (kms_proxy, meta_proxy) = match proxies {
+            Some(_) => {
+                let kms =
+                    proxy::DelayProxy::start(([127, 0, 0, 1], kms_port).into(), shutdown.clone()).await?;
+                let meta =
+                    proxy::DelayProxy::start(([127, 0, 0, 1], meta_port).into(), shutdown.clone()).await?;
+                (Some(kms), Some(meta))
+            }
+            None => (None, None),
+        };
+        let (gateway_kms_addr, gateway_meta_addr) = match (&kms_proxy, &meta_proxy) {
+            (Some(k), Some(m)) => (format!("https://{}", k.addr), format!("https://{}", m.addr)),
+            _ => (kms_addr.clone(), meta_addr.clone()),
+        };
         // The gateway's channels run their connections on the gateway's runtime.
         let (kms, meta): (Arc<dyn KmsApi>, Arc<dyn MetaApi>) = {
             let _on_gateway = gateway_rt.enter();
-            (
-                Arc::new(KmsGrpcClient::connect_lazy(&kms_addr, client("gateway")?)?),
-                Arc::new(MetaGrpcClient::connect_lazy(&meta_addr, client("gateway")?)?),
-            )
+            let mut kms = KmsGrpcClient::connect_lazy(&gateway_kms_addr, client("gateway")?)?;
+            let mut meta = MetaGrpcClient::connect_lazy(&gateway_meta_addr, client("gateway")?)?;
+            if let Some((kms_deadline, meta_deadline)) = proxies {
+                kms = kms.with_deadline(kms_deadline);
+                meta = meta.with_deadline(meta_deadline);
+            }
+            (Arc::new(kms), Arc::new(meta))
         };
 
         let account = "1234567890123456".to_owned();
@@ -339,6 +410,8 @@ impl Cluster {
             probes_addr,
             kms_metrics_addr: kms_service.config.metrics_listen,
             meta_metrics_addr: meta_service.config.metrics_listen,
+            kms_proxy,
+            meta_proxy,
             shutdown,
             runtimes,
             kms: kms_service,

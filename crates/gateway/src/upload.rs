@@ -179,9 +179,11 @@ fn start_step(pool: &CpuPool, mut md5: Md5, mut sealer: Sealer, batch: Vec<Bytes
 /// Reads `body` to the end, sending ciphertext (or the bytes as they are, when `encryptor` is `None`) to
 /// `sink` in chunks of about [`CHUNK_TARGET`] bytes, and returns the digests. `declared` is the
 /// Content-Length, if any. The CPU work runs on `pool` a batch at a time while the next batch is read, so no
-/// thread waits for the client.
+/// thread waits for the client. A sink that takes nothing for `stall` (a hung metadata service) fails the
+/// upload with [`UploadError::SinkClosed`].
 pub async fn seal_body<S, E>(
     pool: &CpuPool,
+    stall: std::time::Duration,
     mut body: S,
     encryptor: Option<StreamEncryptor>,
     sink: mpsc::Sender<Bytes>,
@@ -232,7 +234,7 @@ where
             for chunk in ready {
                 produced += chunk.len() as u64;
                 // The bounded channel applies back-pressure to the client.
-                sink.send(chunk).await.map_err(|_| UploadError::SinkClosed)?;
+                send_within(&sink, chunk, stall).await?;
             }
             state = Some((md5, sealer));
         }
@@ -245,7 +247,7 @@ where
         let (md5, sealer, ready) = step.await.map_err(|_| UploadError::Worker)??;
         for chunk in ready {
             produced += chunk.len() as u64;
-            sink.send(chunk).await.map_err(|_| UploadError::SinkClosed)?;
+            send_within(&sink, chunk, stall).await?;
         }
         state = Some((md5, sealer));
     }
@@ -261,7 +263,7 @@ where
         .map_err(|_| UploadError::Worker)??;
     if let Some(last) = last {
         produced += last.len() as u64;
-        sink.send(last).await.map_err(|_| UploadError::SinkClosed)?;
+        send_within(&sink, last, stall).await?;
     }
     attributes::record_object_size(received);
     if let Some(params) = &params {
@@ -277,6 +279,24 @@ where
         crc64,
         params,
     })
+}
+
+async fn send_within(
+    sink: &mpsc::Sender<Bytes>,
+    chunk: Bytes,
+    stall: std::time::Duration,
+) -> Result<(), UploadError> {
+    match tokio::time::timeout(stall, sink.send(chunk)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(UploadError::SinkClosed),
+        Err(_) => {
+            tracing::warn!(
+                ?stall,
+                "the metadata service took no ciphertext for too long; upload abandoned"
+            );
+            Err(UploadError::SinkClosed)
+        }
+    }
 }
 
 impl From<crate::body::BodyError> for UploadError {
@@ -308,6 +328,8 @@ mod tests {
     use futures::stream;
     use md5::{Digest, Md5};
 
+    const STALL: std::time::Duration = std::time::Duration::from_secs(30);
+
     fn body(chunks: Vec<Vec<u8>>) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
         stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c))))
     }
@@ -328,7 +350,16 @@ mod tests {
             all
         });
         let encryptor = spec.map(|s| s.start().unwrap().0);
-        let result = seal_body(&CpuPool::new(2, 4), body(chunks), encryptor, tx, declared, max).await;
+        let result = seal_body(
+            &CpuPool::new(2, 4),
+            STALL,
+            body(chunks),
+            encryptor,
+            tx,
+            declared,
+            max,
+        )
+        .await;
         (result, collector.await.unwrap())
     }
 
@@ -405,6 +436,14 @@ mod tests {
         .await;
         drain.await.unwrap();
         assert!(matches!(r, Err(UploadError::Body(msg)) if msg.contains("reset")));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_sink_that_takes_nothing_fails_the_upload_after_the_stall_timeout() {
+        let (tx, _held) = mpsc::channel(1);
+        let chunks = vec![vec![0u8; 4 * CHUNK_TARGET]];
+        let r = seal_body(&CpuPool::new(1, 1), STALL, body(chunks), None, tx, None, u64::MAX).await;
+        assert!(matches!(r, Err(UploadError::SinkClosed)));
     }
 
     #[tokio::test]

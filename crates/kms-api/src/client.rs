@@ -26,14 +26,38 @@ type TracedChannel = GrpcClientService<Channel>;
 #[derive(Debug, Clone)]
 pub struct KmsGrpcClient {
     inner: KmsClient<TracedChannel>,
+    deadline: std::time::Duration,
 }
+
+/// How long a call may take unless [`KmsGrpcClient::with_deadline`] says otherwise.
+pub const DEFAULT_KMS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl KmsGrpcClient {
     /// Uses an existing channel.
     pub fn new(channel: Channel) -> Self {
         Self {
             inner: KmsClient::new(GrpcClientLayer.layer(channel)),
+            deadline: DEFAULT_KMS_DEADLINE,
         }
+    }
+
+    /// Every call fails with [`KmsError::Unavailable`] after `deadline` (sent as `grpc-timeout`, so the
+    /// server gives up too): a hung crypto service never holds a request forever.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    /// A request carrying `msg`, the call's deadline and, inside [`crate::on_behalf_of`], the end user it is
+    /// made for.
+    fn request<T>(&self, msg: T) -> Result<tonic::Request<T>, KmsError> {
+        let mut req = tonic::Request::new(msg);
+        req.set_timeout(self.deadline);
+        if let Some(user) = current_end_user() {
+            user.to_metadata(req.metadata_mut())?;
+        }
+        Ok(req)
     }
 
     /// A client for `address` (`host:port`) over mTLS; connects on first use and reconnects as needed.
@@ -44,15 +68,6 @@ impl KmsGrpcClient {
     fn client(&self) -> KmsClient<TracedChannel> {
         self.inner.clone()
     }
-}
-
-/// A request carrying `msg` and, inside [`crate::on_behalf_of`], the end user it is made for.
-fn request<T>(msg: T) -> Result<tonic::Request<T>, KmsError> {
-    let mut req = tonic::Request::new(msg);
-    if let Some(user) = current_end_user() {
-        user.to_metadata(req.metadata_mut())?;
-    }
-    Ok(req)
 }
 
 fn key_req(account: &AccountId, key: &KeyRef) -> pb::KeyRequest {
@@ -74,7 +89,7 @@ impl KmsApi for KmsGrpcClient {
             rotation_interval_seconds: req.rotation.interval_seconds,
         };
         self.client()
-            .create_key(request(msg)?)
+            .create_key(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -86,7 +101,7 @@ impl KmsApi for KmsGrpcClient {
             key_id: key.to_string(),
         };
         self.client()
-            .describe_key(request(msg)?)
+            .describe_key(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -99,7 +114,7 @@ impl KmsApi for KmsGrpcClient {
             page_size: page.size,
         };
         self.client()
-            .list_keys(request(msg)?)
+            .list_keys(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -107,7 +122,7 @@ impl KmsApi for KmsGrpcClient {
 
     async fn enable_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.client()
-            .enable_key(request(key_req(account, key))?)
+            .enable_key(self.request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -115,7 +130,7 @@ impl KmsApi for KmsGrpcClient {
 
     async fn disable_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.client()
-            .disable_key(request(key_req(account, key))?)
+            .disable_key(self.request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -133,7 +148,7 @@ impl KmsApi for KmsGrpcClient {
             pending_window_in_days,
         };
         self.client()
-            .schedule_key_deletion(request(msg)?)
+            .schedule_key_deletion(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -141,7 +156,7 @@ impl KmsApi for KmsGrpcClient {
 
     async fn cancel_key_deletion(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.client()
-            .cancel_key_deletion(request(key_req(account, key))?)
+            .cancel_key_deletion(self.request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -158,7 +173,7 @@ impl KmsApi for KmsGrpcClient {
             alias_name: alias.as_str().to_owned(),
             key_id: key.to_string(),
         };
-        self.client().create_alias(request(msg)?).await?;
+        self.client().create_alias(self.request(msg)?).await?;
         Ok(())
     }
 
@@ -173,7 +188,7 @@ impl KmsApi for KmsGrpcClient {
             alias_name: alias.as_str().to_owned(),
             key_id: key.to_string(),
         };
-        self.client().update_alias(request(msg)?).await?;
+        self.client().update_alias(self.request(msg)?).await?;
         Ok(())
     }
 
@@ -182,7 +197,7 @@ impl KmsApi for KmsGrpcClient {
             account: account.as_str().to_owned(),
             alias_name: alias.as_str().to_owned(),
         };
-        self.client().delete_alias(request(msg)?).await?;
+        self.client().delete_alias(self.request(msg)?).await?;
         Ok(())
     }
 
@@ -193,7 +208,7 @@ impl KmsApi for KmsGrpcClient {
             page_size: page.size,
         };
         self.client()
-            .list_aliases(request(msg)?)
+            .list_aliases(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -212,7 +227,7 @@ impl KmsApi for KmsGrpcClient {
             page_size: page.size,
         };
         self.client()
-            .list_aliases_by_key_id(request(msg)?)
+            .list_aliases_by_key_id(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -220,7 +235,7 @@ impl KmsApi for KmsGrpcClient {
 
     async fn rotate_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyVersion, KmsError> {
         self.client()
-            .rotate_key(request(key_req(account, key))?)
+            .rotate_key(self.request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -239,7 +254,7 @@ impl KmsApi for KmsGrpcClient {
             rotation_interval_seconds: policy.interval_seconds,
         };
         self.client()
-            .update_rotation_policy(request(msg)?)
+            .update_rotation_policy(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -252,7 +267,7 @@ impl KmsApi for KmsGrpcClient {
     ) -> Result<Vec<KeyVersion>, KmsError> {
         let resp = self
             .client()
-            .list_key_versions(request(key_req(account, key))?)
+            .list_key_versions(self.request(key_req(account, key))?)
             .await?
             .into_inner();
         resp.versions.into_iter().map(TryInto::try_into).collect()
@@ -272,7 +287,7 @@ impl KmsApi for KmsGrpcClient {
             encryption_context: context_to_pb(context),
         };
         self.client()
-            .generate_data_key(request(msg)?)
+            .generate_data_key(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -292,7 +307,7 @@ impl KmsApi for KmsGrpcClient {
             encryption_context: context_to_pb(context),
         };
         self.client()
-            .generate_data_key_without_plaintext(request(msg)?)
+            .generate_data_key_without_plaintext(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -308,7 +323,7 @@ impl KmsApi for KmsGrpcClient {
             encryption_context: context_to_pb(context),
         };
         self.client()
-            .generate_service_data_key(request(msg)?)
+            .generate_service_data_key(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -328,7 +343,7 @@ impl KmsApi for KmsGrpcClient {
             encryption_context: context_to_pb(context),
         };
         self.client()
-            .encrypt(request(msg)?)
+            .encrypt(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -346,7 +361,7 @@ impl KmsApi for KmsGrpcClient {
             encryption_context: context_to_pb(context),
         };
         self.client()
-            .decrypt(request(msg)?)
+            .decrypt(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -368,7 +383,7 @@ impl KmsApi for KmsGrpcClient {
             destination_encryption_context: context_to_pb(destination_context),
         };
         self.client()
-            .re_encrypt(request(msg)?)
+            .re_encrypt(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -385,7 +400,7 @@ impl KmsApi for KmsGrpcClient {
             wrapping_algorithm: pb::WrappingAlgorithm::RsaesOaepSha256.into(),
         };
         self.client()
-            .get_parameters_for_import(request(msg)?)
+            .get_parameters_for_import(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -407,7 +422,7 @@ impl KmsApi for KmsGrpcClient {
             key_material_expire_unix: expire_unix.unwrap_or(0),
         };
         self.client()
-            .import_key_material(request(msg)?)
+            .import_key_material(self.request(msg)?)
             .await?
             .into_inner()
             .try_into()
@@ -415,7 +430,7 @@ impl KmsApi for KmsGrpcClient {
 
     async fn delete_key_material(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.client()
-            .delete_key_material(request(key_req(account, key))?)
+            .delete_key_material(self.request(key_req(account, key))?)
             .await?
             .into_inner()
             .try_into()
@@ -428,7 +443,7 @@ impl KmsApi for KmsGrpcClient {
         };
         let resp = self
             .client()
-            .list_audit_records(request(msg)?)
+            .list_audit_records(self.request(msg)?)
             .await?
             .into_inner();
         Ok(resp.records.into_iter().map(Into::into).collect())

@@ -13,7 +13,7 @@ use tower::Layer;
 use crate::api::{ByteStream, DeleteOutcome, WriteBody, WriteItem};
 use crate::convert::acl_to_pb;
 use crate::convert_identity::status_to_pb;
-use crate::outbound::{outbound, write_error};
+use crate::outbound::{outbound, within_deadline_after_end, write_error};
 use crate::{
     AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
     CiphertextRange, CompletedPart, CopyObjectRequest, ListBucketsPage, ListBucketsQuery, ListObjectsPage,
@@ -33,7 +33,11 @@ type TracedChannel = GrpcClientService<Channel>;
 #[derive(Debug, Clone)]
 pub struct MetaGrpcClient {
     inner: MetaClient<TracedChannel>,
+    deadline: std::time::Duration,
 }
+
+/// How long a unary call may take unless [`MetaGrpcClient::with_deadline`] says otherwise.
+pub const DEFAULT_META_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl MetaGrpcClient {
     /// Uses an existing channel.
@@ -41,7 +45,25 @@ impl MetaGrpcClient {
         let inner = MetaClient::new(GrpcClientLayer.layer(channel))
             .max_decoding_message_size(MAX_MESSAGE_SIZE)
             .max_encoding_message_size(MAX_MESSAGE_SIZE);
-        Self { inner }
+        Self {
+            inner,
+            deadline: DEFAULT_META_DEADLINE,
+        }
+    }
+
+    /// Every unary call, and the start of every streamed read, fails with `Unavailable` after `deadline`
+    /// (sent as `grpc-timeout` on unary calls, so the server gives up too). Streamed writes are bounded by
+    /// the gateway's own timeouts instead: their length is the client's.
+    #[must_use]
+    pub fn with_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.deadline = deadline;
+        self
+    }
+
+    fn unary<T>(&self, msg: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(msg);
+        request.set_timeout(self.deadline);
+        request
     }
 
     /// A client for `address` (`host:port`) over mTLS; connects on first use and reconnects as needed.
@@ -133,12 +155,16 @@ impl MetaApi for MetaGrpcClient {
             acl: acl_to_pb(new.acl),
             encryption: new.encryption.map(Into::into),
         };
-        self.client().create_bucket(msg).await?.into_inner().try_into()
+        self.client()
+            .create_bucket(self.unary(msg))
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn get_bucket(&self, bucket: &str) -> Result<Bucket, MetaError> {
         self.client()
-            .get_bucket(bucket_ref(bucket))
+            .get_bucket(self.unary(bucket_ref(bucket)))
             .await?
             .into_inner()
             .try_into()
@@ -151,7 +177,7 @@ impl MetaApi for MetaGrpcClient {
             marker: q.marker,
             max_keys: q.max_keys,
         };
-        let r = self.client().list_buckets(msg).await?.into_inner();
+        let r = self.client().list_buckets(self.unary(msg)).await?.into_inner();
         Ok(ListBucketsPage {
             buckets: r
                 .buckets
@@ -164,7 +190,9 @@ impl MetaApi for MetaGrpcClient {
     }
 
     async fn delete_bucket(&self, bucket: &str) -> Result<(), MetaError> {
-        self.client().delete_bucket(bucket_ref(bucket)).await?;
+        self.client()
+            .delete_bucket(self.unary(bucket_ref(bucket)))
+            .await?;
         Ok(())
     }
 
@@ -178,7 +206,7 @@ impl MetaApi for MetaGrpcClient {
             rule: rule.map(Into::into),
         };
         self.client()
-            .set_bucket_encryption(msg)
+            .set_bucket_encryption(self.unary(msg))
             .await?
             .into_inner()
             .try_into()
@@ -189,7 +217,7 @@ impl MetaApi for MetaGrpcClient {
             bucket: bucket.to_owned(),
             acl: acl_to_pb(acl),
         };
-        self.client().set_bucket_acl(msg).await?;
+        self.client().set_bucket_acl(self.unary(msg)).await?;
         Ok(())
     }
 
@@ -206,8 +234,10 @@ impl MetaApi for MetaGrpcClient {
         let first = pb::PutObjectMessage {
             message: Some(pb::put_object_message::Message::Header(header.into())),
         };
-        let (stream, failure) = outbound(first, body, put_item);
-        match self.client().put_object(stream).await {
+        let (stream, failure, ended) = outbound(first, body, put_item);
+        let mut client = self.client();
+        let call = client.put_object(stream);
+        match within_deadline_after_end(call, ended, self.deadline).await {
             Ok(r) => r.into_inner().try_into(),
             Err(status) => Err(write_error(status, &failure)),
         }
@@ -221,8 +251,10 @@ impl MetaApi for MetaGrpcClient {
         let first = pb::AppendObjectMessage {
             message: Some(pb::append_object_message::Message::Header(header.into())),
         };
-        let (stream, failure) = outbound(first, body, append_item);
-        match self.client().append_object(stream).await {
+        let (stream, failure, ended) = outbound(first, body, append_item);
+        let mut client = self.client();
+        let call = client.append_object(stream);
+        match within_deadline_after_end(call, ended, self.deadline).await {
             Ok(r) => r.into_inner().try_into(),
             Err(status) => Err(write_error(status, &failure)),
         }
@@ -230,7 +262,7 @@ impl MetaApi for MetaGrpcClient {
 
     async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, MetaError> {
         self.client()
-            .head_object(object_ref(bucket, key))
+            .head_object(self.unary(object_ref(bucket, key)))
             .await?
             .into_inner()
             .try_into()
@@ -250,8 +282,16 @@ impl MetaApi for MetaGrpcClient {
             range: range.map(Into::into),
             conditions: Some(conditions.into()),
         };
-        let mut stream = self.client().read_object(msg).await?.into_inner();
-        let info = match stream.message().await? {
+        // The info message must come within the deadline; the chunks after it flow at the reader's pace.
+        let start = async {
+            let mut stream = self.client().read_object(msg).await?.into_inner();
+            let first = stream.message().await?;
+            Ok::<_, MetaError>((stream, first))
+        };
+        let (stream, first) = tokio::time::timeout(self.deadline, start).await.map_err(|_| {
+            MetaError::Unavailable("the metadata service did not start the read in time".into())
+        })??;
+        let info = match first {
             Some(pb::ReadObjectMessage {
                 message: Some(Message::Info(info)),
             }) => info.try_into()?,
@@ -276,7 +316,7 @@ impl MetaApi for MetaGrpcClient {
             bucket: bucket.to_owned(),
             keys,
         };
-        let r = self.client().delete_objects(msg).await?.into_inner();
+        let r = self.client().delete_objects(self.unary(msg)).await?.into_inner();
         Ok(r.results
             .into_iter()
             .map(|d| {
@@ -311,7 +351,7 @@ impl MetaApi for MetaGrpcClient {
             start_after: q.start_after,
             max_keys: q.max_keys,
         };
-        let r = self.client().list_objects(msg).await?.into_inner();
+        let r = self.client().list_objects(self.unary(msg)).await?.into_inner();
         Ok(ListObjectsPage {
             objects: r
                 .objects
@@ -335,15 +375,21 @@ impl MetaApi for MetaGrpcClient {
             key: key.to_owned(),
             meta: Some(meta.into()),
         };
-        self.client().initiate_upload(msg).await?.into_inner().try_into()
+        self.client()
+            .initiate_upload(self.unary(msg))
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn upload_part(&self, header: UploadPartHeader, body: WriteBody) -> Result<PartInfo, MetaError> {
         let first = pb::UploadPartMessage {
             message: Some(pb::upload_part_message::Message::Header(header.into())),
         };
-        let (stream, failure) = outbound(first, body, part_item);
-        match self.client().upload_part(stream).await {
+        let (stream, failure, ended) = outbound(first, body, part_item);
+        let mut client = self.client();
+        let call = client.upload_part(stream);
+        match within_deadline_after_end(call, ended, self.deadline).await {
             Ok(r) => Ok(r.into_inner().into()),
             Err(status) => Err(write_error(status, &failure)),
         }
@@ -356,7 +402,7 @@ impl MetaApi for MetaGrpcClient {
         upload_id: &str,
     ) -> Result<MultipartUpload, MetaError> {
         self.client()
-            .get_upload(upload_ref(bucket, key, upload_id))
+            .get_upload(self.unary(upload_ref(bucket, key, upload_id)))
             .await?
             .into_inner()
             .try_into()
@@ -377,7 +423,7 @@ impl MetaApi for MetaGrpcClient {
             part_number_marker,
             max_parts,
         };
-        let r = self.client().list_parts(msg).await?.into_inner();
+        let r = self.client().list_parts(self.unary(msg)).await?.into_inner();
         Ok(ListPartsPage {
             parts: r.parts.into_iter().map(Into::into).collect(),
             is_truncated: r.is_truncated,
@@ -393,7 +439,7 @@ impl MetaApi for MetaGrpcClient {
             upload_id_marker: q.upload_id_marker,
             max_uploads: q.max_uploads,
         };
-        let r = self.client().list_uploads(msg).await?.into_inner();
+        let r = self.client().list_uploads(self.unary(msg)).await?.into_inner();
         Ok(ListUploadsPage {
             uploads: r
                 .uploads
@@ -426,12 +472,16 @@ impl MetaApi for MetaGrpcClient {
                 .collect(),
             forbid_overwrite,
         };
-        self.client().complete_upload(msg).await?.into_inner().try_into()
+        self.client()
+            .complete_upload(self.unary(msg))
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), MetaError> {
         self.client()
-            .abort_upload(upload_ref(bucket, key, upload_id))
+            .abort_upload(self.unary(upload_ref(bucket, key, upload_id)))
             .await?;
         Ok(())
     }
@@ -441,18 +491,32 @@ impl MetaApi for MetaGrpcClient {
             account_id: account_id.to_owned(),
             name: name.to_owned(),
         };
-        Ok(self.client().create_account(msg).await?.into_inner().into())
+        Ok(self
+            .client()
+            .create_account(self.unary(msg))
+            .await?
+            .into_inner()
+            .into())
     }
 
     async fn get_account(&self, account_id: &str) -> Result<Account, MetaError> {
         let msg = pb::AccountRef {
             account_id: account_id.to_owned(),
         };
-        Ok(self.client().get_account(msg).await?.into_inner().into())
+        Ok(self
+            .client()
+            .get_account(self.unary(msg))
+            .await?
+            .into_inner()
+            .into())
     }
 
     async fn list_accounts(&self) -> Result<Vec<Account>, MetaError> {
-        let r = self.client().list_accounts(pb::Empty {}).await?.into_inner();
+        let r = self
+            .client()
+            .list_accounts(self.unary(pb::Empty {}))
+            .await?
+            .into_inner();
         Ok(r.accounts.into_iter().map(Into::into).collect())
     }
 
@@ -469,12 +533,14 @@ impl MetaApi for MetaGrpcClient {
         let msg = pb::AccountRef {
             account_id: account_id.to_owned(),
         };
-        let r = self.client().list_users(msg).await?.into_inner();
+        let r = self.client().list_users(self.unary(msg)).await?.into_inner();
         Ok(r.users.into_iter().map(Into::into).collect())
     }
 
     async fn delete_user(&self, account_id: &str, user: &str) -> Result<(), MetaError> {
-        self.client().delete_user(user_ref(account_id, user)).await?;
+        self.client()
+            .delete_user(self.unary(user_ref(account_id, user)))
+            .await?;
         Ok(())
     }
 
@@ -486,7 +552,7 @@ impl MetaApi for MetaGrpcClient {
             sealed_secret: new.sealed_secret.as_bytes().to_vec(),
         };
         self.client()
-            .create_access_key(msg)
+            .create_access_key(self.unary(msg))
             .await?
             .into_inner()
             .try_into()
@@ -496,7 +562,11 @@ impl MetaApi for MetaGrpcClient {
         let msg = pb::AccessKeyRef {
             access_key_id: access_key_id.to_owned(),
         };
-        self.client().get_access_key(msg).await?.into_inner().try_into()
+        self.client()
+            .get_access_key(self.unary(msg))
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn list_access_keys(
@@ -508,7 +578,11 @@ impl MetaApi for MetaGrpcClient {
             account_id: account_id.to_owned(),
             user: user.map(str::to_owned),
         };
-        let r = self.client().list_access_keys(msg).await?.into_inner();
+        let r = self
+            .client()
+            .list_access_keys(self.unary(msg))
+            .await?
+            .into_inner();
         r.access_keys.into_iter().map(TryInto::try_into).collect()
     }
 
@@ -522,7 +596,7 @@ impl MetaApi for MetaGrpcClient {
             status: status_to_pb(status),
         };
         self.client()
-            .set_access_key_status(msg)
+            .set_access_key_status(self.unary(msg))
             .await?
             .into_inner()
             .try_into()
@@ -532,7 +606,7 @@ impl MetaApi for MetaGrpcClient {
         let msg = pb::AccessKeyRef {
             access_key_id: access_key_id.to_owned(),
         };
-        self.client().delete_access_key(msg).await?;
+        self.client().delete_access_key(self.unary(msg)).await?;
         Ok(())
     }
 
@@ -542,7 +616,12 @@ impl MetaApi for MetaGrpcClient {
             name: name.to_owned(),
             document: document.to_owned(),
         };
-        Ok(self.client().put_policy(msg).await?.into_inner().into())
+        Ok(self
+            .client()
+            .put_policy(self.unary(msg))
+            .await?
+            .into_inner()
+            .into())
     }
 
     async fn get_policy(&self, account_id: &str, name: &str) -> Result<Policy, MetaError> {
@@ -550,14 +629,19 @@ impl MetaApi for MetaGrpcClient {
             account_id: account_id.to_owned(),
             name: name.to_owned(),
         };
-        Ok(self.client().get_policy(msg).await?.into_inner().into())
+        Ok(self
+            .client()
+            .get_policy(self.unary(msg))
+            .await?
+            .into_inner()
+            .into())
     }
 
     async fn list_policies(&self, account_id: &str) -> Result<Vec<Policy>, MetaError> {
         let msg = pb::AccountRef {
             account_id: account_id.to_owned(),
         };
-        let r = self.client().list_policies(msg).await?.into_inner();
+        let r = self.client().list_policies(self.unary(msg)).await?.into_inner();
         Ok(r.policies.into_iter().map(Into::into).collect())
     }
 
@@ -566,20 +650,20 @@ impl MetaApi for MetaGrpcClient {
             account_id: account_id.to_owned(),
             name: name.to_owned(),
         };
-        self.client().delete_policy(msg).await?;
+        self.client().delete_policy(self.unary(msg)).await?;
         Ok(())
     }
 
     async fn attach_policy(&self, account_id: &str, user: &str, policy: &str) -> Result<(), MetaError> {
         self.client()
-            .attach_policy(attachment(account_id, user, policy))
+            .attach_policy(self.unary(attachment(account_id, user, policy)))
             .await?;
         Ok(())
     }
 
     async fn detach_policy(&self, account_id: &str, user: &str, policy: &str) -> Result<(), MetaError> {
         self.client()
-            .detach_policy(attachment(account_id, user, policy))
+            .detach_policy(self.unary(attachment(account_id, user, policy)))
             .await?;
         Ok(())
     }

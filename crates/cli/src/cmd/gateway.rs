@@ -73,6 +73,15 @@ pub struct GatewayArgs {
     #[arg(long, env = "CANG_MAX_CONNECTIONS", default_value_t = 4096,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
+    /// Deadline of each call to the crypto service, seconds; past it the request fails with 503.
+    #[arg(long, env = "CANG_KMS_DEADLINE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub kms_deadline_secs: u64,
+    /// Deadline of each unary call to the metadata service and of the start of each read, seconds; past it
+    /// the request fails with 503.
+    #[arg(long, env = "CANG_META_DEADLINE_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub meta_deadline_secs: u64,
     /// How long in-flight requests may run after shutdown begins, seconds.
     #[arg(long, env = "CANG_DRAIN_SECS", default_value_t = 20)]
     pub drain_secs: u64,
@@ -123,10 +132,16 @@ pub fn main(args: GatewayArgs) -> anyhow::Result<()> {
 async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     let _telemetry = service::init_telemetry("cang-gateway", &args.logs)?;
     let tls = args.tls.files("gateway")?.client_config()?;
-    let kms: Arc<dyn KmsApi> =
-        Arc::new(KmsGrpcClient::connect_lazy(&args.kms_endpoint, tls.clone()).context("--kms-endpoint")?);
-    let meta: Arc<dyn MetaApi> =
-        Arc::new(MetaGrpcClient::connect_lazy(&args.meta_endpoint, tls).context("--meta-endpoint")?);
+    let kms: Arc<dyn KmsApi> = Arc::new(
+        KmsGrpcClient::connect_lazy(&args.kms_endpoint, tls.clone())
+            .context("--kms-endpoint")?
+            .with_deadline(Duration::from_secs(args.kms_deadline_secs)),
+    );
+    let meta: Arc<dyn MetaApi> = Arc::new(
+        MetaGrpcClient::connect_lazy(&args.meta_endpoint, tls)
+            .context("--meta-endpoint")?
+            .with_deadline(Duration::from_secs(args.meta_deadline_secs)),
+    );
     let limits = ConnectionLimits {
         drain_deadline: Duration::from_secs(args.drain_secs),
         max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),

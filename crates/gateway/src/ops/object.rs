@@ -171,6 +171,7 @@ where
     let sealing = async {
         let result = seal_body(
             &gw.cpu,
+            gw.config.body_idle_timeout,
             body,
             encryptor,
             chunk_tx,
