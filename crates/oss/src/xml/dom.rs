@@ -11,6 +11,19 @@ pub const MAX_XML_BODY_BYTES: usize = 4 * 1024 * 1024;
 /// The deepest element nesting accepted; OSS request schemas are at most four levels deep.
 const MAX_DEPTH: usize = 8;
 
+/// How many elements a document of a request schema may hold: its largest valid instance, with room to
+/// spare. The byte bound alone would let a body of a million empty elements become a tree many times its
+/// size; bounding breadth per schema keeps a parsed body within a few MiB.
+pub(crate) fn element_budget(root: &str) -> usize {
+    match root {
+        // 10 000 parts × (Part, PartNumber, ETag) and the root.
+        "CompleteMultipartUpload" => 30_016,
+        // 1000 objects × (Object, Key, VersionId), Quiet and the root.
+        "Delete" => 3_016,
+        _ => 64,
+    }
+}
+
 /// One element: local name, its own text (concatenated, unescaped) and child elements.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Element {
@@ -73,6 +86,11 @@ fn entity(name: &str) -> Option<char> {
 /// Parses `body` into its root element. Empty or oversized bodies, malformed XML, text outside the root or
 /// more than one root are `400 MalformedXML`.
 pub(crate) fn parse(body: &[u8]) -> Result<Element, OssError> {
+    parse_bounded(body, usize::MAX)
+}
+
+/// [`parse`], refusing a document of more than `max_elements` elements.
+fn parse_bounded(body: &[u8], max_elements: usize) -> Result<Element, OssError> {
     if body.len() > MAX_XML_BODY_BYTES {
         return Err(OssError::malformed_xml(format!(
             "the body exceeds {MAX_XML_BODY_BYTES} bytes"
@@ -83,8 +101,17 @@ pub(crate) fn parse(body: &[u8]) -> Result<Element, OssError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let bad = |e: quick_xml::Error| OssError::malformed_xml(format!("not well-formed: {e}"));
+    let mut elements = 0usize;
     loop {
         let event = reader.read_event().map_err(bad)?;
+        if matches!(event, Event::Start(_) | Event::Empty(_)) {
+            elements += 1;
+            if elements > max_elements {
+                return Err(OssError::malformed_xml(format!(
+                    "the document holds more than {max_elements} elements"
+                )));
+            }
+        }
         match event {
             Event::Start(_) | Event::Empty(_) if root.is_some() => {
                 return Err(OssError::malformed_xml("more than one root element"));
@@ -152,7 +179,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<Element, OssError> {
 
 /// Parses `body` and checks the root element's name.
 pub(crate) fn parse_root(body: &[u8], expected: &str) -> Result<Element, OssError> {
-    let root = parse(body)?;
+    let root = parse_bounded(body, element_budget(expected))?;
     if root.name != expected {
         return Err(OssError::malformed_xml(format!(
             "the root element must be <{expected}>, not <{}>",
@@ -180,6 +207,24 @@ mod tests {
         assert_eq!(root.text_of("K").ok().flatten(), Some("\u{1}\u{2}\r<中"));
         let raw = parse("<R><K>a\u{1}b</K></R>".as_bytes()).unwrap_or_default();
         assert_eq!(raw.text_of("K").ok().flatten(), Some("a\u{1}b"));
+    }
+
+    #[test]
+    fn breadth_is_bounded_per_schema() {
+        let objects = |n: usize| format!("<Delete>{}</Delete>", "<Object><Key>k</Key></Object>".repeat(n));
+        assert!(parse_root(objects(1000).as_bytes(), "Delete").is_ok(), "the largest valid multi-delete");
+        assert!(parse_root(objects(1600).as_bytes(), "Delete").is_err());
+        let empties = format!("<Delete>{}</Delete>", "<a/>".repeat(1_000_000));
+        let err = parse_root(empties.as_bytes(), "Delete").unwrap_err();
+        assert!(err.to_string().contains("more than"), "{err}");
+        let parts = |n: usize| {
+            let part = "<Part><PartNumber>1</PartNumber><ETag>e</ETag></Part>";
+            format!("<CompleteMultipartUpload>{}</CompleteMultipartUpload>", part.repeat(n))
+        };
+        assert!(parse_root(parts(10_000).as_bytes(), "CompleteMultipartUpload").is_ok());
+        assert!(parse_root(parts(10_010).as_bytes(), "CompleteMultipartUpload").is_err());
+        let acl = format!("<AccessControlPolicy>{}</AccessControlPolicy>", "<x/>".repeat(100));
+        assert!(parse_root(acl.as_bytes(), "AccessControlPolicy").is_err());
     }
 
     #[test]
