@@ -54,6 +54,8 @@ pub struct GatewayConfig {
     pub body_idle_timeout: Duration,
     /// Requests one caller (principal; anonymous callers by address) may have in flight; more get `SlowDown`.
     pub max_in_flight_per_caller: usize,
+    /// Write one access-log line per request (target `cang::access`).
+    pub access_log: bool,
     /// Where `/metrics`, `/healthz` and `/readyz` are served (plain HTTP); none when `None`.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -73,6 +75,7 @@ impl Default for GatewayConfig {
             max_xml_body: 4 * 1024 * 1024,
             body_idle_timeout: Duration::from_secs(60),
             max_in_flight_per_caller: 256,
+            access_log: true,
             metrics_listen: None,
         }
     }
@@ -184,6 +187,7 @@ impl Gateway {
             ),
         };
         let (principal, signed_sha256) = self.authenticate(&request, &route, now).await?;
+        observed.authenticated(&principal);
         let _admitted = self
             .in_flight
             .admit(InFlightLimit::caller_key(&principal, peer.ip()))?;
@@ -322,6 +326,12 @@ impl Handler for Gateway {
     async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
         let request_id = new_request_id();
         let is_head = request.method() == Method::HEAD;
+        let bytes_in = request
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         // Error bodies name the host the client addressed (`<HostId>`), as OSS's do.
         let host = request
             .headers()
@@ -333,6 +343,7 @@ impl Handler for Gateway {
         let mut response = match self.serve(request, peer, &request_id, &mut observed).await {
             Ok(response) => response,
             Err(err) => {
+                observed.failed(err.code());
                 let err = err.request_id(request_id.clone());
                 let err = match host {
                     Some(host) => err.host_id(host),
@@ -349,7 +360,7 @@ impl Handler for Gateway {
             headers.insert(http::header::DATE, v);
         }
         headers.insert(http::header::SERVER, HeaderValue::from_static("Cang"));
-        observed.finish(&self.metrics, &response);
+        observed.finish(&self.metrics, &response, bytes_in, self.config.access_log);
         response
     }
 }

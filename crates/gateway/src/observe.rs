@@ -1,6 +1,8 @@
 //! What the gateway reports about each request: the OSS operation, bucket and request id on the request's
 //! span once it is routed; then the status, object size and SSE algorithm seen in the response, and the
-//! request counters and latency histograms by operation and status.
+//! request counters and latency histograms by operation and status; and one access-log line (target
+//! `cang::access`): who did what to which object, the outcome, bytes, duration and trace id — never a
+//! signature, secret or query string.
 
 use std::time::Instant;
 
@@ -20,6 +22,28 @@ const UNROUTED: &str = "Unrouted";
 pub(crate) struct Observed {
     started: Instant,
     operation: &'static str,
+    request_id: String,
+    bucket: Option<String>,
+    key: Option<String>,
+    principal: Option<String>,
+    access_key_id: Option<String>,
+    error_code: Option<&'static str>,
+}
+
+/// The access-log line of one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AccessRecord<'a> {
+    pub(crate) request_id: &'a str,
+    pub(crate) principal: &'a str,
+    pub(crate) access_key_id: &'a str,
+    pub(crate) operation: &'static str,
+    pub(crate) bucket: &'a str,
+    pub(crate) key: &'a str,
+    pub(crate) status: u16,
+    pub(crate) error_code: &'static str,
+    pub(crate) bytes_in: u64,
+    pub(crate) bytes_out: u64,
+    pub(crate) duration_ms: u64,
 }
 
 impl Observed {
@@ -29,12 +53,37 @@ impl Observed {
         Self {
             started: Instant::now(),
             operation: UNROUTED,
+            request_id: request_id.to_owned(),
+            bucket: None,
+            key: None,
+            principal: None,
+            access_key_id: None,
+            error_code: None,
         }
+    }
+
+    /// Records who the caller is, once the signature verified.
+    pub(crate) fn authenticated(&mut self, principal: &crate::authorize::Principal) {
+        use crate::authorize::Principal;
+        self.principal = Some(principal.id());
+        self.access_key_id = match principal {
+            Principal::Anonymous => None,
+            Principal::AccountRoot { access_key_id, .. } | Principal::RamUser { access_key_id, .. } => {
+                Some(access_key_id.clone())
+            }
+        };
+    }
+
+    /// Records the OSS error code a failed request was answered with.
+    pub(crate) fn failed(&mut self, code: cang_oss::ErrorCode) {
+        self.error_code = Some(code.as_str());
     }
 
     /// Records the operation and bucket once the request is routed.
     pub(crate) fn routed(&mut self, route: &Route) {
         self.operation = route.endpoint.name();
+        self.bucket = route.bucket().map(str::to_owned);
+        self.key = route.key().map(str::to_owned);
         let span = Span::current();
         span.record(attributes::OSS_OPERATION, self.operation);
         if let Some(bucket) = route.bucket() {
@@ -42,8 +91,34 @@ impl Observed {
         }
     }
 
-    /// Records what the response says about the object and counts the request.
-    pub(crate) fn finish(self, metrics: &Metrics, response: &Response<ResponseBody>) {
+    /// Records what the response says about the object, counts the request and, when `access_log` is on,
+    /// writes its access-log line. `bytes_in` is the request's declared body length.
+    pub(crate) fn finish(
+        self,
+        metrics: &Metrics,
+        response: &Response<ResponseBody>,
+        bytes_in: u64,
+        access_log: bool,
+    ) {
+        if access_log {
+            let record = self.record(response, bytes_in);
+            tracing::info!(
+                target: "cang::access",
+                request_id = record.request_id,
+                principal = record.principal,
+                access_key_id = record.access_key_id,
+                operation = record.operation,
+                bucket = record.bucket,
+                key = record.key,
+                status = record.status,
+                error_code = record.error_code,
+                bytes_in = record.bytes_in,
+                bytes_out = record.bytes_out,
+                duration_ms = record.duration_ms,
+                trace_id = attributes::current_trace_id().unwrap_or_default(),
+                "access"
+            );
+        }
         let status = response.status();
         let span = Span::current();
         if status.is_success() {
@@ -57,6 +132,26 @@ impl Observed {
         metrics
             .requests
             .observe(self.operation, status.as_u16(), self.started.elapsed());
+    }
+}
+
+impl Observed {
+    /// The access-log line of the finished request (empty strings for what it never reached).
+    pub(crate) fn record(&self, response: &Response<ResponseBody>, bytes_in: u64) -> AccessRecord<'_> {
+        use hyper::body::Body as _;
+        AccessRecord {
+            request_id: &self.request_id,
+            principal: self.principal.as_deref().unwrap_or(""),
+            access_key_id: self.access_key_id.as_deref().unwrap_or(""),
+            operation: self.operation,
+            bucket: self.bucket.as_deref().unwrap_or(""),
+            key: self.key.as_deref().unwrap_or(""),
+            status: response.status().as_u16(),
+            error_code: self.error_code.unwrap_or(""),
+            bytes_in,
+            bytes_out: response.body().size_hint().exact().unwrap_or(0),
+            duration_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        }
     }
 }
 
@@ -122,6 +217,28 @@ mod tests {
         assert_eq!(object_size("ListObjects", &whole), None);
         let unknown_total = headers(&[("content-range", "bytes 0-1/*")]);
         assert_eq!(object_size("GetObject", &unknown_total), None);
+    }
+
+    #[test]
+    fn the_access_record_names_caller_object_outcome_and_bytes() {
+        let mut observed = Observed::start("REQ1");
+        observed.authenticated(&crate::authorize::Principal::AccountRoot {
+            account: "1001".into(),
+            access_key_id: "LTAIroot".into(),
+        });
+        observed.failed(cang_oss::ErrorCode::NoSuchKey);
+        let mut response = Response::new(ResponseBody::full("<Error/>"));
+        *response.status_mut() = http::StatusCode::NOT_FOUND;
+        let record = observed.record(&response, 12);
+        assert_eq!(record.request_id, "REQ1");
+        assert_eq!(record.principal, "1001");
+        assert_eq!(record.access_key_id, "LTAIroot");
+        assert_eq!(record.operation, UNROUTED);
+        assert_eq!((record.status, record.error_code), (404, "NoSuchKey"));
+        assert_eq!((record.bytes_in, record.bytes_out), (12, 8));
+        let anonymous = Observed::start("REQ2");
+        let record = anonymous.record(&Response::new(ResponseBody::empty()), 0);
+        assert_eq!((record.principal, record.access_key_id), ("", ""));
     }
 
     #[test]

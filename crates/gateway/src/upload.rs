@@ -427,6 +427,7 @@ mod tests {
         let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
         let r = seal_body(
             &CpuPool::new(1, 1),
+            STALL,
             chunks,
             Some(spec().start().unwrap().0),
             tx,
@@ -441,9 +442,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_sink_that_takes_nothing_fails_the_upload_after_the_stall_timeout() {
         let (tx, _held) = mpsc::channel(1);
-        let chunks = vec![vec![0u8; 4 * CHUNK_TARGET]];
+        let chunks = vec![vec![0u8; CHUNK_TARGET]; 4];
         let r = seal_body(&CpuPool::new(1, 1), STALL, body(chunks), None, tx, None, u64::MAX).await;
-        assert!(matches!(r, Err(UploadError::SinkClosed)));
+        assert!(matches!(r, Err(UploadError::SinkClosed)), "{r:?}");
     }
 
     #[tokio::test]
@@ -453,6 +454,7 @@ mod tests {
         let chunks = vec![vec![0u8; 3 * CHUNK_TARGET]];
         let r = seal_body(
             &CpuPool::new(1, 1),
+            STALL,
             body(chunks),
             Some(spec().start().unwrap().0),
             tx,

@@ -82,6 +82,10 @@ pub struct GatewayArgs {
     #[arg(long, env = "CANG_META_DEADLINE_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub meta_deadline_secs: u64,
+    /// One structured access-log line per request (target `cang::access`): principal, operation, bucket,
+    /// key, status, OSS error code, bytes, duration and trace id; never a secret or signature.
+    #[arg(long, env = "CANG_ACCESS_LOG", default_value_t = true, action = ArgAction::Set)]
+    pub access_log: bool,
     /// How long in-flight requests may run after shutdown begins, seconds.
     #[arg(long, env = "CANG_DRAIN_SECS", default_value_t = 20)]
     pub drain_secs: u64,
@@ -117,6 +121,7 @@ impl GatewayArgs {
                 ..defaults.key_cache.clone()
             },
             body_idle_timeout: Duration::from_secs(self.body_idle_timeout_secs),
+            access_log: self.access_log,
             max_in_flight_per_caller: usize::try_from(self.max_in_flight_per_caller).unwrap_or(usize::MAX),
             metrics_listen: self.metrics_listen,
             ..defaults

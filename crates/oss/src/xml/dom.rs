@@ -85,6 +85,7 @@ fn entity(name: &str) -> Option<char> {
 
 /// Parses `body` into its root element. Empty or oversized bodies, malformed XML, text outside the root or
 /// more than one root are `400 MalformedXML`.
+#[cfg(test)]
 pub(crate) fn parse(body: &[u8]) -> Result<Element, OssError> {
     parse_bounded(body, usize::MAX)
 }
