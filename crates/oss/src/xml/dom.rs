@@ -213,18 +213,27 @@ mod tests {
     #[test]
     fn breadth_is_bounded_per_schema() {
         let objects = |n: usize| format!("<Delete>{}</Delete>", "<Object><Key>k</Key></Object>".repeat(n));
-        assert!(parse_root(objects(1000).as_bytes(), "Delete").is_ok(), "the largest valid multi-delete");
+        assert!(
+            parse_root(objects(1000).as_bytes(), "Delete").is_ok(),
+            "the largest valid multi-delete"
+        );
         assert!(parse_root(objects(1600).as_bytes(), "Delete").is_err());
         let empties = format!("<Delete>{}</Delete>", "<a/>".repeat(1_000_000));
         let err = parse_root(empties.as_bytes(), "Delete").unwrap_err();
         assert!(err.to_string().contains("more than"), "{err}");
         let parts = |n: usize| {
             let part = "<Part><PartNumber>1</PartNumber><ETag>e</ETag></Part>";
-            format!("<CompleteMultipartUpload>{}</CompleteMultipartUpload>", part.repeat(n))
+            format!(
+                "<CompleteMultipartUpload>{}</CompleteMultipartUpload>",
+                part.repeat(n)
+            )
         };
         assert!(parse_root(parts(10_000).as_bytes(), "CompleteMultipartUpload").is_ok());
         assert!(parse_root(parts(10_010).as_bytes(), "CompleteMultipartUpload").is_err());
-        let acl = format!("<AccessControlPolicy>{}</AccessControlPolicy>", "<x/>".repeat(100));
+        let acl = format!(
+            "<AccessControlPolicy>{}</AccessControlPolicy>",
+            "<x/>".repeat(100)
+        );
         assert!(parse_root(acl.as_bytes(), "AccessControlPolicy").is_err());
     }
 
