@@ -4,25 +4,55 @@
 //! The key id and version used also go on the caller's span; persisted records are counted in
 //! `cang_audit_records_total`.
 
-use std::sync::Arc;
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use cang_telemetry::{Metrics, attributes};
 
 use crate::record::AuditEntry;
 use crate::store::Keystore;
 
+/// Entries queued for the writer before a caller waits for room: at a batch of 4096 per commit, a full
+/// queue means the disk cannot keep up, and waiting (back-pressure) beats dropping records.
+const QUEUE_DEPTH: usize = 65_536;
+
 /// Sends audit entries to the writer thread.
 #[derive(Debug, Clone)]
 pub(crate) struct AuditLog {
-    tx: mpsc::Sender<AuditEntry>,
+    tx: mpsc::SyncSender<AuditEntry>,
+    writer: AuditWriter,
+}
+
+/// The writer thread, to be joined once every [`AuditLog`] is gone: it then persists what is queued and
+/// releases the keystore.
+#[derive(Debug, Clone)]
+pub struct AuditWriter {
+    handle: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl AuditWriter {
+    /// Waits up to `deadline` for the writer to finish; whether it did. Call it after the service and every
+    /// session are dropped, or it waits the whole deadline.
+    pub fn join(&self, deadline: std::time::Duration) -> bool {
+        let Some(handle) = self.handle.lock().unwrap_or_else(PoisonError::into_inner).take() else {
+            return true;
+        };
+        let started = std::time::Instant::now();
+        while !handle.is_finished() {
+            if started.elapsed() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        handle.join().is_ok()
+    }
 }
 
 impl AuditLog {
     /// Starts the writer thread; it ends when every `AuditLog` clone is dropped.
     pub fn start(store: Arc<Keystore>, metrics: Arc<Metrics>) -> Self {
-        let (tx, rx) = mpsc::channel::<AuditEntry>();
-        std::thread::spawn(move || {
+        let (tx, rx) = mpsc::sync_channel::<AuditEntry>(QUEUE_DEPTH);
+        let handle = std::thread::spawn(move || {
             while let Ok(first) = rx.recv() {
                 let mut batch = vec![first];
                 batch.extend(rx.try_iter().take(4095));
@@ -36,7 +66,17 @@ impl AuditLog {
                 }
             }
         });
-        Self { tx }
+        Self {
+            tx,
+            writer: AuditWriter {
+                handle: Arc::new(Mutex::new(Some(handle))),
+            },
+        }
+    }
+
+    /// The writer thread's handle.
+    pub fn writer(&self) -> AuditWriter {
+        self.writer.clone()
     }
 
     /// Logs and queues one entry.
@@ -58,6 +98,17 @@ impl AuditLog {
             result = %entry.result,
             "key use"
         );
+        let entry = match self.tx.try_send(entry) {
+            Ok(()) => return,
+            Err(mpsc::TrySendError::Full(entry)) => {
+                tracing::warn!("audit queue full; waiting for the writer");
+                entry
+            }
+            Err(mpsc::TrySendError::Disconnected(_)) => {
+                tracing::error!("audit writer has stopped");
+                return;
+            }
+        };
         if self.tx.send(entry).is_err() {
             tracing::error!("audit writer has stopped");
         }

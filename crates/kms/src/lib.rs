@@ -176,6 +176,8 @@ pub async fn serve(
         .await
         .map_err(|e| StartupError::Serve(e.to_string()));
     maintenance.abort();
+    // Aborting only asks; awaiting the task makes sure its hold on the keystore is gone.
+    let _ = maintenance.await;
     result
 }
 
@@ -205,12 +207,25 @@ pub async fn run(
         });
     }
     tracing::info!(addr = ?listener.local_addr().ok(), "cang kms serving");
-    serve(
+    let writer = service.audit.writer();
+    let served = serve(
         service,
         config.tls,
         listener,
         config.maintenance_interval,
         shutdown,
     )
-    .await
+    .await;
+    // The server and every session are gone: the audit writer persists what is queued and, with it, the
+    // last hold on the keystore goes. Returning before that would leave the file open (and marked dirty).
+    let closed = tokio::task::spawn_blocking(move || writer.join(KEYSTORE_CLOSE_DEADLINE))
+        .await
+        .unwrap_or(false);
+    if !closed {
+        tracing::warn!("the audit writer did not finish in time; the keystore may still be open");
+    }
+    served
 }
+
+/// How long stopping waits for the audit writer to drain.
+const KEYSTORE_CLOSE_DEADLINE: Duration = Duration::from_secs(10);

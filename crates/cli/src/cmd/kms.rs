@@ -64,40 +64,14 @@ async fn run(args: KmsArgs) -> anyhow::Result<()> {
         maintenance_interval: Duration::from_secs(args.maintenance_interval_secs),
         metrics_listen: args.metrics_listen,
     };
-    let keystore = config.data_dir.join(KEYSTORE_FILE);
     let shutdown = service::shutdown_token(&args.supervision)?;
     let listener = service::bind(args.listen).await?;
-    let served = cang_kms::run(config, listener, shutdown).await;
-    // The keystore is closed by a background writer after the server ends; leaving before that would
-    // leave it marked dirty, and the next start would refuse it.
-    let closed = tokio::task::spawn_blocking(move || wait_until_closed(&keystore, CLOSE_DEADLINE)).await;
-    served.context("crypto service")?;
-    match closed {
-        Ok(true) => tracing::info!("cang kms stopped"),
-        _ => tracing::warn!("cang kms stopped before the keystore was closed"),
-    }
+    // `run` returns once the keystore is closed (its audit writer joined).
+    cang_kms::run(config, listener, shutdown)
+        .await
+        .context("crypto service")?;
+    tracing::info!("cang kms stopped");
     Ok(())
-}
-
-/// File name of the keystore inside the data directory.
-const KEYSTORE_FILE: &str = "keystore.redb";
-/// How long to wait for the keystore to be closed on shutdown.
-const CLOSE_DEADLINE: Duration = Duration::from_secs(10);
-
-/// Waits until no handle in this process holds the redb file at `path` open (a read-only open then
-/// stops failing with `DatabaseAlreadyOpen`). Returns whether that happened before `deadline`.
-fn wait_until_closed(path: &std::path::Path, deadline: Duration) -> bool {
-    let started = std::time::Instant::now();
-    loop {
-        match redb::ReadOnlyDatabase::open(path) {
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) if started.elapsed() < deadline => {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => return false,
-            // Closed (or never created, or unreadable: nothing of ours holds it either way).
-            _ => return true,
-        }
-    }
 }
 
 /// Creates a root key file (mode 0600, hex) at `path`; fails if one exists.
