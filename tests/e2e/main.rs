@@ -1,4 +1,5 @@
 //! End-to-end tests through the three real services.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and benchmark code states its expectations this way
 
 mod abuse;
 mod append;

@@ -4,6 +4,7 @@
 //! "File bytes" are the blocks the file occupies on disk. redb doubles the file's apparent length
 //! while it is below 4 GiB by extending it sparsely, so the apparent length of a young file can be
 //! up to 2× its data without a single extra byte being stored; both are printed.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and benchmark code states its expectations this way
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Property tests for request authentication: random requests signed by a second, independent
 //! implementation of `docs/oss-api.md` §2 (written here from the spec, sharing no code with the library)
 //! must verify, must stop verifying after a one-byte change, and arbitrary input must never panic.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and benchmark code states its expectations this way
 
 use std::collections::HashMap;
 use std::time::{Duration, UNIX_EPOCH};

@@ -1,5 +1,6 @@
 //! The format against its known-answer vectors (produced by the independent Python implementation), and
 //! property tests: any range decrypts to the plaintext, and any tampering is an error, never wrong bytes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and benchmark code states its expectations this way
 
 use cang_sse::{
     DataKey, ObjectCipherParams, RangeDecryptor, SseError, StreamEncryptor, Suite, decrypt_range, encrypt_all,

@@ -1,6 +1,7 @@
 //! Cross-process trace propagation over real loopback sockets: tonic client → tonic server,
 //! HTTP `traceparent` → gateway span → gRPC call, exported over real OTLP/gRPC to the
 //! in-process receiver; JSON logs carrying trace ids; redacted fields never leaking.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and benchmark code states its expectations this way
 
 mod support;
 

@@ -238,16 +238,16 @@ pub(crate) fn is_sub_resource(name: &[u8]) -> bool {
     SUB_RESOURCES.iter().any(|s| s.as_bytes() == name)
 }
 
+#[allow(clippy::expect_used)] // HMAC accepts keys of any length (longer keys are hashed): this cannot fail.
 pub(crate) fn hmac_sha1(key: &[u8], message: &[u8]) -> [u8; 20] {
-    // HMAC accepts keys of any length (longer keys are hashed), so construction cannot fail.
     let mut mac =
         <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(message);
     mac.finalize().into_bytes().into()
 }
 
+#[allow(clippy::expect_used)] // HMAC accepts keys of any length (longer keys are hashed): this cannot fail.
 pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    // HMAC accepts keys of any length (longer keys are hashed), so construction cannot fail.
     let mut mac =
         <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(message);

@@ -1,4 +1,5 @@
 //! Shared helpers for the telemetry integration tests: a log capture and service identities.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test and benchmark code states its expectations this way
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
