@@ -1,6 +1,5 @@
 //! Helpers shared by the store's integration tests: a store in a temp dir and one-call writes.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test and benchmark code states its expectations this way
-
 #![allow(dead_code, reason = "each test file uses a different subset of these helpers")]
 
 use cang_meta::Store;
