@@ -22,6 +22,16 @@ async fn stalled_upload(addr: &str, key: &str, len: usize) -> TcpStream {
     stream
 }
 
+/// Creates the public-read-write bucket `open` that anonymous uploads go to.
+async fn open_bucket(cluster: &Cluster) {
+    create_bucket(cluster, &cluster.root, "open", &[]).await;
+    let acl = Raw::new("PUT", "/open/?acl", "/open/?acl")
+        .headers(&[("x-oss-acl", "public-read-write")])
+        .send(cluster, &cluster.root)
+        .await;
+    assert_eq!(acl.status(), StatusCode::OK);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_uploads_hold_no_thread_and_others_keep_being_served() {
     // The per-caller limit would refuse most of the stallers; lift it so they all reach the pipeline.
@@ -30,7 +40,7 @@ async fn stalled_uploads_hold_no_thread_and_others_keep_being_served() {
         ..GatewayConfig::default()
     };
     let cluster = Cluster::start_with(config).await.expect("cluster");
-    create_bucket(&cluster, &cluster.root, "open", &[]).await;
+    open_bucket(&cluster).await;
     create_bucket(
         &cluster,
         &cluster.root,
@@ -38,11 +48,6 @@ async fn stalled_uploads_hold_no_thread_and_others_keep_being_served() {
         &[("x-oss-server-side-encryption", "AES256")],
     )
     .await;
-    let acl = Raw::new("PUT", "/open/?acl", "/open/?acl")
-        .headers(&[("x-oss-acl", "public-read-write")])
-        .send(&cluster, &cluster.root)
-        .await;
-    assert_eq!(acl.status(), StatusCode::OK);
     let work = op(&cluster, &cluster.root, "work");
     work.write("before", vec![7u8; 300_000]).await.expect("seed");
 
@@ -84,12 +89,7 @@ async fn a_silent_body_ends_with_request_timeout_and_stores_nothing() {
         ..GatewayConfig::default()
     };
     let cluster = Cluster::start_with(config).await.expect("cluster");
-    create_bucket(&cluster, &cluster.root, "open", &[]).await;
-    let acl = Raw::new("PUT", "/open/?acl", "/open/?acl")
-        .headers(&[("x-oss-acl", "public-read-write")])
-        .send(&cluster, &cluster.root)
-        .await;
-    assert_eq!(acl.status(), StatusCode::OK);
+    open_bucket(&cluster).await;
     let addr = cluster.endpoint().trim_start_matches("http://").to_owned();
     let mut stream = stalled_upload(&addr, "silent", 1000).await;
     let mut answer = Vec::new();
@@ -147,12 +147,7 @@ async fn one_caller_past_its_in_flight_limit_gets_slow_down_and_others_do_not() 
         ..GatewayConfig::default()
     };
     let cluster = Cluster::start_with(config).await.expect("cluster");
-    create_bucket(&cluster, &cluster.root, "open", &[]).await;
-    let acl = Raw::new("PUT", "/open/?acl", "/open/?acl")
-        .headers(&[("x-oss-acl", "public-read-write")])
-        .send(&cluster, &cluster.root)
-        .await;
-    assert_eq!(acl.status(), StatusCode::OK);
+    open_bucket(&cluster).await;
     let addr = cluster.endpoint().trim_start_matches("http://").to_owned();
     let mut stalled = Vec::new();
     for i in 0..3 {

@@ -230,13 +230,7 @@ where
             batch.push(chunk);
         }
         if let Some(step) = in_flight.take() {
-            let (md5, sealer, ready) = step.await.map_err(|_| UploadError::Worker)??;
-            for chunk in ready {
-                produced += chunk.len() as u64;
-                // The bounded channel applies back-pressure to the client.
-                send_within(&sink, chunk, stall).await?;
-            }
-            state = Some((md5, sealer));
+            state = Some(finish_step(step, &sink, stall, &mut produced).await?);
         }
         if !batch.is_empty() {
             let (md5, sealer) = state.take().ok_or(UploadError::Worker)?;
@@ -244,12 +238,7 @@ where
         }
     }
     if let Some(step) = in_flight.take() {
-        let (md5, sealer, ready) = step.await.map_err(|_| UploadError::Worker)??;
-        for chunk in ready {
-            produced += chunk.len() as u64;
-            send_within(&sink, chunk, stall).await?;
-        }
-        state = Some((md5, sealer));
+        state = Some(finish_step(step, &sink, stall, &mut produced).await?);
     }
     if let Some(declared) = declared
         && declared != received
@@ -279,6 +268,22 @@ where
         crc64,
         params,
     })
+}
+
+/// Waits for a step and hands its finished ciphertext to the sink (whose bounded channel applies
+/// back-pressure to the client), counting the bytes; the digest and sealing state carry on.
+async fn finish_step(
+    step: Step,
+    sink: &mpsc::Sender<Bytes>,
+    stall: std::time::Duration,
+    produced: &mut u64,
+) -> Result<(Md5, Sealer), UploadError> {
+    let (md5, sealer, ready) = step.await.map_err(|_| UploadError::Worker)??;
+    for chunk in ready {
+        *produced += chunk.len() as u64;
+        send_within(sink, chunk, stall).await?;
+    }
+    Ok((md5, sealer))
 }
 
 async fn send_within(
