@@ -1,5 +1,21 @@
 //! The OSS REST gateway: turns signed OSS requests into calls on the crypto and metadata services,
 //! encrypting object bodies on the way in and decrypting them on the way out.
+//!
+//! Where a change goes:
+//!
+//! | module | job |
+//! |---|---|
+//! | `server` | TCP accept, connection cap, HTTP/1.1 serving, drain |
+//! | `gateway` | the request pipeline: route → bucket → signature → admission → authorise → dispatch → render |
+//! | `admission` | requests in flight per caller |
+//! | `authorize` | who may do what: RAM actions per endpoint, identity verdict, effective ACLs, KMS permissions |
+//! | `principal` | access keys to principals (with a short cache) |
+//! | `ops/*` | one function per OSS operation, turning a call into a response |
+//! | `encryption`, `keys` | which encryption an object gets; data keys issued, cached and unwrapped |
+//! | `upload`, `download`, `pool` | the sealing and opening pipelines and the CPU pool they run on |
+//! | `body` | request bodies (signed digest, idle timeout) and response bodies |
+//! | `errors` | crypto and metadata errors as OSS errors |
+//! | `observe`, `probes` | span attributes, metrics, the access log; `/metrics`, `/healthz`, `/readyz` |
 
 mod admission;
 pub mod authorize;
