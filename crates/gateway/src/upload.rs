@@ -229,16 +229,24 @@ where
             batch_len += chunk.len();
             batch.push(chunk);
         }
+        let mut ready = Vec::new();
         if let Some(step) = in_flight.take() {
-            state = Some(finish_step(step, &sink, stall, &mut produced).await?);
+            let (md5, sealer, done) = step.await.map_err(|_| UploadError::Worker)??;
+            state = Some((md5, sealer));
+            ready = done;
         }
+        // The next batch goes to the workers before the previous one's ciphertext is handed on, so MD5 (the
+        // slowest stage) never waits for the metadata service to take a chunk.
         if !batch.is_empty() {
             let (md5, sealer) = state.take().ok_or(UploadError::Worker)?;
             in_flight = Some(start_step(pool, md5, sealer, batch));
         }
+        hand_on(ready, &sink, stall, &mut produced).await?;
     }
     if let Some(step) = in_flight.take() {
-        state = Some(finish_step(step, &sink, stall, &mut produced).await?);
+        let (md5, sealer, ready) = step.await.map_err(|_| UploadError::Worker)??;
+        state = Some((md5, sealer));
+        hand_on(ready, &sink, stall, &mut produced).await?;
     }
     if let Some(declared) = declared
         && declared != received
@@ -270,20 +278,19 @@ where
     })
 }
 
-/// Waits for a step and hands its finished ciphertext to the sink (whose bounded channel applies
-/// back-pressure to the client), counting the bytes; the digest and sealing state carry on.
-async fn finish_step(
-    step: Step,
+/// Hands finished ciphertext to the sink, whose bounded channel applies back-pressure to the client, and
+/// counts the bytes.
+async fn hand_on(
+    ready: Vec<Bytes>,
     sink: &mpsc::Sender<Bytes>,
     stall: std::time::Duration,
     produced: &mut u64,
-) -> Result<(Md5, Sealer), UploadError> {
-    let (md5, sealer, ready) = step.await.map_err(|_| UploadError::Worker)??;
+) -> Result<(), UploadError> {
     for chunk in ready {
         *produced += chunk.len() as u64;
         send_within(sink, chunk, stall).await?;
     }
-    Ok((md5, sealer))
+    Ok(())
 }
 
 async fn send_within(
