@@ -11,15 +11,23 @@ pub struct Query {
 }
 
 impl Query {
-    /// Parses a raw query string (without `?`). A name or value that is not UTF-8 after decoding is a
-    /// `400 InvalidArgument`.
+    /// Parses a raw query string (without `?`). A name or value that is not UTF-8 after decoding, or that
+    /// holds a character XML 1.0 cannot carry, is a `400 InvalidArgument`: listings and error bodies echo
+    /// query values (`Prefix`, `Marker`, `ArgumentValue`), and an echo must never make them ill-formed.
     pub fn parse(raw: &str) -> Result<Self, OssError> {
         let mut params = Vec::new();
         for pair in raw.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let decode = |s: &str| {
-                decode_form(s)
-                    .ok_or_else(|| OssError::invalid_argument("Query parameters must be valid UTF-8."))
+                let decoded = decode_form(s)
+                    .ok_or_else(|| OssError::invalid_argument("Query parameters must be valid UTF-8."))?;
+                if decoded.chars().all(crate::route::names::is_xml_char) {
+                    Ok(decoded)
+                } else {
+                    Err(OssError::invalid_argument(
+                        "Query parameters must not contain control characters.",
+                    ))
+                }
             };
             params.push((decode(name)?, decode(value)?));
         }
@@ -107,6 +115,14 @@ mod tests {
         let q = Query::parse("uploadId=a&uploadid=b&uploadId=c").unwrap_or_default();
         assert_eq!(q.get("uploadId"), Some("a"));
         assert_eq!(q.get("uploadid"), Some("b"));
+    }
+
+    #[test]
+    fn values_xml_cannot_carry_are_refused() {
+        for bad in ["prefix=%01", "marker=a%00b", "delimiter=%EF%BF%BE", "%07=x"] {
+            assert!(Query::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Query::parse("prefix=tab%09and%0Anewline").is_ok());
     }
 
     #[test]
