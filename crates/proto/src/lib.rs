@@ -7,6 +7,8 @@
 #![allow(
     // Secret-bearing messages deliberately have no Debug impl.
     missing_debug_implementations,
+    // Generated code: documented in the .proto files, which prost copies only where they have comments.
+    missing_docs,
     // Generated code: prost emits large enums and doc comments we do not control.
     clippy::all
 )]

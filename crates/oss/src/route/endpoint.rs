@@ -77,7 +77,9 @@ pub struct ListPartsParams {
     pub encoding_url: bool,
 }
 
-/// One OSS operation, fully resolved.
+/// One OSS operation, fully resolved. Each variant's fields are the request parts its name says (`bucket`,
+/// `key`, `upload_id`, `part_number`, `params`, …), already decoded and range-checked.
+#[allow(missing_docs)] // the fields are named after the OSS request parts they carry; see the variant docs
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// `GET /` without a bucket.
