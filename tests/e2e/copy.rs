@@ -10,11 +10,7 @@ use crate::http::{Raw, body, create_bucket, header, md5_hex, op, tag};
 
 const SSE: &str = "x-oss-server-side-encryption";
 
-async fn head(
-    cluster: &Cluster,
-    creds: &cang_gateway::principal::NewCredentials,
-    path: &str,
-) -> reqwest::Response {
+async fn head(cluster: &Cluster, creds: &cang_access_keys::NewCredentials, path: &str) -> reqwest::Response {
     Raw::new("HEAD", path, path).send(cluster, creds).await
 }
 

@@ -1,7 +1,7 @@
 //! Helpers shared by the multipart, copy, listing and append tests: an OpenDAL operator, V1-signed raw
 //! requests, bucket creation, deterministic bodies and a minimal reader for the XML the gateway returns.
 
-use cang_gateway::principal::NewCredentials;
+use cang_access_keys::NewCredentials;
 use cang_tests::Cluster;
 use cang_tests::sign::v1_headers;
 use opendal::{Operator, services::Oss};

@@ -1,7 +1,7 @@
 //! Objects through OpenDAL's OSS client and raw HTTP: every SSE mode, range reads at segment boundaries,
 //! bucket defaults that change, RAM permissions on customer keys, key states, and nothing stored in plaintext.
 
-use cang_gateway::principal::NewCredentials;
+use cang_access_keys::NewCredentials;
 use cang_tests::Cluster;
 use cang_tests::sign::v1_headers;
 

@@ -4,7 +4,7 @@
 //! `encoding-type=url`.
 
 use base64::Engine as _;
-use cang_gateway::principal::NewCredentials;
+use cang_access_keys::NewCredentials;
 use cang_oss::auth::{RequestView, sign_v4_authorization};
 use cang_tests::Cluster;
 use hmac::{Hmac, KeyInit, Mac};

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cang_gateway::principal::{NewCredentials, create_access_key};
+use cang_access_keys::{NewCredentials, create_access_key};
 use cang_gateway::{GatewayConfig, server::ConnectionLimits};
 use cang_kms_api::{KmsApi, KmsGrpcClient};
 use cang_meta_api::{MetaApi, MetaGrpcClient};

@@ -177,7 +177,7 @@ pub async fn key(ctx: &Connection, cmd: KeyCommand) -> anyhow::Result<()> {
     match cmd {
         KeyCommand::Create { user } => {
             let kms = ctx.kms()?;
-            let created = cang_gateway::principal::create_access_key(&kms, &meta, account, user.as_deref())
+            let created = cang_access_keys::create_access_key(&kms, &meta, account, user.as_deref())
                 .await
                 .context("creating the access key")?;
             let value = json!({

@@ -48,7 +48,7 @@ pub async fn ensure_credentials(
         Ok(_) | Err(MetaError::AlreadyExists(_)) => {}
         Err(e) => return Err(e).context("creating the first account"),
     }
-    let key = cang_gateway::principal::create_access_key(&kms, &meta, &account, None)
+    let key = cang_access_keys::create_access_key(&kms, &meta, &account, None)
         .await
         .context("creating the account's access key")?;
     let credentials = Credentials {
