@@ -20,10 +20,10 @@ use cang_policy::ConditionContext;
 use cang_sse::Suite;
 use tracing::Instrument;
 
-use crate::Gateway;
 use crate::authorize::{Principal, authorize_kms, kms_key_arn};
 use crate::errors::kms_error_for;
 use crate::keys::{IssuedKey, KeyBinding, MasterKey};
+use crate::state::Gateway;
 
 const BINDING_OBJECT: u8 = 0;
 const BINDING_BUCKET: u8 = 1;

@@ -3,168 +3,25 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use cang_kms_api::KmsApi;
-use cang_meta_api::{Bucket, MetaApi, MetaError, ObjectInfo};
-use cang_oss::auth::{AuthConfig, RequestView, read_signature};
-use cang_oss::{Endpoint, OssError, Route, Router};
+use cang_oss::auth::{RequestView, read_signature};
+use cang_oss::{Endpoint, OssError, Route};
 use cang_policy::ConditionContext;
-use cang_telemetry::Metrics;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
 use hyper::body::Incoming;
 
 use crate::admission::InFlightLimit;
 use crate::authorize::{
-    AclNeed, AclScope, Permission, Principal, PublicAccess, Verdict, acl_need, authorize, decide, oss_arn,
-    oss_permissions, policy_verdict,
+    AclScope, Principal, PublicAccess, Verdict, acl_need, authorize, oss_permissions, policy_verdict,
 };
 use crate::body::{RequestBody, ResponseBody};
 use crate::errors::meta_error_for;
-use crate::keys::{DataKeys, KeyCacheLimits};
 use crate::observe::Observed;
-use crate::pool::CpuPool;
-use crate::principal::AccessKeys;
 use crate::server::Handler;
-
-/// Gateway settings.
-#[derive(Debug, Clone)]
-pub struct GatewayConfig {
-    /// Region id used in KMS ARNs (`cn-hangzhou`).
-    pub region: String,
-    /// Bucket location reported by GetBucketLocation/Info (`oss-cn-hangzhou`).
-    pub location: String,
-    /// Host suffixes under which `<bucket>.<suffix>` addresses a bucket.
-    pub base_domains: Vec<String>,
-    /// Largest PutObject / UploadPart / Append body.
-    pub max_object_size: u64,
-    /// Plaintext segment size of new objects.
-    pub segment_size: u32,
-    /// Reuse one data key per bucket for SSE-OSS objects.
-    pub bucket_keys_for_sse_oss: bool,
-    /// Reuse one data key per bucket for SSE-KMS objects (off: every object asks the KMS).
-    pub bucket_keys_for_kms: bool,
-    /// Data-key cache bounds.
-    pub key_cache: KeyCacheLimits,
-    /// How long a resolved access key is trusted before it is looked up again.
-    pub access_key_ttl: Duration,
-    /// Largest XML request body.
-    pub max_xml_body: usize,
-    /// How long a request body may send nothing before the request fails with `RequestTimeout`.
-    pub body_idle_timeout: Duration,
-    /// Requests one caller (principal; anonymous callers by address) may have in flight; more get `SlowDown`.
-    pub max_in_flight_per_caller: usize,
-    /// Write one access-log line per request (target `cang::access`).
-    pub access_log: bool,
-    /// Where `/metrics`, `/healthz` and `/readyz` are served (plain HTTP); none when `None`.
-    pub metrics_listen: Option<SocketAddr>,
-}
-
-impl Default for GatewayConfig {
-    fn default() -> Self {
-        Self {
-            region: "cn-hangzhou".to_owned(),
-            location: "oss-cn-hangzhou".to_owned(),
-            base_domains: vec!["localhost".to_owned()],
-            max_object_size: 5 * 1024 * 1024 * 1024,
-            segment_size: cang_sse::DEFAULT_SEGMENT_SIZE,
-            bucket_keys_for_sse_oss: true,
-            bucket_keys_for_kms: false,
-            key_cache: KeyCacheLimits::default(),
-            access_key_ttl: Duration::from_secs(30),
-            max_xml_body: 4 * 1024 * 1024,
-            body_idle_timeout: Duration::from_secs(60),
-            max_in_flight_per_caller: 256,
-            access_log: true,
-            metrics_listen: None,
-        }
-    }
-}
-
-/// The gateway's shared state.
-pub struct Gateway {
-    /// Settings.
-    pub config: GatewayConfig,
-    /// The crypto service.
-    pub kms: Arc<dyn KmsApi>,
-    /// The metadata/blob service.
-    pub meta: Arc<dyn MetaApi>,
-    /// Data-key issuing and caching.
-    pub keys: DataKeys,
-    /// Access-key resolution.
-    pub access_keys: AccessKeys,
-    /// Request, byte, crypto-service and data-key cache metrics.
-    pub metrics: Arc<Metrics>,
-    /// The workers of the data path's bulk CPU work (digests, sealing, opening).
-    pub(crate) cpu: CpuPool,
-    /// Requests in flight per caller.
-    in_flight: Arc<InFlightLimit>,
-    router: Router,
-    auth: AuthConfig,
-}
-
-impl std::fmt::Debug for Gateway {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gateway")
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-/// Everything an operation needs to know about its request, after authentication and authorisation.
-#[derive(Debug)]
-pub struct Call {
-    /// The routed request.
-    pub route: Route,
-    /// The caller.
-    pub principal: Principal,
-    /// Condition keys for policy evaluation.
-    pub context: ConditionContext,
-    /// The bucket the operation addresses, when it exists and was loaded.
-    pub bucket: Option<Bucket>,
-    /// The object the operation addresses, when authorisation had to look at its ACL (a read may start
-    /// from it instead of looking it up again).
-    pub object: Option<ObjectInfo>,
-    /// The request id.
-    pub request_id: String,
-    /// When the request arrived.
-    pub now: SystemTime,
-}
-
-impl Call {
-    /// The bucket's owner account (the caller's own account when no bucket was loaded).
-    pub fn owner(&self) -> &str {
-        self.bucket
-            .as_ref()
-            .map(|b| b.owner.as_str())
-            .or_else(|| self.principal.account())
-            .unwrap_or("")
-    }
-}
+use crate::state::{Call, Gateway};
 
 impl Gateway {
-    /// A gateway over the two services.
-    pub fn new(config: GatewayConfig, kms: Arc<dyn KmsApi>, meta: Arc<dyn MetaApi>) -> Self {
-        let metrics = Arc::new(Metrics::new());
-        let keys = DataKeys::new(kms.clone(), config.key_cache.clone()).with_metrics(Arc::clone(&metrics));
-        let access_keys = AccessKeys::new(meta.clone(), kms.clone(), config.access_key_ttl, 4096);
-        let router = Router::new(config.base_domains.clone());
-        let auth = AuthConfig::for_region(config.region.clone());
-        let in_flight = InFlightLimit::new(config.max_in_flight_per_caller);
-        Self {
-            config,
-            kms,
-            meta,
-            keys,
-            access_keys,
-            metrics,
-            cpu: CpuPool::per_core(),
-            in_flight,
-            router,
-            auth,
-        }
-    }
-
     async fn serve(
         self: &Arc<Self>,
         request: Request<Incoming>,
@@ -268,57 +125,13 @@ impl Gateway {
         let access = match (verdict, acl_need(endpoint), call.route.bucket(), call.route.key()) {
             // Only an undecided request on an object an ACL could open needs the object's own ACL.
             (Verdict::Implicit, Some((_, AclScope::Object)), Some(bucket), Some(key)) => {
-                match self.meta.head_object(bucket, key).await {
-                    Ok(info) => {
-                        let access = PublicAccess::of_object(info.meta.acl, bucket_access);
-                        call.object = Some(info);
-                        access
-                    }
-                    Err(MetaError::NoSuchKey) => bucket_access,
-                    Err(e) => return Err(meta_error_for(e, bucket, key)),
-                }
+                let (access, object) = self.object_access(bucket, key, bucket_access).await?;
+                call.object = object;
+                access
             }
             _ => bucket_access,
         };
         authorize(&call.principal, endpoint, &needed, &owner, access, &call.context)
-    }
-
-    /// Authorises `action` on each of `keys` of the call's bucket (DeleteMultipleObjects): every key is
-    /// decided as its single-object operation would be, object ACLs included, before anything changes.
-    pub(crate) async fn authorize_keys(
-        &self,
-        call: &Call,
-        action: &'static str,
-        need: AclNeed,
-        keys: &[String],
-    ) -> Result<(), OssError> {
-        let Some(bucket) = call.bucket.as_ref() else {
-            return Err(OssError::internal_error());
-        };
-        let bucket_access = PublicAccess::of_bucket(bucket.acl);
-        for key in keys {
-            let needed = [Permission {
-                action,
-                resource: oss_arn(&bucket.owner, &bucket.name, Some(key)),
-            }];
-            let access = match policy_verdict(&call.principal, &needed, &bucket.owner, &call.context) {
-                Verdict::Implicit => match self.meta.head_object(&bucket.name, key).await {
-                    Ok(info) => PublicAccess::of_object(info.meta.acl, bucket_access),
-                    Err(MetaError::NoSuchKey) => bucket_access,
-                    Err(e) => return Err(meta_error_for(e, &bucket.name, key)),
-                },
-                Verdict::Allow | Verdict::ExplicitDeny => bucket_access,
-            };
-            decide(
-                &call.principal,
-                &needed,
-                Some(need),
-                &bucket.owner,
-                access,
-                &call.context,
-            )?;
-        }
-        Ok(())
     }
 }
 

@@ -7,6 +7,8 @@
 //! |---|---|
 //! | `server` | TCP accept, connection cap, HTTP/1.1 serving, drain |
 //! | `gateway` | the request pipeline: route → bucket → signature → admission → authorise → dispatch → render |
+//! | `state` | the gateway's shared state and the authorised call every operation receives |
+//! | `access` | authorisation against stored state: object ACLs from meta, the per-key check of batches |
 //! | `admission` | requests in flight per caller |
 //! | `authorize` | who may do what: RAM actions per endpoint, identity verdict, effective ACLs, KMS permissions |
 //! | `principal` | access keys to principals (with a short cache) |
@@ -17,6 +19,7 @@
 //! | `errors` | crypto and metadata errors as OSS errors |
 //! | `observe`, `probes` | span attributes, metrics, the access log; `/metrics`, `/healthz`, `/readyz` |
 
+mod access;
 mod admission;
 pub mod authorize;
 pub mod body;
@@ -31,9 +34,11 @@ mod pool;
 pub mod principal;
 pub mod probes;
 pub mod server;
+mod state;
 pub mod upload;
 
-pub use gateway::{Call, Gateway, GatewayConfig, render_error};
+pub use gateway::render_error;
+pub use state::{Call, Gateway, GatewayConfig};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -81,9 +81,11 @@ mod eval;
 mod json;
 mod parse;
 mod policy;
+mod request;
 mod wildcard;
 
 pub use context::{ConditionContext, keys};
 pub use error::PolicyError;
-pub use eval::{Decision, Request, StatementRef, evaluate};
+pub use eval::{Decision, StatementRef, evaluate};
 pub use policy::{Effect, MAX_POLICY_DOCUMENT_CHARS, Policy, Statement};
+pub use request::Request;

@@ -14,7 +14,7 @@ use crate::condition::{Condition, OPERATORS, Operator};
 use crate::context::normalize_key;
 use crate::error::PolicyError;
 use crate::json::Json;
-use crate::policy::{Effect, Patterns, Policy, Statement};
+use crate::policy::{Effect, MAX_POLICY_DOCUMENT_CHARS, Patterns, Policy, Statement};
 
 /// Where in the document an element is, e.g. `Statement[2].Condition.IpAddress.acs:SourceIp[0]`.
 #[derive(Debug, Clone)]
@@ -356,6 +356,45 @@ fn scalars(value: &Json, path: &Path) -> Result<(Vec<String>, bool), PolicyError
             Ok((values, true))
         }
         single => Ok((vec![scalar(single, path)?], false)),
+    }
+}
+
+// Parsing is how a `Policy` comes to be; it lives here so that `policy` (the types) depends on nothing
+// that builds them.
+impl Policy {
+    /// Parses and validates a policy document of at most [`MAX_POLICY_DOCUMENT_CHARS`] characters.
+    pub fn parse(document: &str) -> Result<Policy, PolicyError> {
+        Self::parse_with_limit(document, MAX_POLICY_DOCUMENT_CHARS)
+    }
+
+    /// Parses and validates a policy document of at most `max_chars` characters.
+    pub fn parse_with_limit(document: &str, max_chars: usize) -> Result<Policy, PolicyError> {
+        parse_policy(document, max_chars)
+    }
+
+    /// Parses a policy to attach to a RAM user (an identity policy). Such a policy speaks for the user it
+    /// is attached to, so a `Principal` element has no meaning there and is refused: RAM rejects it too,
+    /// and accepting it would turn a `Deny` that names another principal into a statement that never
+    /// applies.
+    pub fn parse_identity(document: &str) -> Result<Policy, PolicyError> {
+        let policy = Self::parse(document)?;
+        if let Some(at) = policy.statements.iter().position(|s| s.principals.is_some()) {
+            return Err(PolicyError::Invalid {
+                path: format!("Statement[{at}].Principal"),
+                reason: "a policy attached to a user must not name a Principal (Principal belongs in \
+                         resource policies such as bucket policies)"
+                    .to_owned(),
+            });
+        }
+        Ok(policy)
+    }
+}
+
+impl std::str::FromStr for Policy {
+    type Err = PolicyError;
+
+    fn from_str(document: &str) -> Result<Policy, PolicyError> {
+        Policy::parse(document)
     }
 }
 

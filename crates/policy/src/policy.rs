@@ -1,10 +1,7 @@
 //! The typed policy: [`Policy`], [`Statement`], [`Effect`], and when a statement applies to a request.
 
-use std::str::FromStr;
-
 use crate::condition::Condition;
-use crate::error::PolicyError;
-use crate::eval::Request;
+use crate::request::Request;
 use crate::wildcard::{self, Case};
 
 /// RAM's limit on the length of a custom policy document, in characters (RAM `Limits`; it was 2048
@@ -78,43 +75,8 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// Parses and validates a policy document of at most [`MAX_POLICY_DOCUMENT_CHARS`] characters.
-    pub fn parse(document: &str) -> Result<Policy, PolicyError> {
-        Self::parse_with_limit(document, MAX_POLICY_DOCUMENT_CHARS)
-    }
-
-    /// Parses and validates a policy document of at most `max_chars` characters.
-    pub fn parse_with_limit(document: &str, max_chars: usize) -> Result<Policy, PolicyError> {
-        crate::parse::parse_policy(document, max_chars)
-    }
-
-    /// Parses a policy to attach to a RAM user (an identity policy). Such a policy speaks for the user it
-    /// is attached to, so a `Principal` element has no meaning there and is refused: RAM rejects it too,
-    /// and accepting it would turn a `Deny` that names another principal into a statement that never
-    /// applies.
-    pub fn parse_identity(document: &str) -> Result<Policy, PolicyError> {
-        let policy = Self::parse(document)?;
-        if let Some(at) = policy.statements.iter().position(|s| s.principals.is_some()) {
-            return Err(PolicyError::Invalid {
-                path: format!("Statement[{at}].Principal"),
-                reason: "a policy attached to a user must not name a Principal (Principal belongs in \
-                         resource policies such as bucket policies)"
-                    .to_owned(),
-            });
-        }
-        Ok(policy)
-    }
-
     /// The statements, in document order.
     pub fn statements(&self) -> &[Statement] {
         &self.statements
-    }
-}
-
-impl FromStr for Policy {
-    type Err = PolicyError;
-
-    fn from_str(document: &str) -> Result<Policy, PolicyError> {
-        Policy::parse(document)
     }
 }

@@ -14,7 +14,7 @@ use http::{HeaderMap, Response, StatusCode};
 use super::{empty, header_text, xml};
 use crate::body::ResponseBody;
 use crate::errors::meta_error_for;
-use crate::gateway::{Call, Gateway};
+use crate::state::{Call, Gateway};
 
 fn canned(acl: Acl) -> CannedAcl {
     match acl {

@@ -16,7 +16,7 @@ use super::object::{Upload, insert, object_meta, prepare_upload, stream_write, w
 use crate::body::ResponseBody;
 use crate::encryption::{echo_of, effective_rule};
 use crate::errors::meta_error_for;
-use crate::gateway::{Call, Gateway};
+use crate::state::{Call, Gateway};
 
 /// The object an append continues, or `None` when it creates one; position and type are checked here
 /// (before any key is fetched) and again, atomically, by the metadata service.

@@ -22,7 +22,7 @@ use crate::authorize::{authorize_kms, kms_key_arn};
 use crate::body::ResponseBody;
 use crate::encryption::{rule_from_bucket, rule_to_bucket};
 use crate::errors::meta_error_for;
-use crate::gateway::{Call, Gateway};
+use crate::state::{Call, Gateway};
 
 fn owner(id: &str) -> Owner {
     Owner {

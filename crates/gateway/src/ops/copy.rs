@@ -26,7 +26,7 @@ use super::xml;
 use crate::body::{ResponseBody, StreamAborted};
 use crate::encryption::effective_rule;
 use crate::errors::meta_error_for;
-use crate::gateway::{Call, Gateway};
+use crate::state::{Call, Gateway};
 use crate::upload::UploadError;
 
 /// Decrypted chunks of a copy source, in order.

@@ -14,7 +14,7 @@ use super::{header_text, read_small_body, xml};
 use crate::authorize::AclNeed;
 use crate::body::ResponseBody;
 use crate::errors::meta_error_for;
-use crate::gateway::{Call, Gateway};
+use crate::state::{Call, Gateway};
 
 /// Checks `Content-MD5` when present. The spec asks for it on this operation; being lenient when it is
 /// absent is what OSS clients expect (§6.8).

@@ -15,7 +15,7 @@ use super::object::modified;
 use super::xml;
 use crate::body::ResponseBody;
 use crate::errors::meta_error_for;
-use crate::gateway::{Call, Gateway};
+use crate::state::{Call, Gateway};
 
 /// Page size when the request names none.
 const DEFAULT_MAX_KEYS: u32 = 100;

@@ -17,7 +17,7 @@ use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::BodyExt;
 
 use crate::body::{BodyError, RequestBody, ResponseBody};
-use crate::gateway::{Call, Gateway};
+use crate::state::{Call, Gateway};
 
 /// Runs the operation of an authorised call.
 pub async fn dispatch(

@@ -30,7 +30,7 @@ use super::{empty, header_text, read_small_body, xml};
 use crate::body::ResponseBody;
 use crate::encryption::{echo_of, effective_rule, suite_of_record};
 use crate::errors::meta_error_for;
-use crate::gateway::{Call, Gateway};
+use crate::state::{Call, Gateway};
 use crate::upload::{SealSpec, format_context};
 
 fn forbid_overwrite(headers: &HeaderMap) -> bool {

@@ -26,8 +26,8 @@ use crate::body::{ResponseBody, StreamAborted};
 use crate::download::{ExtentDecoder, plan_read};
 use crate::encryption::{echo_of, effective_rule, suite_of_record};
 use crate::errors::meta_error_for;
-use crate::gateway::{Call, Gateway};
 use crate::pool::CpuPool;
+use crate::state::{Call, Gateway};
 use crate::upload::{SealSpec, Sealed, UploadError, format_context, seal_body};
 
 /// Stored request headers that come back on reads.

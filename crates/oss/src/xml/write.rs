@@ -79,10 +79,10 @@ impl XmlWriter {
 /// reference for readability.
 ///
 /// Characters XML 1.0 forbids outright (other C0 controls, U+FFFE, U+FFFF) cannot be written in any form
-/// that a strict parser accepts. Object keys containing them are refused on write
-/// ([`crate::route::validate_object_key`]), so no listing carries one; anything else that might (an
-/// echoed query parameter, a key stored before that rule) is written as a numeric reference, which
-/// lenient parsers (quick-xml, Go) read back and `encoding-type=url` avoids altogether.
+/// that a strict parser accepts. The router refuses object keys and query values containing them, so no
+/// listing or echoed parameter carries one; anything else that might (a key stored before that rule) is
+/// written as a numeric reference, which lenient parsers (quick-xml, Go) read back and
+/// `encoding-type=url` avoids altogether.
 pub(crate) fn escape_into(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {

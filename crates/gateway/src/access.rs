@@ -1,0 +1,60 @@
+//! Authorisation against stored state: an object's effective ACL, looked up in the metadata service, and
+//! the key-by-key check of batch operations. The decisions themselves are `authorize`'s.
+
+use cang_meta_api::{MetaError, ObjectInfo};
+use cang_oss::OssError;
+
+use crate::authorize::{AclNeed, Permission, PublicAccess, Verdict, decide, oss_arn, policy_verdict};
+use crate::errors::meta_error_for;
+use crate::state::{Call, Gateway};
+
+impl Gateway {
+    /// The effective ACL of `bucket/key` (its own unless `default`, else `bucket_access`) and the object, when
+    /// it exists.
+    pub(crate) async fn object_access(
+        &self,
+        bucket: &str,
+        key: &str,
+        bucket_access: PublicAccess,
+    ) -> Result<(PublicAccess, Option<ObjectInfo>), OssError> {
+        match self.meta.head_object(bucket, key).await {
+            Ok(info) => Ok((PublicAccess::of_object(info.meta.acl, bucket_access), Some(info))),
+            Err(MetaError::NoSuchKey) => Ok((bucket_access, None)),
+            Err(e) => Err(meta_error_for(e, bucket, key)),
+        }
+    }
+
+    /// Authorises `action` on each of `keys` of the call's bucket (DeleteMultipleObjects): every key is
+    /// decided as its single-object operation would be, object ACLs included, before anything changes.
+    pub(crate) async fn authorize_keys(
+        &self,
+        call: &Call,
+        action: &'static str,
+        need: AclNeed,
+        keys: &[String],
+    ) -> Result<(), OssError> {
+        let Some(bucket) = call.bucket.as_ref() else {
+            return Err(OssError::internal_error());
+        };
+        let bucket_access = PublicAccess::of_bucket(bucket.acl);
+        for key in keys {
+            let needed = [Permission {
+                action,
+                resource: oss_arn(&bucket.owner, &bucket.name, Some(key)),
+            }];
+            let access = match policy_verdict(&call.principal, &needed, &bucket.owner, &call.context) {
+                Verdict::Implicit => self.object_access(&bucket.name, key, bucket_access).await?.0,
+                Verdict::Allow | Verdict::ExplicitDeny => bucket_access,
+            };
+            decide(
+                &call.principal,
+                &needed,
+                Some(need),
+                &bucket.owner,
+                access,
+                &call.context,
+            )?;
+        }
+        Ok(())
+    }
+}
