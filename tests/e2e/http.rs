@@ -18,6 +18,22 @@ pub fn op(cluster: &Cluster, creds: &NewCredentials, bucket: &str) -> Operator {
     Operator::new(builder).expect("operator")
 }
 
+/// Every key of the operator's bucket, in order (a recursive OpenDAL listing).
+pub async fn all_keys(op: &Operator) -> Vec<String> {
+    use futures::TryStreamExt;
+    let mut keys: Vec<String> = op
+        .lister_with("")
+        .recursive(true)
+        .await
+        .expect("lister")
+        .map_ok(|e| e.path().to_owned())
+        .try_collect()
+        .await
+        .expect("recursive list");
+    keys.sort();
+    keys
+}
+
 /// One raw request: `target` is the path and query as sent (`/bucket/key?uploads`), `resource` the
 /// canonicalized resource that is signed.
 pub struct Raw<'a> {

@@ -4,10 +4,9 @@
 use std::collections::BTreeSet;
 
 use cang_tests::Cluster;
-use futures::TryStreamExt;
 use reqwest::StatusCode;
 
-use crate::http::{Raw, create_bucket, header, op, tag, tags};
+use crate::http::{Raw, all_keys, create_bucket, header, op, tag, tags};
 
 const KEYS: [&str; 8] = ["a", "b/1", "b/2", "b/c/3", "c d+e", "dir/x", "dir/y/z", "zz"];
 
@@ -136,15 +135,7 @@ async fn listings_page_through_keys_and_common_prefixes() {
         shallow,
         ["b/1", "b/2", "b/c/"].into_iter().map(String::from).collect()
     );
-    let deep: BTreeSet<String> = op
-        .lister_with("")
-        .recursive(true)
-        .await
-        .expect("lister")
-        .map_ok(|e| e.path().to_owned())
-        .try_collect()
-        .await
-        .expect("recursive list");
+    let deep: BTreeSet<String> = all_keys(&op).await.into_iter().collect();
     for key in KEYS {
         assert!(deep.contains(key), "{key} in {deep:?}");
     }

@@ -4,10 +4,9 @@
 
 use cang_oss::percent::{decode_path, encode_strict};
 use cang_tests::Cluster;
-use futures::TryStreamExt;
 use reqwest::StatusCode;
 
-use crate::http::{Raw, create_bucket, header, op, tag, tags};
+use crate::http::{Raw, all_keys, create_bucket, header, op, tag, tags};
 
 /// Keys that a decoding server confuses with their siblings (`a%2Fb` vs `a/b`, …).
 const NAMED: [&str; 6] = ["p/a%2Fb", "p/c%25d", "p/e%20f", "p/g+h", "p/i&j", "p/k l"];
@@ -24,17 +23,7 @@ fn delete_document(keys: &[&str]) -> String {
 }
 
 async fn keys_of(cluster: &Cluster, bucket: &str) -> Vec<String> {
-    let mut keys: Vec<String> = op(cluster, &cluster.root, bucket)
-        .lister_with("")
-        .recursive(true)
-        .await
-        .expect("lister")
-        .map_ok(|e| e.path().to_owned())
-        .try_collect()
-        .await
-        .expect("list");
-    keys.sort();
-    keys
+    all_keys(&op(cluster, &cluster.root, bucket)).await
 }
 
 async fn seed(cluster: &Cluster, bucket: &str, keys: &[&str]) {

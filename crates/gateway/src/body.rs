@@ -165,11 +165,6 @@ impl RequestBody {
         });
         self
     }
-
-    /// A body of the given bytes (tests, internal callers).
-    pub fn from_bytes(bytes: impl Into<Bytes>) -> Self {
-        Self::new(http_body_util::Full::new(bytes.into()), None)
-    }
 }
 
 impl Body for RequestBody {

@@ -229,12 +229,14 @@ where
             batch_len += chunk.len();
             batch.push(chunk);
         }
-        let mut ready = Vec::new();
-        if let Some(step) = in_flight.take() {
-            let (md5, sealer, done) = step.await.map_err(|_| UploadError::Worker)??;
-            state = Some((md5, sealer));
-            ready = done;
-        }
+        let ready = match in_flight.take() {
+            Some(step) => {
+                let (md5, sealer, ready) = step.await.map_err(|_| UploadError::Worker)??;
+                state = Some((md5, sealer));
+                ready
+            }
+            None => Vec::new(),
+        };
         // The next batch goes to the workers before the previous one's ciphertext is handed on, so MD5 (the
         // slowest stage) never waits for the metadata service to take a chunk.
         if !batch.is_empty() {
