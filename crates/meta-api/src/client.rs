@@ -340,7 +340,12 @@ impl MetaApi for MetaGrpcClient {
             replace_meta: r.replace_meta.map(Into::into),
             forbid_overwrite: r.forbid_overwrite,
         };
-        self.client().copy_object(msg).await?.into_inner().try_into()
+        // A copy shares the source's ciphertext: metadata only, so it is bounded like any unary call.
+        self.client()
+            .copy_object(self.unary(msg))
+            .await?
+            .into_inner()
+            .try_into()
     }
 
     async fn list_objects(&self, bucket: &str, q: ListObjectsQuery) -> Result<ListObjectsPage, MetaError> {
