@@ -3,6 +3,12 @@
 //!
 //! Secrets are sealed with the account's `alias/acs/oss` key under the context
 //! `{purpose: access-key-secret, access_key_id}`; the metadata service never sees one in plaintext.
+//! [`resolve_access_key`] turns a key id back into its account, owner (root or RAM user with its
+//! parsed policies) and secret, for whoever checks signatures.
+
+mod resolve;
+
+pub use resolve::{KeyOwner, ResolveError, ResolvedAccessKey, deny_everything, resolve_access_key};
 
 use cang_kms_api::{
     AccountId, AliasName, EncryptionContext, KeyRef, KmsApi, KmsError, SecretBytes, WrappedDataKey,

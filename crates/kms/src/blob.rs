@@ -133,6 +133,22 @@ mod tests {
     }
 
     #[test]
+    fn the_public_key_id_reader_agrees_with_the_parser() -> Result<(), MalformedBlob> {
+        let blob = assemble(
+            &header("k-1", "v", &EncryptionContext::default())?,
+            &[0; 12],
+            &[0; 16],
+        );
+        assert_eq!(
+            crate::ciphertext_key_id(&blob).map(|k| k.to_string()),
+            Some("k-1".to_owned())
+        );
+        assert_eq!(crate::ciphertext_key_id(&blob[..blob.len() - 1]), None);
+        assert_eq!(crate::ciphertext_key_id(b"not a blob at all"), None);
+        Ok(())
+    }
+
+    #[test]
     fn truncations_and_bad_versions_are_rejected() -> Result<(), MalformedBlob> {
         let h = header("key", "ver", &EncryptionContext::default())?;
         let blob = assemble(&h, &[0; 12], &[0; 16]);

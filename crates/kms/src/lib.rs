@@ -1,7 +1,8 @@
 //! `cang kms`, the crypto service: a keystore sealed under a root key, CMKs with versions, aliases and
 //! the Alibaba KMS state rules, data keys, BYOK import, SSE-OSS service keys and an audit trail, served
 //! over gRPC with mutual TLS. Every call gets a server span (joining the caller's trace) and is
-//! counted in the service's Prometheus metrics, served on a listener of their own.
+//! counted in the service's Prometheus metrics, served on a listener of their own. Other front ends
+//! (the Alibaba KMS OpenAPI) run beside the gRPC API on the same open keystore as [`Edge`]s.
 
 mod audit;
 mod blob;
@@ -15,8 +16,10 @@ mod rootkey;
 mod session;
 mod store;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,6 +34,23 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use keyring::{Keyring, KeyringConfig};
 pub use rootkey::RootKey;
 pub use session::{KmsService, KmsSession};
+
+/// The key a ciphertext blob names, read from its unauthenticated header (so that a front end can
+/// authorise a `Decrypt` on that key before asking for it); `None` when the bytes are no blob of this
+/// service. Decrypting still authenticates everything.
+pub fn ciphertext_key_id(blob: &[u8]) -> Option<cang_kms_api::KeyId> {
+    let parsed = blob::parse(blob).ok()?;
+    cang_kms_api::KeyId::new(parsed.key_id).ok()
+}
+
+/// A front end served beside the gRPC API from the same open keystore (the KMS OpenAPI): started once
+/// the keystore is open with the service and a stop token, and awaited (see [`EDGE_STOP_DEADLINE`])
+/// before the keystore closes. It must return soon after the token is cancelled.
+pub type Edge =
+    Box<dyn FnOnce(Arc<KmsService>, CancellationToken) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// How long stopping waits for each [`Edge`] to return.
+pub const EDGE_STOP_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Why the service refused to start. Nothing on disk has been modified when this is returned.
 #[derive(Debug, thiserror::Error)]
@@ -187,6 +207,16 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), StartupError> {
+    run_with_edges(config, listener, Vec::new(), shutdown).await
+}
+
+/// [`run`], with `edges` served beside the gRPC API until `shutdown` (or until the gRPC server fails).
+pub async fn run_with_edges(
+    config: KmsConfig,
+    listener: TcpListener,
+    edges: Vec<Edge>,
+    shutdown: CancellationToken,
+) -> Result<(), StartupError> {
     let service = open_service(
         &config.data_dir,
         &config.root_key_file,
@@ -208,6 +238,12 @@ pub async fn run(
     }
     tracing::info!(addr = ?listener.local_addr().ok(), "cang kms serving");
     let writer = service.audit.writer();
+    // Edges stop with the process, and also when the gRPC server fails on its own.
+    let edge_stop = shutdown.child_token();
+    let edge_tasks: Vec<_> = edges
+        .into_iter()
+        .map(|edge| tokio::spawn(edge(Arc::clone(&service), edge_stop.clone())))
+        .collect();
     let served = serve(
         service,
         config.tls,
@@ -216,6 +252,12 @@ pub async fn run(
         shutdown,
     )
     .await;
+    edge_stop.cancel();
+    for task in edge_tasks {
+        if tokio::time::timeout(EDGE_STOP_DEADLINE, task).await.is_err() {
+            tracing::warn!("a front end did not stop in time");
+        }
+    }
     // The server and every session are gone: the audit writer persists what is queued and, with it, the
     // last hold on the keystore goes. Returning before that would leave the file open (and marked dirty).
     let closed = tokio::task::spawn_blocking(move || writer.join(KEYSTORE_CLOSE_DEADLINE))

@@ -66,7 +66,9 @@ enum Class {
 ///
 /// The audit names the end user beside the caller when the caller is the gateway: the one the session
 /// was bound to, else the one of the enclosing [`cang_kms_api::on_behalf_of`] (so an in-process
-/// session behaves as a gRPC call does). Other callers act for themselves; an end user is ignored.
+/// session behaves as a gRPC call does). The crypto service's own OpenAPI edge (identity `kms`, never
+/// admitted over gRPC) names the end user its session was bound to. Other callers act for themselves;
+/// an end user is ignored.
 #[derive(Debug, Clone)]
 pub struct KmsSession {
     keyring: Arc<Keyring>,
@@ -115,11 +117,17 @@ impl KmsSession {
         ctx: Option<&EncryptionContext>,
         fut: impl Future<Output = Result<T, KmsError>>,
     ) -> Result<T, KmsError> {
-        // `meta` and `kms` get nothing, even if a server were built without the identity interceptor.
-        let allowed = matches!(
-            (self.caller, class),
-            (ServiceIdentity::Admin, _) | (ServiceIdentity::Gateway, Class::Read | Class::Use)
-        );
+        // `meta` gets nothing, even if a server were built without the identity interceptor. `kms` is
+        // this service's own OpenAPI edge (never admitted over gRPC): it has authenticated an end user
+        // and checked their RAM policies, so it may do anything for them; without an end user it may
+        // only use keys (opening the sealed secret of the access key it is authenticating).
+        let allowed = match (self.caller, class) {
+            (ServiceIdentity::Admin, _) => true,
+            (ServiceIdentity::Gateway, Class::Read | Class::Use) => true,
+            (ServiceIdentity::Kms, Class::Use) => true,
+            (ServiceIdentity::Kms, Class::Read | Class::Admin) => self.end_user.is_some(),
+            (ServiceIdentity::Gateway, Class::Admin) | (ServiceIdentity::Meta, _) => false,
+        };
         let result = if allowed {
             fut.await
         } else {
@@ -131,26 +139,30 @@ impl KmsSession {
         };
         let end_user = match self.caller {
             ServiceIdentity::Gateway => self.end_user.clone().or_else(current_end_user),
-            ServiceIdentity::Admin | ServiceIdentity::Kms | ServiceIdentity::Meta => None,
+            // The OpenAPI edge binds its session to the end user it authenticated, never a task-local.
+            ServiceIdentity::Kms => self.end_user.clone(),
+            ServiceIdentity::Admin | ServiceIdentity::Meta => None,
         };
-        self.audit.record(AuditEntry {
-            time_unix_ms: self.keyring.clock.now_ms(),
-            principal: self.caller.to_string(),
-            end_user: end_user.map(Into::into),
-            account: account.to_owned(),
-            operation: op.to_owned(),
-            key_id: if key_id.is_empty() {
-                key_hint.to_owned()
-            } else {
-                key_id
-            },
-            key_version_id,
-            context_digest: ctx.map(EncryptionContext::digest_hex).unwrap_or_default(),
-            result: match &result {
-                Ok(_) => "ok".to_owned(),
-                Err(e) => e.code().to_owned(),
-            },
-        });
+        self.audit
+            .record(AuditEntry {
+                time_unix_ms: self.keyring.clock.now_ms(),
+                principal: self.caller.to_string(),
+                end_user: end_user.map(Into::into),
+                account: account.to_owned(),
+                operation: op.to_owned(),
+                key_id: if key_id.is_empty() {
+                    key_hint.to_owned()
+                } else {
+                    key_id
+                },
+                key_version_id,
+                context_digest: ctx.map(EncryptionContext::digest_hex).unwrap_or_default(),
+                result: match &result {
+                    Ok(_) => "ok".to_owned(),
+                    Err(e) => e.code().to_owned(),
+                },
+            })
+            .await;
         result
     }
 }

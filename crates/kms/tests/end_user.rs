@@ -314,3 +314,49 @@ async fn in_process_sessions_record_the_end_user_like_grpc() -> anyhow::Result<(
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn the_openapi_edge_acts_only_for_an_end_user_and_is_audited_with_them() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = cang_kms::ManualClock::new(common::T0);
+    let service = common::open(dir.path(), &clock, cang_kms::KeyringConfig::default())?;
+    let admin = common::admin(&service);
+
+    // Bound to an end user, the edge may administer (it has checked the user's RAM policies).
+    let edge = service.for_end_user(ServiceIdentity::Kms, Some(alice()));
+    let key = KeyRef::Id(
+        edge.create_key(create(KeyOrigin::AliyunKms, no_rotation()))
+            .await?
+            .key_id,
+    );
+    edge.generate_data_key(&acct(), &key, 0, &ctx("o")).await?;
+    // A task-local claim does not bind it: only the session's own end user counts.
+    let bare = service.for_caller(ServiceIdentity::Kms);
+    let refused = on_behalf_of(alice(), bare.describe_key(&acct(), &key)).await;
+    assert_eq!(refused.err(), Some(KmsError::AccessDenied));
+    assert_eq!(
+        bare.disable_key(&acct(), &key).await.err(),
+        Some(KmsError::AccessDenied)
+    );
+    // Without one it may still use keys: opening an access key's sealed secret before it knows who
+    // signed.
+    let sealed = admin
+        .encrypt(
+            &acct(),
+            &key,
+            &cang_kms_api::SecretBytes::from(b"s".to_vec()),
+            &ctx("o"),
+        )
+        .await?;
+    bare.decrypt(&acct(), &sealed.ciphertext_blob, &ctx("o")).await?;
+
+    let records = audited(&admin, 1, |r| r.operation == "GenerateDataKey").await?;
+    assert_eq!(records[0].principal, "kms");
+    assert_eq!(records[0].end_user, Some(alice()));
+    let refused = audited(&admin, 1, |r| r.operation == "DisableKey").await?;
+    assert_eq!(
+        (refused[0].principal.as_str(), refused[0].end_user.clone()),
+        ("kms", None)
+    );
+    Ok(())
+}

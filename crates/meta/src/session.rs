@@ -38,6 +38,8 @@ impl OperationClass {
                     ServiceIdentity::Gateway,
                     OperationClass::Store | OperationClass::Authenticate
                 )
+                // The crypto service's KMS OpenAPI authenticates its callers' access keys, nothing more.
+                | (ServiceIdentity::Kms, OperationClass::Authenticate)
         )
     }
 }
@@ -164,7 +166,7 @@ mod tests {
         // (class, gateway, admin, kms, meta)
         let table = [
             (Store, true, true, false, false),
-            (Authenticate, true, true, false, false),
+            (Authenticate, true, true, true, false),
             (IdentityRead, false, true, false, false),
             (IdentityWrite, false, true, false, false),
         ];
@@ -174,5 +176,14 @@ mod tests {
             assert_eq!(class.allows(Kms), kms, "{class:?} kms");
             assert_eq!(class.allows(Meta), meta, "{class:?} meta");
         }
+    }
+
+    #[test]
+    fn kms_may_only_authenticate() {
+        use OperationClass::*;
+        for class in [Store, IdentityRead, IdentityWrite] {
+            assert!(!class.allows(ServiceIdentity::Kms), "{class:?}");
+        }
+        assert!(Authenticate.allows(ServiceIdentity::Kms));
     }
 }
