@@ -4,8 +4,9 @@
 //! The key id and version used also go on the caller's span; persisted records are counted in
 //! `cang_audit_records_total`.
 
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::mpsc;
 
 use cang_telemetry::{Metrics, attributes};
 
@@ -13,13 +14,17 @@ use crate::record::AuditEntry;
 use crate::store::Keystore;
 
 /// Entries queued for the writer before a caller waits for room: at a batch of 4096 per commit, a full
-/// queue means the disk cannot keep up, and waiting (back-pressure) beats dropping records.
+/// queue means the disk cannot keep up, and waiting (back-pressure) beats dropping records. The wait is
+/// asynchronous: the caller's task yields its worker thread until the writer has made room.
 const QUEUE_DEPTH: usize = 65_536;
+
+/// Entries persisted in one commit, at most.
+const BATCH: usize = 4096;
 
 /// Sends audit entries to the writer thread.
 #[derive(Debug, Clone)]
 pub(crate) struct AuditLog {
-    tx: mpsc::SyncSender<AuditEntry>,
+    tx: mpsc::Sender<AuditEntry>,
     writer: AuditWriter,
 }
 
@@ -28,21 +33,33 @@ pub(crate) struct AuditLog {
 #[derive(Debug, Clone)]
 pub struct AuditWriter {
     handle: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    /// Receives (or sees closed) once the writer thread has returned.
+    finished: Arc<Mutex<Option<std::sync::mpsc::Receiver<()>>>>,
 }
 
 impl AuditWriter {
     /// Waits up to `deadline` for the writer to finish; whether it did. Call it after the service and every
-    /// session are dropped, or it waits the whole deadline.
+    /// session are dropped, or it waits the whole deadline. Blocks the calling thread: call it from a
+    /// blocking context (the end of `run` hands it to `spawn_blocking`).
     pub fn join(&self, deadline: std::time::Duration) -> bool {
         let Some(handle) = self.handle.lock().unwrap_or_else(PoisonError::into_inner).take() else {
             return true;
         };
-        let started = std::time::Instant::now();
-        while !handle.is_finished() {
-            if started.elapsed() >= deadline {
-                return false;
+        let finished = self
+            .finished
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(finished) = finished {
+            match finished.recv_timeout(deadline) {
+                Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    // Put it back, so a later join can still wait for it.
+                    *self.handle.lock().unwrap_or_else(PoisonError::into_inner) = Some(handle);
+                    *self.finished.lock().unwrap_or_else(PoisonError::into_inner) = Some(finished);
+                    return false;
+                }
             }
-            std::thread::sleep(std::time::Duration::from_millis(5));
         }
         handle.join().is_ok()
     }
@@ -51,11 +68,17 @@ impl AuditWriter {
 impl AuditLog {
     /// Starts the writer thread; it ends when every `AuditLog` clone is dropped.
     pub fn start(store: Arc<Keystore>, metrics: Arc<Metrics>) -> Self {
-        let (tx, rx) = mpsc::sync_channel::<AuditEntry>(QUEUE_DEPTH);
+        let (tx, mut rx) = mpsc::channel::<AuditEntry>(QUEUE_DEPTH);
+        let (done_tx, done_rx) = std::sync::mpsc::sync_channel::<()>(1);
         let handle = std::thread::spawn(move || {
-            while let Ok(first) = rx.recv() {
+            while let Some(first) = rx.blocking_recv() {
                 let mut batch = vec![first];
-                batch.extend(rx.try_iter().take(4095));
+                while batch.len() < BATCH {
+                    match rx.try_recv() {
+                        Ok(entry) => batch.push(entry),
+                        Err(_) => break,
+                    }
+                }
                 match store.append_audit(&batch) {
                     Ok(_) => {
                         metrics.audit_records.inc_by(batch.len() as u64);
@@ -65,11 +88,14 @@ impl AuditLog {
                     }
                 }
             }
+            // The receiver may be gone (nobody joins): nothing to tell then.
+            let _ = done_tx.send(());
         });
         Self {
             tx,
             writer: AuditWriter {
                 handle: Arc::new(Mutex::new(Some(handle))),
+                finished: Arc::new(Mutex::new(Some(done_rx))),
             },
         }
     }
@@ -79,8 +105,8 @@ impl AuditLog {
         self.writer.clone()
     }
 
-    /// Logs and queues one entry.
-    pub fn record(&self, entry: AuditEntry) {
+    /// Logs and queues one entry, waiting (asynchronously) for room when the writer is behind.
+    pub async fn record(&self, entry: AuditEntry) {
         // Identifiers only: the span never sees key material.
         attributes::record_kms_key(&entry.key_id, &entry.key_version_id);
         let end_user = entry.end_user.as_ref();
@@ -100,16 +126,16 @@ impl AuditLog {
         );
         let entry = match self.tx.try_send(entry) {
             Ok(()) => return,
-            Err(mpsc::TrySendError::Full(entry)) => {
+            Err(mpsc::error::TrySendError::Full(entry)) => {
                 tracing::warn!("audit queue full; waiting for the writer");
                 entry
             }
-            Err(mpsc::TrySendError::Disconnected(_)) => {
+            Err(mpsc::error::TrySendError::Closed(_)) => {
                 tracing::error!("audit writer has stopped");
                 return;
             }
         };
-        if self.tx.send(entry).is_err() {
+        if self.tx.send(entry).await.is_err() {
             tracing::error!("audit writer has stopped");
         }
     }
