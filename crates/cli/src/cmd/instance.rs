@@ -165,6 +165,9 @@ pub struct InstanceState {
     /// Where the gateway listens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway: Option<SocketAddr>,
+    /// Where the crypto service's KMS OpenAPI listens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_openapi: Option<SocketAddr>,
 }
 
 /// The SDK settings written to `credentials.env`.
@@ -178,6 +181,8 @@ pub struct Credentials {
     pub access_key_secret: Zeroizing<String>,
     /// `OSS_REGION`.
     pub region: String,
+    /// `KMS_ENDPOINT`: the KMS OpenAPI (absent from files written before it existed).
+    pub kms_endpoint: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -187,6 +192,7 @@ impl std::fmt::Debug for Credentials {
             .field("access_key_id", &self.access_key_id)
             .field("access_key_secret", &"[REDACTED]")
             .field("region", &self.region)
+            .field("kms_endpoint", &self.kms_endpoint)
             .finish()
     }
 }
@@ -194,15 +200,19 @@ impl std::fmt::Debug for Credentials {
 impl Credentials {
     /// The file's text: `KEY=value` lines.
     pub fn render(&self) -> Zeroizing<String> {
-        Zeroizing::new(format!(
+        let mut text = Zeroizing::new(format!(
             "OSS_ENDPOINT={}\nOSS_ACCESS_KEY_ID={}\nOSS_ACCESS_KEY_SECRET={}\nOSS_REGION={}\n",
             self.endpoint, self.access_key_id, *self.access_key_secret, self.region
-        ))
+        ));
+        if let Some(kms) = &self.kms_endpoint {
+            text.push_str(&format!("KMS_ENDPOINT={kms}\n"));
+        }
+        text
     }
 
     /// Parses `KEY=value` lines (blank lines and `#` comments ignored); all four keys are required.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
-        let (mut endpoint, mut id, mut secret, mut region) = (None, None, None, None);
+        let (mut endpoint, mut id, mut secret, mut region, mut kms) = (None, None, None, None, None);
         for line in text.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -216,6 +226,7 @@ impl Credentials {
                 "OSS_ACCESS_KEY_ID" => id = Some(value),
                 "OSS_ACCESS_KEY_SECRET" => secret = Some(Zeroizing::new(value)),
                 "OSS_REGION" => region = Some(value),
+                "KMS_ENDPOINT" => kms = Some(value),
                 _ => {}
             }
         }
@@ -224,6 +235,7 @@ impl Credentials {
             access_key_id: id.context("OSS_ACCESS_KEY_ID missing")?,
             access_key_secret: secret.context("OSS_ACCESS_KEY_SECRET missing")?,
             region: region.context("OSS_REGION missing")?,
+            kms_endpoint: kms,
         })
     }
 }
@@ -269,6 +281,7 @@ mod tests {
             access_key_id: "LTAIEXAMPLE".into(),
             access_key_secret: Zeroizing::new("s3cr=t".into()),
             region: "cn-hangzhou".into(),
+            kms_endpoint: Some("http://127.0.0.1:9310".into()),
         }
     }
 
@@ -284,6 +297,9 @@ mod tests {
     fn credentials_require_every_key() {
         let text = "OSS_ENDPOINT=x\nOSS_ACCESS_KEY_ID=y\nOSS_REGION=z\n";
         assert!(Credentials::parse(text).is_err());
+        // KMS_ENDPOINT is optional: files from before the KMS OpenAPI still load.
+        let old = "OSS_ENDPOINT=x\nOSS_ACCESS_KEY_ID=y\nOSS_ACCESS_KEY_SECRET=s\nOSS_REGION=z\n";
+        assert!(Credentials::parse(old).is_ok_and(|c| c.kms_endpoint.is_none()));
         assert!(Credentials::parse("garbage\n").is_err());
     }
 
@@ -382,6 +398,7 @@ mod tests {
             kms: Some("127.0.0.1:1".parse()?),
             meta: None,
             gateway: Some("127.0.0.1:9000".parse()?),
+            kms_openapi: Some("127.0.0.1:2".parse()?),
         };
         layout.save_state(&state)?;
         assert_eq!(layout.require_state()?, state);

@@ -1,11 +1,15 @@
-//! `cang kms`: the crypto service as a process.
+//! `cang kms`: the crypto service as a process, optionally with the Alibaba KMS OpenAPI on a listener
+//! of its own (off unless `--openapi-listen` is given).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use cang_kms::{KeyringConfig, KmsConfig, RootKey};
+use cang_kms::{Edge, KeyringConfig, KmsConfig, RootKey};
+use cang_kms_openapi::{OpenApi, OpenApiConfig, ServerLimits};
+use cang_meta_api::{MetaApi, MetaGrpcClient};
 use clap::Args;
 
 use super::service::{self, LogArgs, SupervisionArgs, TlsArgs};
@@ -36,6 +40,22 @@ pub struct KmsArgs {
     /// Address serving Prometheus `/metrics` over plain HTTP (off when unset).
     #[arg(long, env = "CANG_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Address serving the Alibaba KMS OpenAPI (2016-01-20) over plain HTTP; off when unset. Needs
+    /// `--meta-endpoint`, where the callers' access keys are looked up.
+    #[arg(long, env = "CANG_OPENAPI_LISTEN", requires = "meta_endpoint")]
+    pub openapi_listen: Option<SocketAddr>,
+    /// The metadata service (`host:port` or `https://host:port`), reached with this service's own
+    /// certificate to authenticate OpenAPI callers.
+    #[arg(long, env = "CANG_META_ENDPOINT")]
+    pub meta_endpoint: Option<String>,
+    /// Deadline of each call to the metadata service, seconds.
+    #[arg(long, env = "CANG_META_DEADLINE_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub meta_deadline_secs: u64,
+    /// How far the signed time of an OpenAPI request may be from this clock, seconds.
+    #[arg(long, env = "CANG_OPENAPI_MAX_CLOCK_SKEW_SECS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub openapi_max_clock_skew_secs: u64,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -53,6 +73,7 @@ async fn run(args: KmsArgs) -> anyhow::Result<()> {
     let _telemetry = service::init_telemetry("cang-kms", &args.logs)?;
     // Check the root key before binding anything, so a bad key file is the one error reported.
     RootKey::load(&args.root_key_file)?;
+    let edges = openapi_edge(&args).await?;
     let config = KmsConfig {
         data_dir: args.data_dir,
         root_key_file: args.root_key_file,
@@ -67,11 +88,41 @@ async fn run(args: KmsArgs) -> anyhow::Result<()> {
     let shutdown = service::shutdown_token(&args.supervision)?;
     let listener = service::bind(args.listen).await?;
     // `run` returns once the keystore is closed (its audit writer joined).
-    cang_kms::run(config, listener, shutdown)
+    cang_kms::run_with_edges(config, listener, edges, shutdown)
         .await
         .context("crypto service")?;
     tracing::info!("cang kms stopped");
     Ok(())
+}
+
+/// The OpenAPI listener, bound now so that a taken port is reported before the keystore opens.
+async fn openapi_edge(args: &KmsArgs) -> anyhow::Result<Vec<Edge>> {
+    let (Some(addr), Some(meta_endpoint)) = (args.openapi_listen, args.meta_endpoint.as_deref()) else {
+        return Ok(Vec::new());
+    };
+    let listener = service::bind(addr).await?;
+    let tls = args.tls.files("kms")?.client_config()?;
+    let meta: Arc<dyn MetaApi> = Arc::new(
+        MetaGrpcClient::connect_lazy(meta_endpoint, tls)
+            .context("--meta-endpoint")?
+            .with_deadline(Duration::from_secs(args.meta_deadline_secs)),
+    );
+    let config = OpenApiConfig {
+        region: args.region.clone(),
+        max_clock_skew: Duration::from_secs(args.openapi_max_clock_skew_secs),
+        ..OpenApiConfig::default()
+    };
+    tracing::info!(addr = ?listener.local_addr().ok(), "kms openapi listening");
+    let edge: Edge = Box::new(move |service, stop| {
+        let api = Arc::new(OpenApi::new(service, meta, cang_kms::ciphertext_key_id, config));
+        Box::pin(cang_kms_openapi::serve(
+            api,
+            listener,
+            ServerLimits::default(),
+            stop,
+        ))
+    });
+    Ok(vec![edge])
 }
 
 /// Creates a root key file (mode 0600, hex) at `path`; fails if one exists.

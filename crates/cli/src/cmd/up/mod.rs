@@ -1,6 +1,6 @@
-//! `cang up`: kms, meta and gateway as child processes on loopback, from one data directory. The first
-//! start generates the root key, the dev PKI, the first account and its root access key; later starts
-//! reuse all of it.
+//! `cang up`: kms (with its KMS OpenAPI on), meta and gateway as child processes on loopback, from one
+//! data directory. The first start generates the root key, the dev PKI, the first account and its root
+//! access key; later starts reuse all of it.
 
 mod children;
 mod health;
@@ -78,6 +78,7 @@ async fn run(args: UpArgs) -> anyhow::Result<()> {
     TcpListener::bind(gateway).with_context(|| format!("cannot listen on {gateway}"))?;
     state.kms = Some(loopback_port(state.kms)?);
     state.meta = Some(loopback_port(state.meta)?);
+    state.kms_openapi = Some(loopback_port(state.kms_openapi)?);
     state.gateway = Some(gateway);
     dir.save_state(&state)?;
 
@@ -180,6 +181,10 @@ impl Up<'_> {
 
     async fn start(&mut self) -> Result<(), Stop> {
         let (kms, meta, gateway) = self.addresses()?;
+        let kms_openapi = self
+            .state
+            .kms_openapi
+            .ok_or_else(|| anyhow!("instance addresses were not assigned"))?;
         let dir = self.dir;
         let tls = os(dir.tls());
         let region = OsString::from(&self.args.region);
@@ -197,6 +202,10 @@ impl Up<'_> {
                 tls.clone(),
                 "--region".into(),
                 region.clone(),
+                "--openapi-listen".into(),
+                kms_openapi.to_string().into(),
+                "--meta-endpoint".into(),
+                meta.to_string().into(),
             ],
         )?;
         self.supervisor.spawn(
@@ -226,8 +235,11 @@ impl Up<'_> {
             kms,
             meta,
             &admin_tls,
-            endpoint.clone(),
-            self.args.region.clone(),
+            provision::Published {
+                endpoint: endpoint.clone(),
+                kms_endpoint: format!("http://{kms_openapi}"),
+                region: self.args.region.clone(),
+            },
         );
         let (credentials, created) = guard(self.supervisor, self.signals, provisioning).await?;
 

@@ -13,7 +13,18 @@ use crate::cmd::instance::{Credentials, InstanceDir, InstanceState, new_account_
 /// Name of the account created on first start.
 pub const FIRST_ACCOUNT_NAME: &str = "default";
 
-/// The instance's credentials: read back when they exist (the endpoint updated if the listen address
+/// What the instance publishes in `credentials.env` besides the key: where to reach it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// `OSS_ENDPOINT`.
+    pub endpoint: String,
+    /// `KMS_ENDPOINT`.
+    pub kms_endpoint: String,
+    /// `OSS_REGION`.
+    pub region: String,
+}
+
+/// The instance's credentials: read back when they exist (the endpoints updated if the listen addresses
 /// changed), else created. Returns them and whether they were created now.
 pub async fn ensure_credentials(
     dir: &InstanceDir,
@@ -21,13 +32,21 @@ pub async fn ensure_credentials(
     kms: SocketAddr,
     meta: SocketAddr,
     tls: &ClientTlsConfig,
-    endpoint: String,
-    region: String,
+    published: Published,
 ) -> anyhow::Result<(Credentials, bool)> {
+    let Published {
+        endpoint,
+        kms_endpoint,
+        region,
+    } = published;
     if let Some(mut existing) = dir.load_credentials()? {
-        if existing.endpoint != endpoint || existing.region != region {
+        if existing.endpoint != endpoint
+            || existing.region != region
+            || existing.kms_endpoint.as_deref() != Some(kms_endpoint.as_str())
+        {
             existing.endpoint = endpoint;
             existing.region = region;
+            existing.kms_endpoint = Some(kms_endpoint);
             dir.save_credentials(&existing)?;
         }
         return Ok((existing, false));
@@ -56,6 +75,7 @@ pub async fn ensure_credentials(
         access_key_id: key.access_key_id,
         access_key_secret: key.access_key_secret,
         region,
+        kms_endpoint: Some(kms_endpoint),
     };
     dir.save_credentials(&credentials)?;
     Ok((credentials, true))
@@ -67,10 +87,12 @@ pub fn banner(dir: &InstanceDir, credentials: &Credentials, created: bool, accou
     let first = if created { " (created now)" } else { "" };
     format!(
         "cang is up: {endpoint}  (region {region})\n\
+         \x20 KMS OpenAPI    {kms}  (Alibaba KMS SDKs, protocol http)\n\
          \n\
          \x20 account        {account}{first}\n\
          \x20 access key id  {key}\n\
-         \x20 credentials    {creds}  (OSS_ENDPOINT, OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, OSS_REGION)\n\
+         \x20 credentials    {creds}  (OSS_ENDPOINT, OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, OSS_REGION, \
+         KMS_ENDPOINT)\n\
          \x20 logs           {logs}\n\
          \x20 admin          cang admin --data-dir {root} kms list-keys\n\
          \n\
@@ -82,6 +104,7 @@ pub fn banner(dir: &InstanceDir, credentials: &Credentials, created: bool, accou
          Ctrl-C stops all services.",
         endpoint = credentials.endpoint,
         region = credentials.region,
+        kms = credentials.kms_endpoint.as_deref().unwrap_or("-"),
         account = account.unwrap_or("-"),
         key = credentials.access_key_id,
         creds = dir.credentials().display(),
