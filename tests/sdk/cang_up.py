@@ -1,5 +1,6 @@
 """A `cang up` process for the SDK suites: start it on a free loopback port, wait until it serves, stop it; the
-admin calls the tests need; SDK clients pointed at it in both signature versions (oss-api.md §12).
+admin calls the tests need; SDK clients pointed at it in both signature versions (oss-api.md §12). The instance's
+KMS OpenAPI endpoint (`KMS_ENDPOINT` of credentials.env) is recorded for the KMS suites.
 """
 
 import contextlib
@@ -38,6 +39,7 @@ class CangInstance:
     endpoint: str
     region: str
     root: Credentials
+    kms_endpoint: str = ""
 
     def admin(self, *args):
         """Run `cang admin --json ARGS…` against this instance and return the decoded JSON output."""
@@ -176,6 +178,7 @@ def running(binary, data_dir):
             endpoint=env["OSS_ENDPOINT"],
             region=env["OSS_REGION"],
             root=Credentials(env["OSS_ACCESS_KEY_ID"], env["OSS_ACCESS_KEY_SECRET"]),
+            kms_endpoint=env.get("KMS_ENDPOINT", ""),
         )
     finally:
         _stop(proc)

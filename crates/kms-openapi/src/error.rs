@@ -16,8 +16,12 @@ pub enum OpenApiError {
     /// The request carries no signature, or one whose parts are malformed.
     #[error("The request signature does not conform to Alibaba Cloud standards. {0}")]
     IncompleteSignature(&'static str),
-    /// The signature is well-formed but wrong (wrong secret, altered request).
-    #[error("Specified signature is not matched with our calculation.")]
+    /// The signature is well-formed but wrong (wrong secret, altered request). Alibaba appends the
+    /// server's string to sign; it can carry secret parameters (an `Encrypt` plaintext), so it is withheld,
+    /// after a `:` all the same, which the legacy SDK splits the message on.
+    #[error(
+        "Specified signature is not matched with our calculation. Server string to sign: withheld, as it may carry secret parameters."
+    )]
     SignatureDoesNotMatch,
     /// The ACS3 payload hash does not match the body received.
     #[error("The x-acs-content-sha256 header does not match the request body.")]
