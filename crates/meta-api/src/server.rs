@@ -24,7 +24,11 @@ use crate::{
 
 /// The identities allowed to call the metadata service at all; per-operation rules are the
 /// [`MetaForCaller`]'s.
-pub static META_CALLERS: &[ServiceIdentity] = &[ServiceIdentity::Gateway, ServiceIdentity::Admin];
+pub static META_CALLERS: &[ServiceIdentity] = &[
+    ServiceIdentity::Gateway,
+    ServiceIdentity::Admin,
+    ServiceIdentity::Kms,
+];
 
 /// Serves any [`MetaForCaller`] over gRPC.
 #[derive(Debug)]

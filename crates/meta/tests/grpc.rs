@@ -204,13 +204,17 @@ async fn a_stream_without_trailer_or_with_a_failing_body_commits_nothing() -> an
 }
 
 #[tokio::test]
-async fn only_gateway_and_admin_certificates_are_served() -> anyhow::Result<()> {
+async fn the_meta_certificate_is_refused_and_kms_may_not_list_accounts() -> anyhow::Result<()> {
     let server = Server::start().await?;
     assert!(server.client("admin")?.list_accounts().await?.is_empty());
     assert_eq!(
-        server.client("kms")?.list_accounts().await.err(),
+        server.client("meta")?.list_accounts().await.err(),
         Some(MetaError::AccessDenied)
     );
+    assert!(matches!(
+        server.client("kms")?.list_accounts().await,
+        Err(MetaError::NotPermitted(_))
+    ));
     server.stop().await
 }
 
