@@ -106,7 +106,7 @@ async fn a_silent_body_ends_with_request_timeout_and_stores_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_the_cap_are_refused_with_slow_down_and_the_cap_frees_up() {
-    let limits = cang_gateway::server::ConnectionLimits {
+    let limits = cang_gateway::ConnectionLimits {
         max_connections: 4,
         ..Default::default()
     };

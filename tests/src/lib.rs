@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cang_access_keys::{NewCredentials, create_access_key};
-use cang_gateway::{GatewayConfig, server::ConnectionLimits};
+use cang_gateway::{ConnectionLimits, GatewayConfig};
 use cang_kms_api::{KmsApi, KmsGrpcClient};
 use cang_meta_api::{MetaApi, MetaGrpcClient};
 use cang_tls::TlsFiles;

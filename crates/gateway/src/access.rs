@@ -2,10 +2,9 @@
 //! the key-by-key check of batch operations. The decisions themselves are `authorize`'s.
 
 use cang_meta_api::{MetaError, ObjectInfo};
-use cang_oss::OssError;
 
 use crate::authorize::{AclNeed, Permission, PublicAccess, Verdict, decide, oss_arn, policy_verdict};
-use crate::errors::meta_error_for;
+use crate::errors::Failure;
 use crate::state::{Call, Gateway};
 
 impl Gateway {
@@ -16,11 +15,11 @@ impl Gateway {
         bucket: &str,
         key: &str,
         bucket_access: PublicAccess,
-    ) -> Result<(PublicAccess, Option<ObjectInfo>), OssError> {
+    ) -> Result<(PublicAccess, Option<ObjectInfo>), Failure> {
         match self.meta.head_object(bucket, key).await {
             Ok(info) => Ok((PublicAccess::of_object(info.meta.acl, bucket_access), Some(info))),
             Err(MetaError::NoSuchKey) => Ok((bucket_access, None)),
-            Err(e) => Err(meta_error_for(e, bucket, key)),
+            Err(e) => Err(Failure::meta_at(e, bucket, key)),
         }
     }
 
@@ -32,9 +31,9 @@ impl Gateway {
         action: &'static str,
         need: AclNeed,
         keys: &[String],
-    ) -> Result<(), OssError> {
+    ) -> Result<(), Failure> {
         let Some(bucket) = call.bucket.as_ref() else {
-            return Err(OssError::internal_error());
+            return Err(cang_oss::OssError::internal_error().into());
         };
         let bucket_access = PublicAccess::of_bucket(bucket.acl);
         for key in keys {

@@ -16,8 +16,9 @@ use crate::authorize::{
     AclScope, Principal, PublicAccess, Verdict, acl_need, authorize, oss_permissions, policy_verdict,
 };
 use crate::body::{RequestBody, ResponseBody};
-use crate::errors::meta_error_for;
+use crate::errors::{Failure, Names};
 use crate::observe::Observed;
+use crate::ops::Reply;
 use crate::server::Handler;
 use crate::state::{Call, Gateway};
 
@@ -26,22 +27,30 @@ impl Gateway {
         self: &Arc<Self>,
         request: Request<Incoming>,
         peer: SocketAddr,
-        call_id: &str,
         observed: &mut Observed,
     ) -> Result<Response<ResponseBody>, OssError> {
-        let now = SystemTime::now();
         let route = self.router.route_request(&request)?;
         observed.routed(&route);
+        // Every failure past routing is rendered here, once, naming the route's bucket, key and upload.
+        let names = Names::of(&route);
+        self.serve_routed(request, route, peer, observed)
+            .await
+            .map_err(|failure| failure.render(&names))
+    }
+
+    async fn serve_routed(
+        self: &Arc<Self>,
+        request: Request<Incoming>,
+        route: Route,
+        peer: SocketAddr,
+        observed: &mut Observed,
+    ) -> Reply {
+        let now = SystemTime::now();
         // OSS resolves the bucket before it looks at the signature: an unknown bucket is 404 NoSuchBucket
         // for everyone (the SDKs' existence checks rely on it).
         let bucket = match (&route.endpoint, route.bucket()) {
             (Endpoint::PutBucket { .. }, _) | (_, None) => None,
-            (_, Some(name)) => Some(
-                self.meta
-                    .get_bucket(name)
-                    .await
-                    .map_err(|e| meta_error_for(e, name, ""))?,
-            ),
+            (_, Some(name)) => Some(self.meta.get_bucket(name).await?),
         };
         let (principal, signed_sha256) = self.authenticate(&request, &route, now).await?;
         observed.authenticated(&principal);
@@ -55,8 +64,6 @@ impl Gateway {
             context,
             bucket,
             object: None,
-            request_id: call_id.to_owned(),
-            now,
         };
         self.authorize(&mut call).await?;
         let (parts, body) = request.into_parts();
@@ -64,9 +71,9 @@ impl Gateway {
         // Every key the operation uses is audited under the caller it acts for.
         match call.principal.end_user() {
             Some(user) => {
-                cang_kms_api::on_behalf_of(user, crate::ops::dispatch(self, call, parts, body)).await
+                cang_kms_api::on_behalf_of(user, crate::ops::dispatch(self, &call, parts, body)).await
             }
-            None => crate::ops::dispatch(self, call, parts, body).await,
+            None => crate::ops::dispatch(self, &call, parts, body).await,
         }
     }
 
@@ -92,7 +99,7 @@ impl Gateway {
         Ok((resolved.principal.clone(), claim.payload_sha256()))
     }
 
-    async fn authorize(&self, call: &mut Call) -> Result<(), OssError> {
+    async fn authorize(&self, call: &mut Call) -> Result<(), Failure> {
         let bucket_access = call
             .bucket
             .as_ref()
@@ -103,7 +110,7 @@ impl Gateway {
                 self.meta
                     .get_bucket(&source.bucket)
                     .await
-                    .map_err(|e| meta_error_for(e, &source.bucket, &source.key))?
+                    .map_err(|e| Failure::meta_at(e, &source.bucket, &source.key))?
                     .owner,
             ),
             _ => None,
@@ -111,9 +118,7 @@ impl Gateway {
         if let Some(source_owner) = &source_owner
             && Some(source_owner.as_str()) != call.principal.account()
         {
-            return Err(OssError::access_denied(
-                "You have no right to access the copy source.",
-            ));
+            return Err(OssError::access_denied("You have no right to access the copy source.").into());
         }
         // Every key of a multi-delete is authorised by the operation itself, once the body names them.
         if matches!(call.route.endpoint, Endpoint::DeleteMultipleObjects { .. }) {
@@ -131,7 +136,14 @@ impl Gateway {
             }
             _ => bucket_access,
         };
-        authorize(&call.principal, endpoint, &needed, &owner, access, &call.context)
+        Ok(authorize(
+            &call.principal,
+            endpoint,
+            &needed,
+            &owner,
+            access,
+            &call.context,
+        )?)
     }
 }
 
@@ -153,7 +165,7 @@ impl Handler for Gateway {
             .map(str::to_owned);
         // The request's span is the HTTP server span around this call.
         let mut observed = Observed::start(&request_id);
-        let mut response = match self.serve(request, peer, &request_id, &mut observed).await {
+        let mut response = match self.serve(request, peer, &mut observed).await {
             Ok(response) => response,
             Err(err) => {
                 observed.failed(err.code());

@@ -75,8 +75,6 @@ pub struct IssuedKey {
     pub wrapped: WrappedDataKey,
     /// What the wrapped key is bound to.
     pub binding: KeyBinding,
-    /// Whether it came from the bucket-key cache rather than a fresh crypto-service call.
-    pub reused: bool,
 }
 
 /// Bounds of the caches.
@@ -222,7 +220,6 @@ impl DataKeys {
         entry.uses += 1;
         self.metrics.data_keys.bucket_key_reuses.inc();
         Some(IssuedKey {
-            reused: true,
             ..entry.issued.clone()
         })
     }
@@ -259,7 +256,6 @@ impl DataKeys {
             key_version: key.key_version_id,
             wrapped: key.ciphertext_blob,
             binding,
-            reused: false,
         })
     }
 
@@ -320,18 +316,6 @@ impl DataKeys {
         {
             self.metrics.data_keys.evictions.inc();
         }
-    }
-
-    /// Forgets every cached key (after a key is disabled or rotated by an administrator, for instance).
-    pub fn clear(&self) {
-        self.bucket_keys
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-        self.unwrapped
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
     }
 }
 

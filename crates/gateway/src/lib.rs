@@ -13,32 +13,36 @@
 //! | `authorize` | who may do what: RAM actions per endpoint, identity verdict, effective ACLs, KMS permissions |
 //! | `principal` | access keys to principals (with a short cache) |
 //! | `ops/*` | one function per OSS operation, turning a call into a response |
+//! | `pipeline/*` | below the operations: seal a request body into stored segments, open a read plan, the stored-record formats, the CPU pool |
 //! | `encryption`, `keys` | which encryption an object gets; data keys issued, cached and unwrapped |
-//! | `upload`, `download`, `pool` | the sealing and opening pipelines and the CPU pool they run on |
 //! | `body` | request bodies (signed digest, idle timeout) and response bodies |
-//! | `errors` | crypto and metadata errors as OSS errors |
+//! | `errors` | the one error edge: every crypto and metadata error becomes an OSS error there |
+//!
+//! Arrows run one way: `server` → `gateway` → `ops` → `pipeline` → the service clients. Operations return
+//! `errors::Failure` and use `?`; the pipeline in `gateway` renders it once, naming the route's bucket and key.
 //! | `observe`, `probes` | span attributes, metrics, the access log; `/metrics`, `/healthz`, `/readyz` |
 
 mod access;
 mod admission;
-pub mod authorize;
-pub mod body;
-pub mod download;
-pub mod encryption;
-pub mod errors;
+mod authorize;
+mod body;
+mod encryption;
+mod errors;
 mod gateway;
-pub mod keys;
+mod keys;
 mod observe;
 mod ops;
-mod pool;
-pub mod principal;
-pub mod probes;
-pub mod server;
+mod pipeline;
+mod principal;
+mod probes;
+mod server;
 mod state;
-pub mod upload;
 
-pub use gateway::render_error;
-pub use state::{Call, Gateway, GatewayConfig};
+pub use keys::KeyCacheLimits;
+pub use server::ConnectionLimits;
+pub use state::GatewayConfig;
+
+use state::Gateway;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -52,7 +56,7 @@ use tokio::net::TcpListener;
 /// is logged and the OSS API is served without it).
 pub async fn run(
     config: GatewayConfig,
-    limits: server::ConnectionLimits,
+    limits: ConnectionLimits,
     listener: TcpListener,
     kms: Arc<dyn KmsApi>,
     meta: Arc<dyn MetaApi>,
@@ -75,7 +79,7 @@ pub async fn run(
 /// fails as soon as `shutdown` resolves, while in-flight requests drain.
 pub async fn run_with_probes(
     config: GatewayConfig,
-    limits: server::ConnectionLimits,
+    limits: ConnectionLimits,
     listener: TcpListener,
     probes: Option<TcpListener>,
     kms: Arc<dyn KmsApi>,

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use cang_kms_api::KmsApi;
 use cang_meta_api::{Bucket, MetaApi, ObjectInfo};
@@ -15,7 +15,7 @@ use cang_telemetry::Metrics;
 use crate::admission::InFlightLimit;
 use crate::authorize::Principal;
 use crate::keys::{DataKeys, KeyCacheLimits};
-use crate::pool::CpuPool;
+use crate::pipeline::pool::CpuPool;
 use crate::principal::AccessKeys;
 
 /// Gateway settings.
@@ -116,10 +116,6 @@ pub struct Call {
     /// The object the operation addresses, when authorisation had to look at its ACL (a read may start
     /// from it instead of looking it up again).
     pub object: Option<ObjectInfo>,
-    /// The request id.
-    pub request_id: String,
-    /// When the request arrived.
-    pub now: SystemTime,
 }
 
 impl Call {

@@ -90,6 +90,10 @@ pub enum MetaError {
     /// gateway asked for something it has no business asking.
     #[error("the caller's identity may not call {0} on the metadata service")]
     NotPermitted(String),
+    /// The writer of a streamed write gave up on it (its client went away, its digest did not match, its
+    /// body timed out): nothing was committed. The writer knows why and reports that instead.
+    #[error("the writer abandoned the write")]
+    WriteAborted,
     /// The service could not be reached or is shutting down; the request may be retried.
     #[error("metadata service unavailable: {0}")]
     Unavailable(String),
@@ -128,6 +132,7 @@ impl MetaError {
             Self::MalformedPolicy(_) => "MalformedPolicy",
             Self::AccessDenied => "AccessDenied",
             Self::NotPermitted(_) => "NotPermitted",
+            Self::WriteAborted => "WriteAborted",
             Self::Unavailable(_) => "Unavailable",
             Self::Internal(_) => "Internal",
         }
@@ -182,6 +187,7 @@ impl MetaError {
             "MalformedPolicy" => Self::MalformedPolicy(detail),
             "AccessDenied" => Self::AccessDenied,
             "NotPermitted" => Self::NotPermitted(detail),
+            "WriteAborted" => Self::WriteAborted,
             "Unavailable" => Self::Unavailable(detail),
             "Internal" => Self::Internal(detail),
             _ => return None,

@@ -21,7 +21,7 @@ pub use client::{MAX_MESSAGE_SIZE, MetaGrpcClient};
 pub use error::MetaError;
 pub use identity::{AccessKey, AccessKeyStatus, Account, NewAccessKey, Policy, SealedSecret, User};
 pub use names::{
-    MAX_KEYS_LIMIT, MAX_PART_NUMBER, MIN_PART_SIZE, validate_bucket_name, validate_max_keys,
+    MAX_KEYS_LIMIT, MAX_PART_NUMBER, MIN_PART_SIZE, common_prefix, validate_bucket_name, validate_max_keys,
     validate_object_key, validate_part_number,
 };
 pub use object::{

@@ -68,6 +68,18 @@ pub fn validate_max_keys(max_keys: u32) -> Result<(), MetaError> {
     }
 }
 
+/// The common prefix `key` rolls up into when listed under `prefix` with `delimiter`: everything up to and
+/// including the first `delimiter` after `prefix`. `None` when the delimiter is empty, the key does not start
+/// with `prefix`, or no delimiter follows it. ListObjects and ListMultipartUploads group by this one rule.
+pub fn common_prefix<'k>(key: &'k str, prefix: &str, delimiter: &str) -> Option<&'k str> {
+    if delimiter.is_empty() {
+        return None;
+    }
+    let rest = key.strip_prefix(prefix)?;
+    rest.find(delimiter)
+        .map(|i| &key[..prefix.len() + i + delimiter.len()])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -115,5 +127,20 @@ mod tests {
         assert!(validate_part_number(10_001).is_err());
         assert!(validate_max_keys(1000).is_ok());
         assert!(validate_max_keys(1001).is_err());
+    }
+
+    #[test]
+    fn keys_roll_up_at_the_first_delimiter_after_the_prefix() {
+        assert_eq!(common_prefix("a/b/c", "", "/"), Some("a/"));
+        assert_eq!(common_prefix("a/b/c", "a/", "/"), Some("a/b/"));
+        assert_eq!(common_prefix("a/b", "a/", "/"), None);
+        assert_eq!(common_prefix("a/b/c", "", ""), None);
+        assert_eq!(common_prefix("x--y--z", "x", "--"), Some("x--"));
+        assert_eq!(
+            common_prefix("b/c", "a/", "/"),
+            None,
+            "a key outside the prefix never rolls up"
+        );
+        assert_eq!(common_prefix("藏/x", "", "/"), Some("藏/"));
     }
 }

@@ -85,6 +85,13 @@ pub struct ObjectInfo {
     pub extents: Vec<Extent>,
 }
 
+impl ObjectInfo {
+    /// When the object was last modified (`Last-Modified`).
+    pub fn last_modified(&self) -> std::time::SystemTime {
+        std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(self.last_modified_ms)
+    }
+}
+
 /// The trailer that ends a streamed write: what the gateway computed over the plaintext.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PutTrailer {

@@ -41,6 +41,7 @@ impl MetaError {
             | Self::InvalidArgument(_)
             | Self::MalformedPolicy(_) => Code::InvalidArgument,
             Self::AccessDenied | Self::NotPermitted(_) => Code::PermissionDenied,
+            Self::WriteAborted => Code::Aborted,
             Self::Unavailable(_) => Code::Unavailable,
             Self::Internal(_) => Code::Internal,
         }
@@ -145,6 +146,7 @@ mod tests {
             MetaError::MalformedPolicy("Statement[0].Effect".into()),
             MetaError::AccessDenied,
             MetaError::NotPermitted("create_account".into()),
+            MetaError::WriteAborted,
         ]
     }
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use cang_gateway::ConnectionLimits;
 use cang_gateway::GatewayConfig;
-use cang_gateway::keys::KeyCacheLimits;
-use cang_gateway::server::ConnectionLimits;
+use cang_gateway::KeyCacheLimits;
 use cang_kms_api::{KmsApi, KmsGrpcClient};
 use cang_meta_api::{MetaApi, MetaGrpcClient};
 use clap::{ArgAction, Args};

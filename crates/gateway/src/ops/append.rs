@@ -3,19 +3,17 @@
 //! and seals its bytes as one more extent, with the extent's sequence number in the format context. SSE headers
 //! on later appends are ignored, as OSS does: the object keeps the encryption it was created with.
 
-use crate::body::RequestBody;
 use cang_meta_api::{AppendObjectHeader, MetaError, ObjectInfo, ObjectType};
 use cang_oss::OssError;
 use cang_oss::checksum::crc64_header_value;
 use cang_oss::headers::sse::{SseHeaderPolicy, sse_from_headers};
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, StatusCode};
 
-use super::empty;
-use super::multipart::seal_under_record;
-use super::object::{Upload, insert, object_meta, prepare_upload, stream_write, with_names};
-use crate::body::ResponseBody;
+use super::{Reply, empty, insert, object_meta};
+use crate::body::RequestBody;
 use crate::encryption::{echo_of, effective_rule};
-use crate::errors::meta_error_for;
+use crate::errors::Failure;
+use crate::pipeline::write::{Upload, prepare_upload, request_source, seal_into, seal_under_record};
 use crate::state::{Call, Gateway};
 
 /// The object an append continues, or `None` when it creates one; position and type are checked here
@@ -25,14 +23,16 @@ async fn existing(
     bucket: &str,
     key: &str,
     position: u64,
-) -> Result<Option<ObjectInfo>, OssError> {
+) -> Result<Option<ObjectInfo>, Failure> {
     match gw.meta.head_object(bucket, key).await {
-        Ok(info) if info.object_type != ObjectType::Appendable => Err(OssError::object_not_appendable()),
-        Ok(info) if info.size != position => Err(OssError::position_not_equal_to_length(info.size)),
+        Ok(info) if info.object_type != ObjectType::Appendable => {
+            Err(OssError::object_not_appendable().into())
+        }
+        Ok(info) if info.size != position => Err(OssError::position_not_equal_to_length(info.size).into()),
         Ok(info) => Ok(Some(info)),
-        Err(MetaError::NoSuchKey) if position != 0 => Err(OssError::position_not_equal_to_length(0)),
+        Err(MetaError::NoSuchKey) if position != 0 => Err(OssError::position_not_equal_to_length(0).into()),
         Err(MetaError::NoSuchKey) => Ok(None),
-        Err(e) => Err(meta_error_for(e, bucket, key)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -51,7 +51,7 @@ pub async fn append_object(
     position: u64,
     headers: &HeaderMap,
     body: RequestBody,
-) -> Result<Response<ResponseBody>, OssError> {
+) -> Reply {
     let requested = sse_from_headers(headers, SseHeaderPolicy::Accept)?;
     let current = existing(gw, bucket, key, position).await?;
     let sequence = next_sequence(current.as_ref())?;
@@ -87,11 +87,11 @@ pub async fn append_object(
         format: upload.format,
     };
     let meta = gw.meta.clone();
-    let (info, _) = stream_write(gw, headers, body, encryptor, |b| async move {
+    let source = request_source(headers, body)?;
+    let (info, _) = seal_into(gw, source, encryptor, |b| async move {
         meta.append_object(header, b).await
     })
-    .await
-    .map_err(|e| with_names(e, bucket, key))?;
+    .await?;
     let mut response = empty(StatusCode::OK);
     let h = response.headers_mut();
     insert(h, "etag", &format!("\"{}\"", info.etag));
@@ -108,7 +108,7 @@ pub async fn append_object(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::download::{ExtentCipher, ExtentDecoder, plan_read};
+    use crate::pipeline::open::{ExtentCipher, ExtentDecoder, plan_read};
     use bytes::Bytes;
     use cang_meta_api::{Extent, ObjectMeta};
     use cang_sse::{DataKey, Suite, encrypt_all};

@@ -15,13 +15,11 @@ use cang_oss::xml::response::{
     BucketInfo, BucketStat, BucketSummary, ListBucketsResult, Owner, access_control_policy_xml,
     location_constraint_xml,
 };
-use http::{HeaderMap, Response, StatusCode};
+use http::{HeaderMap, StatusCode};
 
-use super::{empty, header_text, read_small_body, xml};
+use super::{Reply, bucket_acl, canned_acl, empty, header_text, read_small_body, xml};
 use crate::authorize::{authorize_kms, kms_key_arn};
-use crate::body::ResponseBody;
 use crate::encryption::{rule_from_bucket, rule_to_bucket};
-use crate::errors::meta_error_for;
 use crate::state::{Call, Gateway};
 
 fn owner(id: &str) -> Owner {
@@ -31,20 +29,12 @@ fn owner(id: &str) -> Owner {
     }
 }
 
-fn canned(acl: Acl) -> CannedAcl {
-    match acl {
-        Acl::PublicRead => CannedAcl::PublicRead,
-        Acl::PublicReadWrite => CannedAcl::PublicReadWrite,
-        Acl::Private | Acl::Default => CannedAcl::Private,
-    }
-}
-
 fn acl_header(headers: &HeaderMap) -> Result<Acl, OssError> {
     match header_text(headers, "x-oss-acl") {
-        None | Some("private") => Ok(Acl::Private),
-        Some("public-read") => Ok(Acl::PublicRead),
-        Some("public-read-write") => Ok(Acl::PublicReadWrite),
-        Some(_) => Err(OssError::invalid_argument("no such bucket access control exists")),
+        None => Ok(Acl::Private),
+        Some(value) => CannedAcl::parse(value)
+            .map_err(|_| OssError::invalid_argument("no such bucket access control exists"))
+            .and_then(bucket_acl),
     }
 }
 
@@ -78,15 +68,9 @@ async fn check_default_key(gw: &Gateway, call: &Call, rule: &SseRule) -> Result<
 }
 
 /// ListBuckets: the caller's own buckets.
-pub async fn list_buckets(
-    gw: &Gateway,
-    call: &Call,
-    params: ListBucketsParams,
-) -> Result<Response<ResponseBody>, OssError> {
+pub async fn list_buckets(gw: &Gateway, call: &Call, params: ListBucketsParams) -> Reply {
     let Some(account) = call.principal.account() else {
-        return Err(OssError::access_denied(
-            "Anonymous access is forbidden for this operation.",
-        ));
+        return Err(OssError::access_denied("Anonymous access is forbidden for this operation.").into());
     };
     let max_keys = params.max_keys.unwrap_or(100);
     let page = gw
@@ -97,8 +81,7 @@ pub async fn list_buckets(
             marker: params.marker.clone().unwrap_or_default(),
             max_keys,
         })
-        .await
-        .map_err(|e| meta_error_for(e, "", ""))?;
+        .await?;
     let result = ListBucketsResult {
         prefix: params.prefix,
         marker: params.marker,
@@ -118,11 +101,9 @@ pub async fn put_bucket(
     bucket: &str,
     headers: &HeaderMap,
     body: RequestBody,
-) -> Result<Response<ResponseBody>, OssError> {
+) -> Reply {
     let Some(account) = call.principal.account() else {
-        return Err(OssError::access_denied(
-            "Anonymous access is forbidden for this operation.",
-        ));
+        return Err(OssError::access_denied("Anonymous access is forbidden for this operation.").into());
     };
     let acl = acl_header(headers)?;
     let config = CreateBucketConfiguration::parse(&read_small_body(body, gw.config.max_xml_body).await?)?;
@@ -130,7 +111,7 @@ pub async fn put_bucket(
         .data_redundancy_type
         .is_some_and(|d| d != DataRedundancyType::Lrs && d != DataRedundancyType::Zrs)
     {
-        return Err(OssError::invalid_argument("No such data redundancy type exists."));
+        return Err(OssError::invalid_argument("No such data redundancy type exists.").into());
     }
     let encryption = match header_text(headers, SSE) {
         Some(algorithm) => {
@@ -154,27 +135,20 @@ pub async fn put_bucket(
     match gw.meta.create_bucket(new).await {
         Ok(_) => Ok(empty(StatusCode::OK)),
         Err(cang_meta_api::MetaError::BucketAlreadyExists) => {
-            let existing = gw
-                .meta
-                .get_bucket(bucket)
-                .await
-                .map_err(|e| meta_error_for(e, bucket, ""))?;
+            let existing = gw.meta.get_bucket(bucket).await?;
             if existing.owner == account {
                 Ok(empty(StatusCode::OK))
             } else {
-                Err(OssError::bucket_already_exists(bucket))
+                Err(OssError::bucket_already_exists(bucket).into())
             }
         }
-        Err(e) => Err(meta_error_for(e, bucket, "")),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// DeleteBucket.
-pub async fn delete_bucket(gw: &Gateway, bucket: &str) -> Result<Response<ResponseBody>, OssError> {
-    gw.meta
-        .delete_bucket(bucket)
-        .await
-        .map_err(|e| meta_error_for(e, bucket, ""))?;
+pub async fn delete_bucket(gw: &Gateway, bucket: &str) -> Reply {
+    gw.meta.delete_bucket(bucket).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -185,13 +159,13 @@ fn loaded(call: &Call) -> Result<&Bucket, OssError> {
 }
 
 /// GetBucketInfo, with the default encryption rule.
-pub async fn get_bucket_info(gw: &Gateway, call: &Call) -> Result<Response<ResponseBody>, OssError> {
+pub async fn get_bucket_info(gw: &Gateway, call: &Call) -> Reply {
     let b = loaded(call)?;
     let info = BucketInfo {
         summary: summary(gw, b),
         data_redundancy_type: DataRedundancyType::Lrs,
         owner: owner(&b.owner),
-        acl: canned(b.acl),
+        acl: canned_acl(b.acl),
         comment: String::new(),
         encryption: b.encryption.as_ref().and_then(rule_from_bucket),
     };
@@ -199,46 +173,35 @@ pub async fn get_bucket_info(gw: &Gateway, call: &Call) -> Result<Response<Respo
 }
 
 /// GetBucketLocation.
-pub fn get_bucket_location(_gw: &Gateway, call: &Call) -> Result<Response<ResponseBody>, OssError> {
+pub fn get_bucket_location(_gw: &Gateway, call: &Call) -> Reply {
     Ok(xml(location_constraint_xml(&loaded(call)?.location)))
 }
 
 /// GetBucketAcl.
-pub fn get_bucket_acl(call: &Call) -> Result<Response<ResponseBody>, OssError> {
+pub fn get_bucket_acl(call: &Call) -> Reply {
     let b = loaded(call)?;
-    Ok(xml(access_control_policy_xml(&owner(&b.owner), canned(b.acl))))
+    Ok(xml(access_control_policy_xml(
+        &owner(&b.owner),
+        canned_acl(b.acl),
+    )))
 }
 
 /// PutBucketAcl: from `x-oss-acl`, or an `AccessControlPolicy` body.
-pub async fn put_bucket_acl(
-    gw: &Gateway,
-    bucket: &str,
-    headers: &HeaderMap,
-    body: RequestBody,
-) -> Result<Response<ResponseBody>, OssError> {
+pub async fn put_bucket_acl(gw: &Gateway, bucket: &str, headers: &HeaderMap, body: RequestBody) -> Reply {
     let acl = if headers.contains_key("x-oss-acl") {
         acl_header(headers)?
     } else {
-        match parse_access_control_policy(&read_small_body(body, gw.config.max_xml_body).await?)? {
-            CannedAcl::PublicRead => Acl::PublicRead,
-            CannedAcl::PublicReadWrite => Acl::PublicReadWrite,
-            _ => Acl::Private,
-        }
+        bucket_acl(parse_access_control_policy(
+            &read_small_body(body, gw.config.max_xml_body).await?,
+        )?)?
     };
-    gw.meta
-        .set_bucket_acl(bucket, acl)
-        .await
-        .map_err(|e| meta_error_for(e, bucket, ""))?;
+    gw.meta.set_bucket_acl(bucket, acl).await?;
     Ok(empty(StatusCode::OK))
 }
 
 /// GetBucketStat.
-pub async fn get_bucket_stat(gw: &Gateway, bucket: &str) -> Result<Response<ResponseBody>, OssError> {
-    let stats = gw
-        .meta
-        .bucket_stats(bucket)
-        .await
-        .map_err(|e| meta_error_for(e, bucket, ""))?;
+pub async fn get_bucket_stat(gw: &Gateway, bucket: &str) -> Reply {
+    let stats = gw.meta.bucket_stats(bucket).await?;
     let stat = BucketStat {
         storage: stats.storage_bytes,
         object_count: stats.object_count,
@@ -248,36 +211,27 @@ pub async fn get_bucket_stat(gw: &Gateway, bucket: &str) -> Result<Response<Resp
 }
 
 /// PutBucketEncryption. The key is not checked against the KMS (as OSS does); uploads surface its state.
-pub async fn put_bucket_encryption(
-    gw: &Gateway,
-    call: &Call,
-    bucket: &str,
-    body: RequestBody,
-) -> Result<Response<ResponseBody>, OssError> {
+pub async fn put_bucket_encryption(gw: &Gateway, call: &Call, bucket: &str, body: RequestBody) -> Reply {
     let rule = parse_bucket_encryption(&read_small_body(body, gw.config.max_xml_body).await?)?;
     check_default_key(gw, call, &rule).await?;
     gw.meta
         .set_bucket_encryption(bucket, Some(rule_to_bucket(&rule)))
-        .await
-        .map_err(|e| meta_error_for(e, bucket, ""))?;
+        .await?;
     Ok(empty(StatusCode::OK))
 }
 
 /// GetBucketEncryption: 404 `NoSuchServerSideEncryptionRule` without a rule.
-pub fn get_bucket_encryption(call: &Call, bucket: &str) -> Result<Response<ResponseBody>, OssError> {
+pub fn get_bucket_encryption(call: &Call, bucket: &str) -> Reply {
     match loaded(call)?.encryption.as_ref().and_then(rule_from_bucket) {
         Some(rule) => Ok(xml(bucket_encryption_xml(&rule))),
-        None => Err(OssError::no_such_server_side_encryption_rule(bucket)),
+        None => Err(OssError::no_such_server_side_encryption_rule(bucket).into()),
     }
 }
 
 /// DeleteBucketEncryption: 204 whether or not a rule existed.
-pub async fn delete_bucket_encryption(
-    gw: &Gateway,
-    bucket: &str,
-) -> Result<Response<ResponseBody>, OssError> {
+pub async fn delete_bucket_encryption(gw: &Gateway, bucket: &str) -> Reply {
     match gw.meta.set_bucket_encryption(bucket, None).await {
         Ok(_) | Err(cang_meta_api::MetaError::NoSuchEncryptionRule) => Ok(empty(StatusCode::NO_CONTENT)),
-        Err(e) => Err(meta_error_for(e, bucket, "")),
+        Err(e) => Err(e.into()),
     }
 }

@@ -5,108 +5,19 @@
 //! PutObject, under the encryption the copy request (or the target bucket's default) asks for. The source's
 //! encryption is never inherited.
 
-use bytes::Bytes;
-use cang_meta_api::{ObjectInfo, ObjectMeta, ObjectType, PutObjectHeader};
+use cang_meta_api::{ObjectInfo, ObjectMeta, PutObjectHeader};
 use cang_oss::OssError;
 use cang_oss::checksum::crc64_header_value;
-use cang_oss::headers::conditional::{ConditionTarget, Conditions};
 use cang_oss::headers::sse::{SseHeaderPolicy, sse_from_headers};
 use cang_oss::route::names::CopySource;
 use cang_oss::xml::response::copy_object_result_xml;
-use http::{HeaderMap, Response};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use http::HeaderMap;
 
-use super::header_text;
-use super::object::{
-    PlaintextSource, ReadStart, insert, modified, object_meta, prepare_upload, read_plaintext, seal_into,
-    with_names,
-};
-use super::xml;
-use crate::body::{ResponseBody, StreamAborted};
+use super::{Reply, forbids_overwrite, header_text, insert, object_meta, xml};
 use crate::encryption::effective_rule;
-use crate::errors::meta_error_for;
+use crate::pipeline::read::{open_source, source_plaintext};
+use crate::pipeline::write::{prepare_upload, seal_into};
 use crate::state::{Call, Gateway};
-use crate::upload::UploadError;
-
-/// Decrypted chunks of a copy source, in order.
-pub(crate) type SourceStream = ReceiverStream<Result<Bytes, StreamAborted>>;
-
-/// The source object of a copy, after its `x-oss-copy-source-if-*` conditions passed.
-pub(crate) struct Source {
-    /// The source object.
-    pub info: ObjectInfo,
-    /// The account that owns the source bucket (its keys are that account's keys).
-    pub owner: String,
-}
-
-/// Loads the copy source and checks the copy-source conditions. Appendable objects cannot be copied
-/// (§6.11, §7.3).
-pub(crate) async fn open_source(
-    gw: &Gateway,
-    call: &Call,
-    source: &CopySource,
-    headers: &HeaderMap,
-) -> Result<Source, OssError> {
-    let owner = match &call.bucket {
-        Some(b) if b.name == source.bucket => b.owner.clone(),
-        _ => {
-            gw.meta
-                .get_bucket(&source.bucket)
-                .await
-                .map_err(|e| meta_error_for(e, &source.bucket, &source.key))?
-                .owner
-        }
-    };
-    let info = gw
-        .meta
-        .head_object(&source.bucket, &source.key)
-        .await
-        .map_err(|e| meta_error_for(e, &source.bucket, &source.key))?;
-    Conditions::from_headers(headers, ConditionTarget::CopySource).evaluate(&info.etag, modified(&info))?;
-    if info.object_type == ObjectType::Appendable {
-        return Err(OssError::invalid_request(
-            "An appendable object cannot be copied.",
-        ));
-    }
-    Ok(Source { info, owner })
-}
-
-/// The plaintext bytes `start..end` of a copy source as the input of a write.
-pub(crate) async fn source_plaintext(
-    gw: &Gateway,
-    call: &Call,
-    source: &Source,
-    start: u64,
-    end: u64,
-) -> Result<PlaintextSource<SourceStream>, OssError> {
-    let (tx, rx) = mpsc::channel(4);
-    if let ReadStart::Changed(_) =
-        read_plaintext(gw, call, &source.owner, &source.info, start, end, tx).await?
-    {
-        // The source was replaced after its conditions were checked; the client retries a 503.
-        tracing::warn!(bucket = %source.info.bucket, key = %source.info.key, "copy source changed during the copy");
-        return Err(OssError::service_unavailable());
-    }
-    Ok(PlaintextSource {
-        body: ReceiverStream::new(rx),
-        declared: Some(end - start),
-        expected_md5: None,
-        failure: source_failure,
-    })
-}
-
-/// A copy whose stored source fails part-way is the service's fault, never the client's.
-fn source_failure(e: UploadError) -> OssError {
-    match e {
-        UploadError::TooLarge { .. } => OssError::entity_too_large(),
-        UploadError::SinkClosed => OssError::service_unavailable(),
-        other => {
-            tracing::error!(error = %other, "copy source could not be re-encrypted");
-            OssError::internal_error()
-        }
-    }
-}
 
 /// `x-oss-metadata-directive`: whether the copy takes the request's metadata (`REPLACE`) or the source's.
 fn replaces_metadata(headers: &HeaderMap) -> Result<bool, OssError> {
@@ -149,19 +60,18 @@ pub async fn copy_object(
     key: &str,
     source: &CopySource,
     headers: &HeaderMap,
-) -> Result<Response<ResponseBody>, OssError> {
+) -> Reply {
     let requested = sse_from_headers(headers, SseHeaderPolicy::Accept)?;
     let onto_itself = source.bucket == bucket && source.key == key;
     replaces_metadata(headers)?;
-    let forbid_overwrite =
-        header_text(headers, "x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let forbid_overwrite = forbids_overwrite(headers);
     // Checked again atomically at commit; checking first saves reading and re-encrypting the source.
     if forbid_overwrite && gw.meta.head_object(bucket, key).await.is_ok() {
-        return Err(OssError::file_already_exists(key));
+        return Err(OssError::file_already_exists(key).into());
     }
     let src = open_source(gw, call, source, headers).await?;
     if src.info.size > gw.config.max_object_size {
-        return Err(OssError::entity_too_large());
+        return Err(OssError::entity_too_large().into());
     }
     // The source key is recovered (and kms:Decrypt checked) before a data key is issued for the copy.
     let plaintext = source_plaintext(gw, call, &src, 0, src.info.size).await?;
@@ -179,9 +89,8 @@ pub async fn copy_object(
     let (info, sealed) = seal_into(gw, plaintext, encryptor, |b| async move {
         meta.put_object(header, b).await
     })
-    .await
-    .map_err(|e| with_names(e, bucket, key))?;
-    let mut response = xml(copy_object_result_xml(&info.etag, modified(&info)));
+    .await?;
+    let mut response = xml(copy_object_result_xml(&info.etag, info.last_modified()));
     let h = response.headers_mut();
     insert(h, "etag", &format!("\"{}\"", info.etag));
     insert(h, "x-oss-hash-crc64ecma", &crc64_header_value(sealed.crc64));

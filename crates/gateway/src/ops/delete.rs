@@ -7,13 +7,12 @@ use cang_oss::OssError;
 use cang_oss::route::names::validate_object_key;
 use cang_oss::xml::request::DeleteRequest;
 use cang_oss::xml::response::delete_result_xml;
-use http::{HeaderMap, Response};
+use http::HeaderMap;
 use md5::{Digest, Md5};
 
-use super::{header_text, read_small_body, xml};
+use super::{Reply, header_text, read_small_body, xml};
 use crate::authorize::AclNeed;
-use crate::body::ResponseBody;
-use crate::errors::meta_error_for;
+use crate::errors::Failure;
 use crate::state::{Call, Gateway};
 
 /// Checks `Content-MD5` when present. The spec asks for it on this operation; being lenient when it is
@@ -55,7 +54,7 @@ pub async fn delete_objects(
     encoding_url: bool,
     headers: &HeaderMap,
     body: RequestBody,
-) -> Result<Response<ResponseBody>, OssError> {
+) -> Reply {
     let document = read_small_body(body, gw.config.max_xml_body).await?;
     check_content_md5(headers, &document)?;
     let request = DeleteRequest::parse(&document)?;
@@ -66,15 +65,11 @@ pub async fn delete_objects(
     // refusing everything is the side that loses nothing).
     gw.authorize_keys(call, "oss:DeleteObject", AclNeed::Write, &keys)
         .await?;
-    let outcome = gw
-        .meta
-        .delete_objects(bucket, keys)
-        .await
-        .map_err(|e| meta_error_for(e, bucket, ""))?;
+    let outcome = gw.meta.delete_objects(bucket, keys).await?;
     let mut deleted = Vec::with_capacity(outcome.len());
     for (key, result) in outcome {
         if let Err(e) = result {
-            return Err(meta_error_for(e, bucket, &key));
+            return Err(Failure::meta_at(e, bucket, &key));
         }
         if !quiet {
             deleted.push(key);

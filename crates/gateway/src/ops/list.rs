@@ -9,12 +9,9 @@ use cang_oss::OssError;
 use cang_oss::model::{ObjectType, StorageClass};
 use cang_oss::route::endpoint::{ListObjectsParams, ListObjectsV2Params};
 use cang_oss::xml::response::{ListObjectsResult, ListObjectsV2Result, ObjectSummary, Owner};
-use http::Response;
 
-use super::object::modified;
-use super::xml;
-use crate::body::ResponseBody;
-use crate::errors::meta_error_for;
+use super::{Reply, xml};
+use crate::errors::Failure;
 use crate::state::{Call, Gateway};
 
 /// Page size when the request names none.
@@ -23,7 +20,7 @@ const DEFAULT_MAX_KEYS: u32 = 100;
 fn summary(info: &ObjectInfo, owner: Option<&Owner>) -> ObjectSummary {
     ObjectSummary {
         key: info.key.clone(),
-        last_modified: modified(info),
+        last_modified: info.last_modified(),
         etag: info.etag.clone(),
         object_type: match info.object_type {
             cang_meta_api::ObjectType::Normal => ObjectType::Normal,
@@ -44,11 +41,8 @@ fn bucket_owner(call: &Call) -> Owner {
     }
 }
 
-async fn page(gw: &Gateway, bucket: &str, query: ListObjectsQuery) -> Result<ListObjectsPage, OssError> {
-    gw.meta
-        .list_objects(bucket, query)
-        .await
-        .map_err(|e| meta_error_for(e, bucket, ""))
+async fn page(gw: &Gateway, bucket: &str, query: ListObjectsQuery) -> Result<ListObjectsPage, Failure> {
+    Ok(gw.meta.list_objects(bucket, query).await?)
 }
 
 /// The continuation token that resumes a listing after `key`.
@@ -66,12 +60,7 @@ pub fn resume_after(token: &str) -> Result<String, OssError> {
 }
 
 /// ListObjects (v1).
-pub async fn list_objects(
-    gw: &Gateway,
-    call: &Call,
-    bucket: &str,
-    params: ListObjectsParams,
-) -> Result<Response<ResponseBody>, OssError> {
+pub async fn list_objects(gw: &Gateway, call: &Call, bucket: &str, params: ListObjectsParams) -> Reply {
     let max_keys = params.max_keys.unwrap_or(DEFAULT_MAX_KEYS);
     let query = ListObjectsQuery {
         prefix: params.prefix.clone().unwrap_or_default(),
@@ -97,12 +86,7 @@ pub async fn list_objects(
 }
 
 /// ListObjectsV2.
-pub async fn list_objects_v2(
-    gw: &Gateway,
-    call: &Call,
-    bucket: &str,
-    params: ListObjectsV2Params,
-) -> Result<Response<ResponseBody>, OssError> {
+pub async fn list_objects_v2(gw: &Gateway, call: &Call, bucket: &str, params: ListObjectsV2Params) -> Reply {
     let max_keys = params.max_keys.unwrap_or(DEFAULT_MAX_KEYS);
     let resumed = params
         .continuation_token

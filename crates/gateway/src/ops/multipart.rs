@@ -6,10 +6,9 @@
 //! number in the format context, so parts can neither be reordered nor moved into another upload. The
 //! completed object is the listed parts, one extent each; nothing is re-encrypted.
 
-use std::time::{Duration, SystemTime};
-
-use crate::body::RequestBody;
-use cang_meta_api::{ListUploadsQuery, MetaError, MultipartUpload, ObjectSse, UploadPartHeader};
+use cang_meta_api::{
+    CompletedPart, ListUploadsQuery, MetaError, MultipartUpload, ObjectSse, UploadPartHeader, common_prefix,
+};
 use cang_oss::OssError;
 use cang_oss::checksum::crc64_header_value;
 use cang_oss::headers::range::{RangeBehavior, resolve_range};
@@ -21,63 +20,18 @@ use cang_oss::xml::response::{
     ListPartsResult, ListUploadsResult, PartSummary, UploadSummary, complete_multipart_upload_result_xml,
     copy_part_result_xml, initiate_multipart_upload_xml,
 };
-use http::{HeaderMap, Response, StatusCode};
+use http::HeaderMap;
+use http::StatusCode;
 
-use super::copy::{open_source, source_plaintext};
-use super::extent::extent_format;
-use super::object::{base64_md5, insert, object_meta, seal_into, stream_write, with_names};
-use super::{empty, header_text, read_small_body, xml};
-use crate::body::ResponseBody;
-use crate::encryption::{echo_of, effective_rule, suite_of_record};
-use crate::errors::meta_error_for;
+use super::{
+    Reply, at, base64_md5, empty, forbids_overwrite, header_text, insert, object_meta, read_small_body, xml,
+};
+use crate::body::RequestBody;
+use crate::encryption::{echo_of, effective_rule};
+use crate::errors::Failure;
+use crate::pipeline::read::{open_source, source_plaintext};
+use crate::pipeline::write::{request_source, seal_into, seal_under_record};
 use crate::state::{Call, Gateway};
-use crate::upload::{SealSpec, format_context};
-
-fn forbid_overwrite(headers: &HeaderMap) -> bool {
-    header_text(headers, "x-oss-forbid-overwrite").is_some_and(|v| v.eq_ignore_ascii_case("true"))
-}
-
-fn at(ms: u64) -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
-}
-
-/// The OSS error for a metadata failure on an upload, naming the upload where the code needs it.
-fn upload_failure(e: MetaError, bucket: &str, key: &str, upload_id: &str) -> OssError {
-    match e {
-        MetaError::NoSuchUpload => OssError::no_such_upload(upload_id),
-        other => meta_error_for(other, bucket, key),
-    }
-}
-
-/// The encryptor and extent format record of one extent sealed under an existing object's (or upload's)
-/// encryption record: the data key is recovered from `record` (checking `kms:Decrypt` for a customer key),
-/// and `context_number` goes into the format context. Without a record the extent is stored as is.
-pub(crate) async fn seal_under_record(
-    gw: &Gateway,
-    call: &Call,
-    record: Option<&ObjectSse>,
-    bucket: &str,
-    key: &str,
-    context_number: u32,
-) -> Result<(Option<cang_sse::StreamEncryptor>, Vec<u8>), OssError> {
-    let Some(record) = record else {
-        return Ok((None, Vec::new()));
-    };
-    let dek = gw
-        .recover_key(&call.principal, &call.context, record, call.owner(), bucket, key)
-        .await?;
-    let spec = SealSpec {
-        dek,
-        suite: suite_of_record(record),
-        segment_size: gw.config.segment_size,
-        context: format_context(bucket, key, context_number),
-    };
-    let (encryptor, header) = spec.start().map_err(|e| {
-        tracing::error!(error = %e, "cannot start sealing");
-        OssError::internal_error()
-    })?;
-    Ok((Some(encryptor), extent_format(&header, context_number)))
-}
 
 fn echo_record(headers: &mut HeaderMap, record: Option<&ObjectSse>) {
     if let Some(echo) = record.and_then(echo_of) {
@@ -93,13 +47,13 @@ pub async fn initiate(
     key: &str,
     encoding_url: bool,
     headers: &HeaderMap,
-) -> Result<Response<ResponseBody>, OssError> {
+) -> Reply {
     let requested = sse_from_headers(headers, SseHeaderPolicy::Accept)?;
-    if forbid_overwrite(headers) {
+    if forbids_overwrite(headers) {
         match gw.meta.head_object(bucket, key).await {
-            Ok(_) => return Err(OssError::file_already_exists(key)),
+            Ok(_) => return Err(OssError::file_already_exists(key).into()),
             Err(MetaError::NoSuchKey) => {}
-            Err(e) => return Err(meta_error_for(e, bucket, key)),
+            Err(e) => return Err(e.into()),
         }
     }
     let default = call.bucket.as_ref().and_then(|b| b.encryption.as_ref());
@@ -115,8 +69,7 @@ pub async fn initiate(
     let upload = gw
         .meta
         .initiate_upload(bucket, key, object_meta(headers, record)?)
-        .await
-        .map_err(|e| meta_error_for(e, bucket, key))?;
+        .await?;
     let mut response = xml(initiate_multipart_upload_xml(
         bucket,
         key,
@@ -134,11 +87,8 @@ async fn load_upload(
     bucket: &str,
     key: &str,
     upload_id: &str,
-) -> Result<MultipartUpload, OssError> {
-    gw.meta
-        .get_upload(bucket, key, upload_id)
-        .await
-        .map_err(|e| upload_failure(e, bucket, key, upload_id))
+) -> Result<MultipartUpload, Failure> {
+    Ok(gw.meta.get_upload(bucket, key, upload_id).await?)
 }
 
 /// The part identity every part write needs.
@@ -160,7 +110,7 @@ pub async fn upload_part(
     target: PartTarget<'_>,
     headers: &HeaderMap,
     body: RequestBody,
-) -> Result<Response<ResponseBody>, OssError> {
+) -> Reply {
     sse_from_headers(headers, SseHeaderPolicy::Reject)?;
     let PartTarget {
         bucket,
@@ -179,14 +129,11 @@ pub async fn upload_part(
         format,
     };
     let meta = gw.meta.clone();
-    let (part, sealed) = stream_write(gw, headers, body, encryptor, |b| async move {
+    let source = request_source(headers, body)?;
+    let (part, sealed) = seal_into(gw, source, encryptor, |b| async move {
         meta.upload_part(header, b).await
     })
-    .await
-    .map_err(|e| match e.code() {
-        cang_oss::ErrorCode::NoSuchUpload => OssError::no_such_upload(upload_id),
-        _ => with_names(e, bucket, key),
-    })?;
+    .await?;
     let mut response = empty(StatusCode::OK);
     let h = response.headers_mut();
     insert(h, "etag", &format!("\"{}\"", part.etag));
@@ -205,7 +152,7 @@ pub async fn upload_part_copy(
     source: &CopySource,
     source_range: Option<&str>,
     headers: &HeaderMap,
-) -> Result<Response<ResponseBody>, OssError> {
+) -> Reply {
     sse_from_headers(headers, SseHeaderPolicy::Reject)?;
     let PartTarget {
         bucket,
@@ -220,7 +167,7 @@ pub async fn upload_part_copy(
         None => (0, src.info.size),
     };
     if end - start > gw.config.max_object_size {
-        return Err(OssError::entity_too_large());
+        return Err(OssError::entity_too_large().into());
     }
     let plaintext = source_plaintext(gw, call, &src, start, end).await?;
     let record = upload.meta.sse.as_ref();
@@ -236,11 +183,7 @@ pub async fn upload_part_copy(
     let (part, sealed) = seal_into(gw, plaintext, encryptor, |b| async move {
         meta.upload_part(header, b).await
     })
-    .await
-    .map_err(|e| match e.code() {
-        cang_oss::ErrorCode::NoSuchUpload => OssError::no_such_upload(upload_id),
-        _ => with_names(e, bucket, key),
-    })?;
+    .await?;
     let mut response = xml(copy_part_result_xml(&part.etag, at(part.last_modified_ms)));
     let h = response.headers_mut();
     insert(h, "etag", &format!("\"{}\"", part.etag));
@@ -255,16 +198,12 @@ async fn all_parts(
     bucket: &str,
     key: &str,
     upload_id: &str,
-) -> Result<Vec<cang_meta_api::CompletedPart>, OssError> {
+) -> Result<Vec<CompletedPart>, Failure> {
     let mut parts = Vec::new();
     let mut marker = 0;
     loop {
-        let page = gw
-            .meta
-            .list_parts(bucket, key, upload_id, marker, 1000)
-            .await
-            .map_err(|e| upload_failure(e, bucket, key, upload_id))?;
-        parts.extend(page.parts.iter().map(|p| cang_meta_api::CompletedPart {
+        let page = gw.meta.list_parts(bucket, key, upload_id, marker, 1000).await?;
+        parts.extend(page.parts.iter().map(|p| CompletedPart {
             part_number: p.part_number,
             etag: p.etag.clone(),
         }));
@@ -284,7 +223,7 @@ pub async fn complete(
     encoding_url: bool,
     headers: &HeaderMap,
     body: RequestBody,
-) -> Result<Response<ResponseBody>, OssError> {
+) -> Reply {
     let (bucket, key, upload_id) = target;
     sse_from_headers(headers, SseHeaderPolicy::Reject)?;
     let document = read_small_body(body, gw.config.max_xml_body).await?;
@@ -292,15 +231,13 @@ pub async fn complete(
         header_text(headers, "x-oss-complete-all").is_some_and(|v| v.eq_ignore_ascii_case("yes"));
     let parts = if complete_all {
         if !document.is_empty() {
-            return Err(OssError::invalid_argument(
-                "x-oss-complete-all does not take a part list.",
-            ));
+            return Err(OssError::invalid_argument("x-oss-complete-all does not take a part list.").into());
         }
         all_parts(gw, bucket, key, upload_id).await?
     } else {
         parse_complete_multipart_upload(&document)?
             .into_iter()
-            .map(|p| cang_meta_api::CompletedPart {
+            .map(|p| CompletedPart {
                 part_number: p.part_number,
                 etag: cang_oss::checksum::etag_unquoted(&p.etag).to_owned(),
             })
@@ -308,9 +245,8 @@ pub async fn complete(
     };
     let info = gw
         .meta
-        .complete_upload(bucket, key, upload_id, parts, forbid_overwrite(headers))
-        .await
-        .map_err(|e| upload_failure(e, bucket, key, upload_id))?;
+        .complete_upload(bucket, key, upload_id, parts, forbids_overwrite(headers))
+        .await?;
     let location = format!(
         "http://{bucket}.{}.aliyuncs.com/{}",
         call.bucket
@@ -335,27 +271,9 @@ pub async fn complete(
 }
 
 /// AbortMultipartUpload: exactly 204.
-pub async fn abort(
-    gw: &Gateway,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
-) -> Result<Response<ResponseBody>, OssError> {
-    gw.meta
-        .abort_upload(bucket, key, upload_id)
-        .await
-        .map_err(|e| upload_failure(e, bucket, key, upload_id))?;
+pub async fn abort(gw: &Gateway, bucket: &str, key: &str, upload_id: &str) -> Reply {
+    gw.meta.abort_upload(bucket, key, upload_id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
-}
-
-/// Where a key rolls up under `delimiter` after `prefix`, if it does.
-fn rolled_up<'k>(key: &'k str, prefix: &str, delimiter: &str) -> Option<&'k str> {
-    if delimiter.is_empty() {
-        return None;
-    }
-    let rest = key.get(prefix.len()..)?;
-    rest.find(delimiter)
-        .map(|i| &key[..prefix.len() + i + delimiter.len()])
 }
 
 /// The smallest key marker after every key starting with `prefix`.
@@ -365,11 +283,7 @@ fn past(prefix: &str) -> String {
 
 /// ListMultipartUploads. The metadata service pages by key and upload id; grouping under a delimiter is done
 /// here, skipping past each common prefix once it is reported.
-pub async fn list_uploads(
-    gw: &Gateway,
-    bucket: &str,
-    params: ListUploadsParams,
-) -> Result<Response<ResponseBody>, OssError> {
+pub async fn list_uploads(gw: &Gateway, bucket: &str, params: ListUploadsParams) -> Reply {
     let max = params.max_uploads.unwrap_or(1000);
     let prefix = params.prefix.clone().unwrap_or_default();
     let delimiter = params.delimiter.clone().unwrap_or_default();
@@ -380,7 +294,7 @@ pub async fn list_uploads(
         max_uploads: max,
     };
     // A key marker that is itself a common prefix resumes after everything under it.
-    if rolled_up(&query.key_marker, &prefix, &delimiter) == Some(query.key_marker.as_str()) {
+    if common_prefix(&query.key_marker, &prefix, &delimiter) == Some(query.key_marker.as_str()) {
         query.key_marker = past(&query.key_marker);
         query.upload_id_marker.clear();
     }
@@ -388,17 +302,13 @@ pub async fn list_uploads(
     let mut next: Option<(String, String)> = None;
     let mut truncated = false;
     'pages: loop {
-        let page = gw
-            .meta
-            .list_uploads(bucket, query.clone())
-            .await
-            .map_err(|e| meta_error_for(e, bucket, ""))?;
+        let page = gw.meta.list_uploads(bucket, query.clone()).await?;
         for upload in page.uploads {
             if uploads.len() + prefixes.len() == max as usize {
                 truncated = true;
                 break 'pages;
             }
-            match rolled_up(&upload.key, &prefix, &delimiter) {
+            match common_prefix(&upload.key, &prefix, &delimiter) {
                 Some(cp) => {
                     prefixes.push(cp.to_owned());
                     next = Some((cp.to_owned(), String::new()));
@@ -453,14 +363,10 @@ pub async fn list_parts(
     key: &str,
     upload_id: &str,
     params: ListPartsParams,
-) -> Result<Response<ResponseBody>, OssError> {
+) -> Reply {
     let max = params.max_parts.unwrap_or(1000);
     let marker = params.part_number_marker.unwrap_or(0);
-    let page = gw
-        .meta
-        .list_parts(bucket, key, upload_id, marker, max)
-        .await
-        .map_err(|e| upload_failure(e, bucket, key, upload_id))?;
+    let page = gw.meta.list_parts(bucket, key, upload_id, marker, max).await?;
     let next = page
         .next_part_number_marker
         .or_else(|| page.parts.last().map(|p| p.part_number))
@@ -494,15 +400,6 @@ pub async fn list_parts(
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn keys_roll_up_at_the_first_delimiter_after_the_prefix() {
-        assert_eq!(rolled_up("a/b/c", "", "/"), Some("a/"));
-        assert_eq!(rolled_up("a/b/c", "a/", "/"), Some("a/b/"));
-        assert_eq!(rolled_up("a/b", "a/", "/"), None);
-        assert_eq!(rolled_up("a/b/c", "", ""), None);
-        assert_eq!(rolled_up("x--y--z", "x", "--"), Some("x--"));
-    }
 
     proptest! {
         #[test]

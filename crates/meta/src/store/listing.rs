@@ -33,10 +33,7 @@ impl Store {
                 if key <= after {
                     continue;
                 }
-                let rolled = (!delimiter.is_empty())
-                    .then(|| key[prefix.len()..].find(delimiter.as_str()))
-                    .flatten()
-                    .map(|i| &key[..prefix.len() + i + delimiter.len()]);
+                let rolled = cang_meta_api::common_prefix(key, prefix, delimiter);
                 if let Some(cp) = rolled
                     && (cp <= after || last_entry.as_deref() == Some(cp))
                 {

@@ -17,7 +17,7 @@ use md5::{Digest, Md5};
 use opentelemetry::KeyValue;
 use tokio::sync::mpsc;
 
-use crate::pool::CpuPool;
+use crate::pipeline::pool::CpuPool;
 
 /// Ciphertext is handed to the metadata service in chunks of about this size.
 pub const CHUNK_TARGET: usize = 1024 * 1024;

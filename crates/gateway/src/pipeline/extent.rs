@@ -6,8 +6,8 @@ use cang_meta_api::ObjectInfo;
 use cang_oss::OssError;
 use cang_sse::{HEADER_LEN, ObjectCipherParams};
 
-use crate::download::ExtentCipher;
-use crate::upload::format_context;
+use crate::pipeline::open::ExtentCipher;
+use crate::pipeline::seal::format_context;
 
 /// A decoded extent record.
 #[derive(Debug, Clone, PartialEq, Eq)]
