@@ -13,7 +13,7 @@ pub use resolve::{KeyOwner, ResolveError, ResolvedAccessKey, deny_everything, re
 use cang_kms_api::{
     AccountId, AliasName, EncryptionContext, KeyRef, KmsApi, KmsError, SecretBytes, WrappedDataKey,
 };
-use cang_meta_api::{MetaApi, MetaError, SealedSecret};
+use cang_meta_api::{IdentityStore, MetaError, SealedSecret};
 
 /// The encryption context an access key's secret is sealed under.
 pub fn secret_context(access_key_id: &str) -> EncryptionContext {
@@ -97,7 +97,7 @@ fn random_token(alphabet: &[u8], len: usize) -> Result<String, ProvisionError> {
 /// id and secret, seals the secret through the crypto service and registers the key in the metadata service.
 pub async fn create_access_key(
     kms: &dyn KmsApi,
-    meta: &dyn MetaApi,
+    meta: &dyn IdentityStore,
     account: &str,
     user: Option<&str>,
 ) -> Result<NewCredentials, ProvisionError> {

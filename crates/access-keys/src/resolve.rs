@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use cang_kms_api::{AccountId, KmsApi, KmsError};
-use cang_meta_api::{AccessKeyStatus, MetaApi, MetaError};
+use cang_meta_api::{AccessKeyStatus, IdentityStore, MetaError};
 use zeroize::Zeroizing;
 
 use crate::open_secret;
@@ -83,7 +83,7 @@ fn meta_failure(e: MetaError) -> ResolveError {
 /// must be allowed key use (the gateway's, or the crypto service's own edge).
 pub async fn resolve_access_key(
     kms: &dyn KmsApi,
-    meta: &dyn MetaApi,
+    meta: &dyn IdentityStore,
     access_key_id: &str,
 ) -> Result<ResolvedAccessKey, ResolveError> {
     let key = match meta.get_access_key(access_key_id).await {

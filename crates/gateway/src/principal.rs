@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use cang_access_keys::{KeyOwner, ResolveError, resolve_access_key};
 use cang_kms_api::KmsApi;
-use cang_meta_api::MetaApi;
+use cang_meta_api::IdentityStore;
 use cang_oss::OssError;
 use cang_oss::auth::Credential;
 use lru::LruCache;
@@ -24,7 +24,7 @@ pub struct ResolvedKey {
 
 /// Resolves access keys, with a bounded, short-lived cache.
 pub struct AccessKeys {
-    meta: Arc<dyn MetaApi>,
+    meta: Arc<dyn IdentityStore>,
     kms: Arc<dyn KmsApi>,
     ttl: Duration,
     cache: Mutex<LruCache<String, (Instant, Arc<ResolvedKey>)>>,
@@ -40,7 +40,7 @@ impl std::fmt::Debug for AccessKeys {
 
 impl AccessKeys {
     /// Resolution over the two services; entries live for `ttl`.
-    pub fn new(meta: Arc<dyn MetaApi>, kms: Arc<dyn KmsApi>, ttl: Duration, capacity: usize) -> Self {
+    pub fn new(meta: Arc<dyn IdentityStore>, kms: Arc<dyn KmsApi>, ttl: Duration, capacity: usize) -> Self {
         let capacity = std::num::NonZeroUsize::new(capacity.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
         Self {
             meta,

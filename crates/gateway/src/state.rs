@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cang_kms_api::KmsApi;
-use cang_meta_api::{Bucket, MetaApi, ObjectInfo};
+use cang_meta_api::{Bucket, MetaApi, ObjectInfo, ObjectStore};
 use cang_oss::auth::AuthConfig;
 use cang_oss::{Route, Router};
 use cang_policy::ConditionContext;
@@ -78,8 +78,8 @@ pub struct Gateway {
     pub config: GatewayConfig,
     /// The crypto service.
     pub kms: Arc<dyn KmsApi>,
-    /// The metadata/blob service.
-    pub meta: Arc<dyn MetaApi>,
+    /// The metadata service's object store (its identity half is reached only through `access_keys`).
+    pub meta: Arc<dyn ObjectStore>,
     /// Data-key issuing and caching.
     pub keys: DataKeys,
     /// Access-key resolution.
@@ -135,6 +135,7 @@ impl Gateway {
         let metrics = Arc::new(Metrics::new());
         let keys = DataKeys::new(kms.clone(), config.key_cache.clone()).with_metrics(Arc::clone(&metrics));
         let access_keys = AccessKeys::new(meta.clone(), kms.clone(), config.access_key_ttl, 4096);
+        let meta: Arc<dyn ObjectStore> = meta;
         let router = Router::new(config.base_domains.clone());
         let auth = AuthConfig::for_region(config.region.clone());
         let in_flight = InFlightLimit::new(config.max_in_flight_per_caller);

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use cang_access_keys::{ResolveError, ResolvedAccessKey, resolve_access_key};
 use cang_kms_api::KmsForCaller;
-use cang_meta_api::MetaApi;
+use cang_meta_api::IdentityStore;
 use cang_tls::ServiceIdentity;
 use http::request::Parts;
 use http::{HeaderMap, Method, Response, StatusCode, header};
@@ -52,7 +52,7 @@ pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 /// The Alibaba KMS OpenAPI over a crypto service `F` and the metadata service holding access keys.
 pub struct OpenApi<F> {
     kms: Arc<F>,
-    meta: Arc<dyn MetaApi>,
+    meta: Arc<dyn IdentityStore>,
     ciphertext_key: CiphertextKeyId,
     config: OpenApiConfig,
     nonces: NonceCache,
@@ -83,7 +83,7 @@ impl<F: KmsForCaller> OpenApi<F> {
     /// `ciphertext_key` reads the key id a ciphertext names.
     pub fn new(
         kms: Arc<F>,
-        meta: Arc<dyn MetaApi>,
+        meta: Arc<dyn IdentityStore>,
         ciphertext_key: CiphertextKeyId,
         config: OpenApiConfig,
     ) -> Self {

@@ -14,7 +14,7 @@ use cang_kms_api::{AccountId, KmsApi, KmsForCaller};
 use cang_kms_openapi::params::{Pairs, Params, percent_encode};
 use cang_kms_openapi::{OpenApi, OpenApiConfig, acs3, rpc};
 use cang_meta::MetaService;
-use cang_meta_api::{MetaApi, MetaForCaller};
+use cang_meta_api::{IdentityStore, MetaApi, MetaForCaller};
 use cang_tls::ServiceIdentity;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

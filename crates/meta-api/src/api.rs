@@ -1,4 +1,5 @@
-//! The `MetaApi` trait: every metadata/blob operation with domain types only. Implemented by the
+//! The metadata/blob service's traits, with domain types only: [`ObjectStore`] (buckets, objects,
+//! uploads) and [`IdentityStore`] (accounts, users, keys, policies), together [`MetaApi`]. Implemented by the
 //! store in `cang-meta`, by the gRPC client, and by mocks in callers' tests.
 
 use async_trait::async_trait;
@@ -52,9 +53,15 @@ pub trait MetaForCaller: Send + Sync + 'static {
     fn for_caller(&self, caller: ServiceIdentity) -> Self::Api;
 }
 
-/// The metadata/blob service.
+/// The whole metadata/blob service: its object store and its identity store. Every type implementing
+/// both is a `MetaApi`; callers that need only one half take that trait.
+pub trait MetaApi: ObjectStore + IdentityStore {}
+
+impl<T: ObjectStore + IdentityStore + ?Sized> MetaApi for T {}
+
+/// Buckets, objects and multipart uploads: what the gateway reads and writes on the data path.
 #[async_trait]
-pub trait MetaApi: Send + Sync + 'static {
+pub trait ObjectStore: Send + Sync + 'static {
     /// PutBucket.
     async fn create_bucket(&self, new: NewBucket) -> Result<Bucket, MetaError>;
     /// GetBucketInfo.
@@ -140,7 +147,11 @@ pub trait MetaApi: Send + Sync + 'static {
     ) -> Result<ObjectInfo, MetaError>;
     /// AbortMultipartUpload.
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), MetaError>;
+}
 
+/// Accounts, RAM users, access keys and policies: what authentication reads and `cang admin` writes.
+#[async_trait]
+pub trait IdentityStore: Send + Sync + 'static {
     /// Creates an account.
     async fn create_account(&self, account_id: &str, name: &str) -> Result<Account, MetaError>;
     /// Reads an account.

@@ -1,10 +1,11 @@
-//! The contract of Cang's metadata/blob service: the [`MetaApi`] trait (no tonic types), the domain
+//! The contract of Cang's metadata/blob service: the [`ObjectStore`] and [`IdentityStore`] traits (together [`MetaApi`]; no tonic types), the domain
 //! types shared by the store and its callers, the typed [`MetaError`], input validation rules, and the
 //! gRPC client ([`MetaGrpcClient`]) and server ([`MetaGrpcServer`]) adapters. A `NoSuchBucket`
 //! raised by the server is a `NoSuchBucket` in the client; an outage is `Unavailable`.
 
 mod api;
 mod client;
+mod client_identity;
 mod convert;
 mod convert_identity;
 mod error;
@@ -16,7 +17,10 @@ mod server;
 mod status;
 mod types;
 
-pub use api::{ByteStream, DeleteOutcome, MetaApi, MetaForCaller, WriteBody, WriteItem, write_body};
+pub use api::{
+    ByteStream, DeleteOutcome, IdentityStore, MetaApi, MetaForCaller, ObjectStore, WriteBody, WriteItem,
+    write_body,
+};
 pub use client::{MAX_MESSAGE_SIZE, MetaGrpcClient};
 pub use error::MetaError;
 pub use identity::{AccessKey, AccessKeyStatus, Account, NewAccessKey, Policy, SealedSecret, User};

@@ -18,8 +18,8 @@ use crate::client::MAX_MESSAGE_SIZE;
 use crate::convert::{acl_from_pb, meta_from};
 use crate::convert_identity::status_from_pb;
 use crate::{
-    CompletedPart, CopyObjectRequest, ListBucketsQuery, ListObjectsQuery, ListUploadsQuery, MetaApi,
-    MetaError, MetaForCaller, NewAccessKey, NewBucket, SealedSecret,
+    CompletedPart, CopyObjectRequest, IdentityStore, ListBucketsQuery, ListObjectsQuery, ListUploadsQuery,
+    MetaError, MetaForCaller, NewAccessKey, NewBucket, ObjectStore, SealedSecret,
 };
 
 /// The identities allowed to call the metadata service at all; per-operation rules are the

@@ -12,7 +12,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use cang_meta::MetaConfig;
 use cang_meta_api::{
-    Acl, MetaApi, MetaGrpcClient, NewBucket, ObjectMeta, Preconditions, PutObjectHeader, PutTrailer,
+    Acl, MetaGrpcClient, NewBucket, ObjectMeta, ObjectStore, Preconditions, PutObjectHeader, PutTrailer,
     write_body,
 };
 use cang_tls::TlsFiles;

@@ -1,4 +1,4 @@
-//! [`MetaService`]: the store behind the async [`MetaApi`]. Every store call runs in
+//! [`MetaService`]: the store behind the async [`MetaApi`](cang_meta_api::MetaApi). Every store call runs in
 //! `spawn_blocking` (redb is synchronous); streamed writes are staged in ~8 MiB batches as they
 //! arrive, and reads stream from a blocking task through a small bounded channel. Commits name
 //! their kind on the caller's span (`cang.meta.commit`).
@@ -9,11 +9,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use cang_meta_api::{
     AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
-    ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, ListBucketsPage,
-    ListBucketsQuery, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
-    MetaApi, MetaError, MultipartUpload, NewAccessKey, NewBucket, ObjectInfo, ObjectMeta, PartInfo, Policy,
-    Preconditions, PutObjectHeader, PutTrailer, UploadPartHeader, User, WriteBody, WriteItem,
-    validate_bucket_name, validate_object_key, validate_part_number,
+    ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, IdentityStore,
+    ListBucketsPage, ListBucketsQuery, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
+    ListUploadsQuery, MetaError, MultipartUpload, NewAccessKey, NewBucket, ObjectInfo, ObjectMeta,
+    ObjectStore, PartInfo, Policy, Preconditions, PutObjectHeader, PutTrailer, UploadPartHeader, User,
+    WriteBody, WriteItem, validate_bucket_name, validate_object_key, validate_part_number,
 };
 use cang_telemetry::{Metrics, attributes};
 use futures::StreamExt;
@@ -137,7 +137,7 @@ async fn settle(
 }
 
 #[async_trait]
-impl MetaApi for MetaService {
+impl ObjectStore for MetaService {
     async fn create_bucket(&self, new: NewBucket) -> Result<Bucket, MetaError> {
         self.run(move |s| s.create_bucket(new)).await
     }
@@ -317,7 +317,10 @@ impl MetaApi for MetaService {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         self.run(move |s| s.abort_upload(&bucket, &key, &id)).await
     }
+}
 
+#[async_trait]
+impl IdentityStore for MetaService {
     async fn create_account(&self, account_id: &str, name: &str) -> Result<Account, MetaError> {
         let (id, name) = (account_id.to_owned(), name.to_owned());
         self.run(move |s| s.create_account(&id, &name)).await

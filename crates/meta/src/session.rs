@@ -6,10 +6,11 @@
 use async_trait::async_trait;
 use cang_meta_api::{
     AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
-    ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, ListBucketsPage,
-    ListBucketsQuery, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
-    MetaApi, MetaError, MetaForCaller, MultipartUpload, NewAccessKey, NewBucket, ObjectInfo, ObjectMeta,
-    PartInfo, Policy, Preconditions, PutObjectHeader, UploadPartHeader, User, WriteBody,
+    ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, IdentityStore,
+    ListBucketsPage, ListBucketsQuery, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
+    ListUploadsQuery, MetaError, MetaForCaller, MultipartUpload, NewAccessKey, NewBucket, ObjectInfo,
+    ObjectMeta, ObjectStore, PartInfo, Policy, Preconditions, PutObjectHeader, UploadPartHeader, User,
+    WriteBody,
 };
 use cang_tls::ServiceIdentity;
 
@@ -55,7 +56,7 @@ impl MetaForCaller for MetaService {
     }
 }
 
-/// A [`MetaApi`] acting for one caller: refuses with [`MetaError::NotPermitted`] what the caller's
+/// A [`MetaApi`](cang_meta_api::MetaApi) acting for one caller: refuses with [`MetaError::NotPermitted`] what the caller's
 /// identity may not do, before the store is touched.
 #[derive(Debug, Clone)]
 pub struct MetaSession {
@@ -78,13 +79,13 @@ impl MetaSession {
     }
 }
 
-/// Implements [`MetaApi`] for [`MetaSession`]: each method names its class, is checked, then forwarded
+/// Implements one half of [`MetaApi`](cang_meta_api::MetaApi) for [`MetaSession`]: each method names its class, is checked, then forwarded
 /// to the service. Generating the whole impl (not just its items) lets `async_trait` see the methods, and
 /// the trait still makes sure none is missing.
 macro_rules! checked_api {
-    ($($class:ident fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)*) => {
+    ($api:ident { $($class:ident fn $name:ident($($arg:ident: $ty:ty),*) -> $ret:ty;)* }) => {
         #[async_trait]
-        impl MetaApi for MetaSession {
+        impl $api for MetaSession {
             $(
                 async fn $name(&self, $($arg: $ty),*) -> Result<$ret, MetaError> {
                     self.check(OperationClass::$class, stringify!($name))?;
@@ -95,7 +96,7 @@ macro_rules! checked_api {
     };
 }
 
-checked_api! {
+checked_api! { ObjectStore {
     Store fn create_bucket(new: NewBucket) -> Bucket;
     Store fn get_bucket(bucket: &str) -> Bucket;
     Store fn list_buckets(query: ListBucketsQuery) -> ListBucketsPage;
@@ -134,7 +135,9 @@ checked_api! {
         forbid_overwrite: bool
     ) -> ObjectInfo;
     Store fn abort_upload(bucket: &str, key: &str, upload_id: &str) -> ();
+}}
 
+checked_api! { IdentityStore {
     IdentityWrite fn create_account(account_id: &str, name: &str) -> Account;
     Authenticate fn get_account(account_id: &str) -> Account;
     IdentityRead fn list_accounts() -> Vec<Account>;
@@ -153,7 +156,7 @@ checked_api! {
     IdentityWrite fn attach_policy(account_id: &str, user: &str, policy: &str) -> ();
     IdentityWrite fn detach_policy(account_id: &str, user: &str, policy: &str) -> ();
     Authenticate fn user_policies(account_id: &str, user: &str) -> Vec<Policy>;
-}
+}}
 
 #[cfg(test)]
 mod tests {

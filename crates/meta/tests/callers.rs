@@ -4,7 +4,8 @@
 
 use cang_meta::{MetaConfig, StartupError};
 use cang_meta_api::{
-    AccessKeyStatus, Acl, MetaApi, MetaError, MetaGrpcClient, NewAccessKey, NewBucket, SealedSecret,
+    AccessKeyStatus, Acl, IdentityStore, MetaError, MetaGrpcClient, NewAccessKey, NewBucket, ObjectStore,
+    SealedSecret,
 };
 use cang_tls::TlsFiles;
 use futures::future::BoxFuture;

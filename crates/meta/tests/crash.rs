@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use cang_meta_api::{
-    Acl, CompletedPart, ListObjectsQuery, ListUploadsQuery, MetaApi, MetaError, MetaGrpcClient, NewBucket,
-    ObjectMeta, Preconditions, PutObjectHeader, PutTrailer, UploadPartHeader, write_body,
+    Acl, CompletedPart, IdentityStore, ListObjectsQuery, ListUploadsQuery, MetaError, MetaGrpcClient,
+    NewBucket, ObjectMeta, ObjectStore, Preconditions, PutObjectHeader, PutTrailer, UploadPartHeader,
+    write_body,
 };
 use cang_tls::TlsFiles;
 use futures::StreamExt;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use cang_meta::{MetaConfig, StartupError};
 use cang_meta_api::{
-    Acl, AppendObjectHeader, CiphertextRange, MetaApi, MetaError, MetaGrpcClient, NewBucket, ObjectMeta,
-    Preconditions, PutObjectHeader, PutTrailer, WriteItem, write_body,
+    Acl, AppendObjectHeader, CiphertextRange, IdentityStore, MetaError, MetaGrpcClient, NewBucket,
+    ObjectMeta, ObjectStore, Preconditions, PutObjectHeader, PutTrailer, WriteItem, write_body,
 };
 use cang_tls::TlsFiles;
 use futures::StreamExt;

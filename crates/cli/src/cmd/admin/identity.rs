@@ -2,7 +2,7 @@
 //! generated here, sealed through the crypto service, and shown once.
 
 use anyhow::Context as _;
-use cang_meta_api::{AccessKey, AccessKeyStatus, Account, MetaApi, Policy, User};
+use cang_meta_api::{AccessKey, AccessKeyStatus, Account, IdentityStore, MetaApi, Policy, User};
 use clap::Subcommand;
 use serde_json::json;
 

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use cang_kms_api::KmsGrpcClient;
-use cang_meta_api::{MetaApi, MetaError, MetaGrpcClient};
+use cang_meta_api::{IdentityStore, MetaError, MetaGrpcClient};
 use tonic::transport::ClientTlsConfig;
 
 use crate::cmd::instance::{Credentials, InstanceDir, InstanceState, new_account_id};
