@@ -6,6 +6,11 @@ use tonic::{Code, Status};
 /// Metadata key carrying the machine-readable error code on a failed gRPC call.
 pub const ERROR_CODE_METADATA: &str = "x-cang-kms-error";
 
+/// An [`KmsError::InvalidArgument`] naming what is wrong.
+pub(crate) fn invalid(msg: impl Into<String>) -> KmsError {
+    KmsError::InvalidArgument(msg.into())
+}
+
 /// A KMS operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KmsError {

@@ -7,18 +7,29 @@ mod api;
 mod audit;
 mod client;
 mod convert;
+mod data_keys;
 mod end_user;
 mod error;
+mod ids;
+mod keys;
+mod listing;
 mod server;
-mod types;
 
 pub use api::{KmsApi, KmsForCaller};
 pub use audit::AuditRecord;
 pub use client::KmsGrpcClient;
+pub use data_keys::{
+    DataKey, Decrypted, EncryptionContext, SecretBytes, WrappedDataKey, WrappedKey, data_key_len,
+};
 pub use end_user::{
     END_USER_ACCESS_KEY_ID_METADATA, END_USER_ACCOUNT_METADATA, END_USER_FIELD_MAX_LEN,
     END_USER_USER_METADATA, EndUser, current_end_user, on_behalf_of,
 };
 pub use error::KmsError;
+pub use ids::{AccountId, AliasName, DEFAULT_OSS_ALIAS, KeyId, KeyRef};
+pub use keys::{
+    CreateKeyRequest, DEFAULT_ROTATION_INTERVAL_SECONDS, ImportParameters, KeyMetadata, KeyOrigin, KeySpec,
+    KeyState, KeyVersion, RotationPolicy, ServiceKeySuite,
+};
+pub use listing::{Alias, KeyListEntry, Page, Paged};
 pub use server::{KMS_CALLERS, KmsGrpcServer};
-pub use types::*;
