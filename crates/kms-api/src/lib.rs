@@ -2,6 +2,7 @@
 //! [`KmsError`], plus the gRPC client ([`KmsGrpcClient`]) and server ([`KmsGrpcServer`]) adapters.
 //! A `KeyDisabled` raised by the server is a `KeyDisabled` in the client; an outage is `Unavailable`.
 //! The end user a call is made for travels with it ([`on_behalf_of`]) into the service's audit.
+//! With the `memory` feature, `memory::MemoryKms` is an in-memory `KmsApi` for callers' tests.
 
 mod api;
 mod audit;
@@ -13,6 +14,8 @@ mod error;
 mod ids;
 mod keys;
 mod listing;
+#[cfg(feature = "memory")]
+pub mod memory;
 mod server;
 
 pub use api::{KmsApi, KmsForCaller};
