@@ -5,11 +5,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use cang_oss::auth::{RequestView, read_signature};
 use cang_oss::{Endpoint, OssError, Route};
 use cang_policy::ConditionContext;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
-use hyper::body::Incoming;
+use hyper::body::{Body, Incoming};
 
 use crate::admission::InFlightLimit;
 use crate::authorize::{
@@ -23,9 +24,9 @@ use crate::server::Handler;
 use crate::state::{Call, Gateway};
 
 impl Gateway {
-    async fn serve(
+    async fn serve<B: IncomingBody>(
         self: &Arc<Self>,
-        request: Request<Incoming>,
+        request: Request<B>,
         peer: SocketAddr,
         observed: &mut Observed,
     ) -> Result<Response<ResponseBody>, OssError> {
@@ -38,9 +39,9 @@ impl Gateway {
             .map_err(|failure| failure.render(&names))
     }
 
-    async fn serve_routed(
+    async fn serve_routed<B: IncomingBody>(
         self: &Arc<Self>,
-        request: Request<Incoming>,
+        request: Request<B>,
         route: Route,
         peer: SocketAddr,
         observed: &mut Observed,
@@ -77,9 +78,9 @@ impl Gateway {
         }
     }
 
-    async fn authenticate(
+    async fn authenticate<B>(
         &self,
-        request: &Request<Incoming>,
+        request: &Request<B>,
         route: &Route,
         now: SystemTime,
     ) -> Result<(Principal, Option<[u8; 32]>), OssError> {
@@ -149,6 +150,23 @@ impl Gateway {
 
 impl Handler for Gateway {
     async fn handle(self: Arc<Self>, request: Request<Incoming>, peer: SocketAddr) -> Response<ResponseBody> {
+        self.respond(request, peer).await
+    }
+}
+
+/// A request body the gateway can serve: hyper's from a socket, or any other (tests hand it whole bodies).
+pub(crate) trait IncomingBody: Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static {}
+
+impl<B: Body<Data = Bytes, Error: std::fmt::Display> + Send + 'static> IncomingBody for B {}
+
+impl Gateway {
+    /// Answers one request from `peer`: every response, error or not, carries the request id, `Date` and
+    /// `Server`, and is counted and logged.
+    pub(crate) async fn respond<B: IncomingBody>(
+        self: Arc<Self>,
+        request: Request<B>,
+        peer: SocketAddr,
+    ) -> Response<ResponseBody> {
         let request_id = new_request_id();
         let is_head = request.method() == Method::HEAD;
         let bytes_in = request
@@ -192,8 +210,8 @@ impl Handler for Gateway {
 
 /// The condition keys a policy may test: the global `acs:` keys, the request's SSE headers (so a bucket can
 /// refuse unencrypted uploads) and the listing prefix and delimiter.
-fn condition_context(
-    request: &Request<Incoming>,
+fn condition_context<B>(
+    request: &Request<B>,
     route: &Route,
     peer: SocketAddr,
     now: SystemTime,

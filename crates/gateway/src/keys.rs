@@ -84,7 +84,7 @@ pub struct KeyCacheLimits {
     pub bucket_key_ttl: Duration,
     /// How many objects one bucket key may encrypt.
     pub bucket_key_max_uses: u64,
-    /// Unwrapped keys kept for reads.
+    /// Unwrapped keys kept for reads (0: none, every read asks the crypto service).
     pub unwrapped_capacity: usize,
     /// How long an unwrapped key stays cached.
     pub unwrapped_ttl: Duration,
@@ -270,6 +270,8 @@ impl DataKeys {
         cacheable: bool,
     ) -> Result<Arc<cang_sse::DataKey>, KmsError> {
         let slot = cache_slot(wrapped, binding);
+        // A capacity of 0 turns the cache off.
+        let cacheable = cacheable && self.limits.unwrapped_capacity > 0;
         if cacheable {
             let mut cache = self.unwrapped.lock().unwrap_or_else(PoisonError::into_inner);
             match cache.get(&slot) {
@@ -303,6 +305,9 @@ impl DataKeys {
     }
 
     fn remember(&self, wrapped: &WrappedDataKey, binding: &KeyBinding, dek: Arc<cang_sse::DataKey>) {
+        if self.limits.unwrapped_capacity == 0 {
+            return;
+        }
         let mut cache = self.unwrapped.lock().unwrap_or_else(PoisonError::into_inner);
         if cache
             .push(

@@ -37,6 +37,10 @@ mod principal;
 mod probes;
 mod server;
 mod state;
+#[cfg(test)]
+mod testing;
+#[cfg(test)]
+mod tests;
 
 pub use keys::KeyCacheLimits;
 pub use server::ConnectionLimits;
