@@ -316,6 +316,7 @@ impl Keyring {
         key: Option<&KeyRef>,
         page: Page,
     ) -> Result<Paged<Alias>, KmsError> {
+        let page = Page::new(page.number, page.size)?;
         let key_id = key.map(|k| self.resolve(account, k)).transpose()?.map(|r| r.id);
         let state = self.read();
         let all: Vec<(&String, &String)> = state

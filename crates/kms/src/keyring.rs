@@ -272,6 +272,9 @@ impl Keyring {
                 "Description must be at most 8192 characters".into(),
             ));
         }
+        // The same rules as a policy received over gRPC (the fields are public, so one built in
+        // process may not have gone through `RotationPolicy::new`).
+        let rotation = RotationPolicy::new(req.rotation.enabled, req.rotation.interval_seconds)?;
         let now = self.clock.now();
         let (state, versions) = match req.origin {
             KeyOrigin::AliyunKms => (KeyState::Enabled, vec![new_version(req.spec, now)?]),
@@ -287,8 +290,8 @@ impl Keyring {
             created: now,
             delete_date: None,
             material_expire: None,
-            rotation_enabled: req.rotation.enabled && req.origin == KeyOrigin::AliyunKms,
-            rotation_interval: req.rotation.interval_seconds,
+            rotation_enabled: rotation.enabled && req.origin == KeyOrigin::AliyunKms,
+            rotation_interval: rotation.interval_seconds,
             versions,
             service: false,
             material_digest: None,
@@ -337,6 +340,8 @@ impl Keyring {
     }
 
     pub(crate) fn list_keys(&self, account: &AccountId, page: Page) -> Result<Paged<KeyListEntry>, KmsError> {
+        // Paged as over gRPC: 0 means the default, a page size over 100 is refused.
+        let page = Page::new(page.number, page.size)?;
         let state = self.read();
         let mut keys: Vec<&KeyRecord> = state
             .keys
@@ -475,6 +480,7 @@ impl Keyring {
         key: &KeyRef,
         policy: RotationPolicy,
     ) -> Result<KeyMetadata, KmsError> {
+        let policy = RotationPolicy::new(policy.enabled, policy.interval_seconds)?;
         let rec = self
             .update_key(account, key, |_, rec| {
                 if rec.origin() == KeyOrigin::External && policy.enabled {

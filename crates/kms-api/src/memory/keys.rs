@@ -94,6 +94,11 @@ fn checked(policy: RotationPolicy) -> Result<RotationPolicy, KmsError> {
     RotationPolicy::new(policy.enabled, policy.interval_seconds)
 }
 
+/// The page as the gRPC edge would accept it (0 = the default; at most 100 a page).
+fn checked_page(page: Page) -> Result<Page, KmsError> {
+    Page::new(page.number, page.size)
+}
+
 impl State {
     /// The state a key is in now (expired or missing material reads as `PendingImport`).
     pub fn effective_state(&self, key: &Key) -> KeyState {
@@ -216,6 +221,7 @@ impl State {
     }
 
     pub fn list_keys(&self, account: &AccountId, page: Page) -> Result<Paged<KeyListEntry>, KmsError> {
+        let page = checked_page(page)?;
         let mut keys: Vec<&Key> = self
             .keys
             .values()
@@ -414,6 +420,7 @@ impl State {
         key: Option<&KeyRef>,
         page: Page,
     ) -> Result<Paged<Alias>, KmsError> {
+        let page = checked_page(page)?;
         let key_id = key.map(|k| self.resolve(account, k)).transpose()?;
         let all: Vec<(&String, &String)> = self
             .aliases
