@@ -194,6 +194,28 @@ fn cmk_lifecycle_and_byok_import_round_trip() -> anyhow::Result<()> {
     ] {
         assert!(ops.iter().any(|o| o == op), "{op} missing from {ops:?}");
     }
+    // Filters: by operation (any case), by key, by principal, by time.
+    let filtered = |args: &[&str]| -> anyhow::Result<Vec<serde_json::Value>> {
+        let mut all = vec!["kms", "audit", "--limit", "1000"];
+        all.extend_from_slice(args);
+        Ok(admin_json(&dir, &all)?.as_array().cloned().unwrap_or_default())
+    };
+    let rotations = filtered(&["--operation", "rotatekey"])?;
+    assert!(!rotations.is_empty());
+    assert!(
+        rotations.iter().all(|r| r["operation"] == "RotateKey"),
+        "{rotations:?}"
+    );
+    let of_ext = filtered(&["--key", &ext])?;
+    assert!(!of_ext.is_empty() && of_ext.iter().all(|r| r["key_id"] == ext.as_str()));
+    assert!(filtered(&["--principal", "gateway", "--key", &ext])?.is_empty());
+    assert!(
+        filtered(&["--since", "4102444800"])?.is_empty(),
+        "nothing is audited in 2100"
+    );
+    assert!(filtered(&["--until", "4102444800", "--operation", "CreateKey"])?.len() >= 2);
+    let one = admin_json(&dir, &["kms", "audit", "--limit", "1", "--principal", "admin"])?;
+    assert_eq!(one.as_array().map(Vec::len), Some(1));
     Ok(())
 }
 

@@ -124,14 +124,33 @@ pub enum KmsCommand {
     },
     /// Delete imported key material (the key returns to PendingImport).
     DeleteKeyMaterial { key: String },
-    /// Show audit records of key use and administration.
+    /// Show audit records of key use and administration, oldest first.
     Audit {
         /// Only records after this sequence number.
         #[arg(long, default_value_t = 0)]
         after: u64,
-        /// At most this many records (1-1000).
+        /// At most this many matching records.
         #[arg(long, default_value_t = 100)]
-        limit: u32,
+        limit: usize,
+        /// Only records naming this key id.
+        #[arg(long)]
+        key: Option<String>,
+        /// Only records of this caller: a service identity (`gateway`, `admin`, `kms`), an end user's account
+        /// (its root key), `account/user`, or an access key id.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Only this operation (`GenerateDataKey`, `Decrypt`, …; any case).
+        #[arg(long)]
+        operation: Option<String>,
+        /// Only this result (`ok`, or an error code; any case).
+        #[arg(long)]
+        result: Option<String>,
+        /// Only records at or after this time (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        since: Option<String>,
+        /// Only records before this time (RFC 3339 or Unix seconds).
+        #[arg(long)]
+        until: Option<String>,
     },
 }
 
@@ -382,8 +401,25 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
                 .context("DeleteKeyMaterial")?;
             metadata(ctx, &key)
         }
-        KmsCommand::Audit { after, limit } => {
-            let records = kms.list_audit_records(after, limit).await.context("audit")?;
+        KmsCommand::Audit {
+            after,
+            limit,
+            key,
+            principal,
+            operation,
+            result,
+            since,
+            until,
+        } => {
+            let filter = super::audit::AuditFilter {
+                key,
+                principal,
+                operation,
+                result,
+                since_ms: since.as_deref().map(super::audit::parse_time).transpose()?,
+                until_ms: until.as_deref().map(super::audit::parse_time).transpose()?,
+            };
+            let records = super::audit::find(&kms, &filter, after, limit).await?;
             if ctx.json {
                 return output::json(&serde_json::Value::Array(
                     records.iter().map(audit_with_end_user_json).collect(),

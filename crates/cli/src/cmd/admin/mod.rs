@@ -1,6 +1,7 @@
 //! `cang admin`: the operator's client. Speaks gRPC over mTLS with the admin certificate to kms and meta,
 //! found from a `cang up` data directory or given explicitly; prints tables, or JSON with `--json`.
 
+mod audit;
 mod byok;
 mod identity;
 mod kms;
