@@ -70,7 +70,7 @@ pub(crate) struct Harness {
 }
 
 impl Harness {
-    /// A gateway with `config`.
+    /// A gateway with `config` over the real keyring.
     pub async fn new(config: GatewayConfig) -> Self {
         let dir = tempfile::tempdir().expect("temporary directory");
         let root_key = dir.path().join("root.key");
@@ -82,9 +82,26 @@ impl Harness {
             KeyringConfig::default(),
         )
         .expect("crypto service");
+        let kms_admin: Arc<dyn KmsApi> = Arc::new(kms.for_caller(ServiceIdentity::Admin));
+        let kms_gateway: Arc<dyn KmsApi> = Arc::new(kms.for_caller(ServiceIdentity::Gateway));
+        Self::assemble(dir, config, kms_admin, kms_gateway).await
+    }
+
+    /// A gateway with `config` over a crypto service of the test's choosing (the in-memory double, to count
+    /// calls or inject failures); the same service provisions the access keys.
+    pub async fn over(kms: Arc<dyn KmsApi>, config: GatewayConfig) -> Self {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        Self::assemble(dir, config, Arc::clone(&kms), kms).await
+    }
+
+    async fn assemble(
+        dir: tempfile::TempDir,
+        config: GatewayConfig,
+        kms_admin: Arc<dyn KmsApi>,
+        kms_gateway: Arc<dyn KmsApi>,
+    ) -> Self {
         let store = cang_meta::Store::open(&dir.path().join("meta.redb")).expect("metadata store");
         let meta = MetaService::new(store);
-        let kms_admin: Arc<dyn KmsApi> = Arc::new(kms.for_caller(ServiceIdentity::Admin));
         let meta_admin: Arc<dyn MetaApi> = Arc::new(meta.for_caller(ServiceIdentity::Admin));
         meta_admin.create_account(ACCOUNT, "test").await.expect("account");
         let creds =
@@ -93,7 +110,7 @@ impl Harness {
                 .expect("root access key");
         let gateway = Arc::new(Gateway::new(
             config,
-            Arc::new(kms.for_caller(ServiceIdentity::Gateway)),
+            kms_gateway,
             Arc::new(meta.for_caller(ServiceIdentity::Gateway)),
         ));
         Self {

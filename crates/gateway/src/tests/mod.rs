@@ -3,4 +3,5 @@
 
 mod encryption_choice;
 mod key_cache;
+mod kms_calls;
 mod refusals;
