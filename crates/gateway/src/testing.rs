@@ -1,7 +1,7 @@
 //! A gateway without sockets, for sequencing tests: the real crypto service (a keystore in a temporary
-//! directory) and the real metadata store (a redb file beside it), each seen through the certificate
-//! identity the gateway has in production, and requests handed to [`Gateway::respond`] whole. A request
-//! is signed (V1) with the test account's root key unless it says otherwise.
+//! directory) or the in-memory `MemoryKms`, and the real metadata store held in memory, each seen through
+//! the certificate identity the gateway has in production, and requests handed to [`Gateway::respond`]
+//! whole. A request is signed (V1) with the test account's root key unless it says otherwise.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -100,7 +100,7 @@ impl Harness {
         kms_admin: Arc<dyn KmsApi>,
         kms_gateway: Arc<dyn KmsApi>,
     ) -> Self {
-        let store = cang_meta::Store::open(&dir.path().join("meta.redb")).expect("metadata store");
+        let store = cang_meta::Store::in_memory().expect("metadata store");
         let meta = MetaService::new(store);
         let meta_admin: Arc<dyn MetaApi> = Arc::new(meta.for_caller(ServiceIdentity::Admin));
         meta_admin.create_account(ACCOUNT, "test").await.expect("account");

@@ -1,6 +1,6 @@
-//! One suite of `MetaApi` behaviour, run over the in-process service (as the admin sees it) and over the
-//! gRPC client talking to a real `cang meta` on loopback mutual TLS. Every case asserts exact results and
-//! exact error variants, so the two can only pass together if the adapters lose nothing.
+//! One suite of `MetaApi` behaviour, run over the in-process service (as the admin sees it) on a redb file
+//! and held in memory, and over the gRPC client talking to a real `cang meta` on loopback mutual TLS. Every
+//! case asserts exact results and exact error variants, so they can only pass together if nothing is lost.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code states its expectations this way
 
 mod grpc_support;
@@ -489,6 +489,12 @@ async fn suite(api: &dyn MetaApi) {
 async fn the_in_process_service_passes_the_suite() {
     let dir = tempfile::tempdir().unwrap();
     let service = MetaService::new(Store::open(&dir.path().join("meta.redb")).unwrap());
+    suite(&service.for_caller(ServiceIdentity::Admin)).await;
+}
+
+#[tokio::test]
+async fn the_in_memory_store_passes_the_suite() {
+    let service = MetaService::new(Store::in_memory().unwrap());
     suite(&service.for_caller(ServiceIdentity::Admin)).await;
 }
 

@@ -44,7 +44,19 @@ struct Inner {
 impl Store {
     /// Opens (or creates) the store at `path`, reclaiming blobs whose writes never committed.
     pub fn open(path: &Path) -> Result<Self, MetaError> {
-        let db = Database::create(path).db()?;
+        Self::start(Database::create(path).db()?)
+    }
+
+    /// A store held in memory only, with the same tables, transactions and commit path as a file: the
+    /// metadata service for tests that need no disk. Everything is gone when the last handle drops.
+    pub fn in_memory() -> Result<Self, MetaError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .db()?;
+        Self::start(db)
+    }
+
+    fn start(db: Database) -> Result<Self, MetaError> {
         let db = Arc::new(db);
         let next = recover(&db)?;
         let metrics = CommitMetrics::default();
