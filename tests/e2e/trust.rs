@@ -446,11 +446,24 @@ async fn the_kms_audit_names_the_end_user_behind_each_key_use() {
         .await;
     assert_eq!(get.bytes().await.expect("body").as_ref(), b"classified");
 
-    let records = cluster
-        .kms_admin
-        .list_audit_records(0, 1000)
-        .await
-        .expect("audit");
+    // The audit writer persists in batches on its own thread: wait (bounded) until the read's record landed.
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records = cluster
+            .kms_admin
+            .list_audit_records(0, 1000)
+            .await
+            .expect("audit");
+        let landed = |operation: &str| {
+            records
+                .iter()
+                .any(|r| r.operation == operation && r.end_user.as_ref().is_some_and(|u| u.user.is_some()))
+        };
+        if landed("GenerateDataKey") && landed("Decrypt") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let on_behalf = |operation: &str| {
         records
             .iter()

@@ -20,6 +20,10 @@
 //!
 //! Arrows run one way: `server` → `gateway` → `ops` → `pipeline` → the service clients. Operations return
 //! `errors::Failure` and use `?`; the pipeline in `gateway` renders it once, naming the route's bucket and key.
+//!
+//! Errors are mapped in exactly four places in Cang: `cang-oss` renders `OssError` as OSS XML;
+//! `cang-kms-api` and `cang-meta-api` carry `KmsError` and `MetaError` across gRPC (each variant survives the
+//! hop); and this crate's `errors` turns those two into OSS errors. Nothing else maps an error.
 //! | `observe`, `probes` | span attributes, metrics, the access log; `/metrics`, `/healthz`, `/readyz` |
 
 mod access;
