@@ -58,8 +58,10 @@ class CangInstance:
         return self.admin("kms", "describe-key", "alias/acs/oss")["KeyId"]
 
     def account_id(self):
-        """Id of the first account, the one whose root key the instance wrote to credentials.env."""
-        return self.admin("account", "list")[0]["id"]
+        """Id of the first account, the one whose root key the instance wrote to credentials.env and that
+        `cang admin` acts on by default: the oldest, not the lowest id (other tests add accounts)."""
+        accounts = self.admin("account", "list")
+        return min(accounts, key=lambda a: (a["created_ms"], a["id"]))["id"]
 
     def ram_user(self, statements, tmp_path):
         """A new RAM user with one policy made of `statements`; returns the user's access key."""

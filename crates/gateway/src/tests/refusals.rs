@@ -230,3 +230,28 @@ async fn a_ram_user_needs_the_kms_actions_for_customer_keys() {
         assert_eq!(answer.body.as_ref(), b"aes", "{name}: SSE-OSS download");
     }
 }
+
+/// The SDK suite's shape of the same rule: the CMK is the bucket's default and the policies name resources.
+#[tokio::test]
+async fn a_ram_user_without_generate_data_key_is_refused_by_kms_under_a_default_cmk() {
+    let h = Harness::start().await;
+    let cmk = h.cmk(cang_kms_api::KeySpec::Aes256).await;
+    h.bucket("ramdef", &[(SSE, "KMS"), (KEY_ID, cmk.as_str())]).await;
+    let account = crate::testing::ACCOUNT;
+    let policy = format!(
+        r#"{{"Version":"1","Statement":[
+        {{"Effect":"Allow","Action":["oss:PutObject","oss:GetObject"],"Resource":["acs:oss:*:{account}:ramdef/*"]}},
+        {{"Effect":"Allow","Action":["kms:List*","kms:DescribeKey"],"Resource":["acs:kms:*:{account}:*"]}}]}}"#
+    );
+    let user = h.ram_user("no-gdk", &policy).await;
+    let answer = h
+        .send(&user, Method::PUT, "/ramdef/secret", &[], "classified")
+        .await;
+    let body = String::from_utf8_lossy(&answer.body).into_owned();
+    assert_eq!(answer.code().as_deref(), Some("AccessDenied"), "{body}");
+    assert!(body.contains("forbidden by kms"), "{body}");
+    assert_eq!(
+        h.root(Method::HEAD, "/ramdef/secret", &[], "").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
