@@ -84,14 +84,7 @@ impl Gateway {
         route: &Route,
         now: SystemTime,
     ) -> Result<(Principal, Option<[u8; 32]>), OssError> {
-        let view = RequestView {
-            method: request.method(),
-            raw_path: request.uri().path(),
-            raw_query: request.uri().query().unwrap_or(""),
-            headers: request.headers(),
-            bucket: route.bucket(),
-            key: route.key(),
-        };
+        let view = request_view(request, route);
         let Some(claim) = read_signature(&view, now, &self.auth)? else {
             return Ok((Principal::Anonymous, None));
         };
@@ -205,6 +198,18 @@ impl Gateway {
         headers.insert(http::header::SERVER, HeaderValue::from_static("Cang"));
         observed.finish(&self.metrics, &response, bytes_in, self.config.access_log);
         response
+    }
+}
+
+/// What a signature covers of `request`, addressed as `route`.
+pub(crate) fn request_view<'a, B>(request: &'a Request<B>, route: &'a Route) -> RequestView<'a> {
+    RequestView {
+        method: request.method(),
+        raw_path: request.uri().path(),
+        raw_query: request.uri().query().unwrap_or(""),
+        headers: request.headers(),
+        bucket: route.bucket(),
+        key: route.key(),
     }
 }
 

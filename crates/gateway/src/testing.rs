@@ -14,11 +14,12 @@ use cang_kms_api::{
 };
 use cang_meta::MetaService;
 use cang_meta_api::{MetaApi, MetaForCaller};
-use cang_oss::auth::{RequestView, sign_v1_authorization};
+use cang_oss::auth::sign_v1_authorization;
 use cang_tls::ServiceIdentity;
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 
+use crate::gateway::request_view;
 use crate::state::{Gateway, GatewayConfig};
 
 /// The account every harness provisions.
@@ -169,15 +170,8 @@ impl Harness {
                 .router
                 .route_request(&request)
                 .expect("routable request");
-            let view = RequestView {
-                method: request.method(),
-                raw_path: request.uri().path(),
-                raw_query: request.uri().query().unwrap_or(""),
-                headers: request.headers(),
-                bucket: route.bucket(),
-                key: route.key(),
-            };
-            let authorization = sign_v1_authorization(&view, &id, secret.as_bytes());
+            let authorization =
+                sign_v1_authorization(&request_view(&request, &route), &id, secret.as_bytes());
             request.headers_mut().insert(
                 http::header::AUTHORIZATION,
                 HeaderValue::from_str(&authorization).expect("authorization"),

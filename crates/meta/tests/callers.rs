@@ -2,63 +2,17 @@
 //! certificate (typed, and without effect) and allowed to the admin certificate; the gateway keeps the
 //! object store and the identity reads that authenticate a request, and nothing more.
 
-use cang_meta::{MetaConfig, StartupError};
 use cang_meta_api::{
     AccessKeyStatus, Acl, IdentityStore, MetaError, MetaGrpcClient, NewAccessKey, NewBucket, ObjectStore,
     SealedSecret,
 };
-use cang_tls::TlsFiles;
 use futures::future::BoxFuture;
-use tokio_util::sync::CancellationToken;
+
+mod grpc_support;
+use grpc_support::Server;
 
 const ACCOUNT: &str = "1001";
 const POLICY: &str = r#"{"Version":"1","Statement":[{"Effect":"Allow","Action":["oss:GetObject"],"Resource":"acs:oss:*:1001:bkt/*"}]}"#;
-
-struct Server {
-    _dir: tempfile::TempDir,
-    pki: std::path::PathBuf,
-    port: u16,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), StartupError>>,
-}
-
-impl Server {
-    async fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let pki = dir.path().join("pki");
-        cang_tls::write_dev_pki(&pki)?;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let port = listener.local_addr()?.port();
-        let config = MetaConfig {
-            data_dir: dir.path().join("data"),
-            tls: TlsFiles::in_dir(&pki, "meta"),
-            metrics_listen: None,
-        };
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(cang_meta::run(config, listener, shutdown.clone()));
-        Ok(Self {
-            _dir: dir,
-            pki,
-            port,
-            shutdown,
-            task,
-        })
-    }
-
-    fn client(&self, identity: &str) -> anyhow::Result<MetaGrpcClient> {
-        let tls = TlsFiles::in_dir(&self.pki, identity).client_config()?;
-        Ok(MetaGrpcClient::connect_lazy(
-            &format!("localhost:{}", self.port),
-            tls,
-        )?)
-    }
-
-    async fn stop(self) -> anyhow::Result<()> {
-        self.shutdown.cancel();
-        self.task.await??;
-        Ok(())
-    }
-}
 
 /// One identity operation, run by the client it is given.
 type Call = fn(MetaGrpcClient) -> BoxFuture<'static, Result<(), MetaError>>;
