@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let fds = protox::compile(&files, [&proto_root])?;
     let secret = secret_messages(&fds);
+    write_application_descriptors(&fds)?;
 
     let mut builder = tonic_prost_build::configure()
         .build_client(true)
@@ -38,6 +39,23 @@ fn main() -> Result<(), Box<dyn Error>> {
         builder = builder.bytes(path);
     }
     builder.compile_fds(fds)?;
+    Ok(())
+}
+
+/// Writes the descriptors of the public application API (package `cang.kms.app.v1`), for gRPC
+/// reflection on the listener that serves it; the internal services are not described there.
+fn write_application_descriptors(fds: &FileDescriptorSet) -> Result<(), Box<dyn Error>> {
+    use prost::Message as _;
+    let public = FileDescriptorSet {
+        file: fds
+            .file
+            .iter()
+            .filter(|f| f.package() == "cang.kms.app.v1")
+            .cloned()
+            .collect(),
+    };
+    let out = PathBuf::from(std::env::var("OUT_DIR")?).join("cang_kms_app_descriptor.bin");
+    std::fs::write(out, public.encode_to_vec())?;
     Ok(())
 }
 

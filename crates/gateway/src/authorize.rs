@@ -58,6 +58,7 @@ impl Principal {
                 account: account.clone(),
                 user: None,
                 access_key_id: access_key_id.clone(),
+                source_ip: None,
             }),
             Self::RamUser {
                 account,
@@ -68,6 +69,7 @@ impl Principal {
                 account: account.clone(),
                 user: Some(user.clone()),
                 access_key_id: access_key_id.clone(),
+                source_ip: None,
             }),
         }
     }

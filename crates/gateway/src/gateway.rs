@@ -69,8 +69,8 @@ impl Gateway {
         self.authorize(&mut call).await?;
         let (parts, body) = request.into_parts();
         let body = RequestBody::new(body, signed_sha256).with_idle_timeout(self.config.body_idle_timeout);
-        // Every key the operation uses is audited under the caller it acts for.
-        match call.principal.end_user() {
+        // Every key the operation uses is audited under the caller it acts for, and where they called from.
+        match call.principal.end_user().map(|u| u.from_address(peer.ip())) {
             Some(user) => {
                 cang_kms_api::on_behalf_of(user, crate::ops::dispatch(self, &call, parts, body)).await
             }

@@ -5,9 +5,10 @@ use async_trait::async_trait;
 use cang_tls::ServiceIdentity;
 
 use crate::{
-    AccountId, Alias, AliasName, AuditRecord, CreateKeyRequest, DataKey, Decrypted, EncryptionContext,
-    EndUser, ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsError, Page, Paged,
-    RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey,
+    AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, CreateKeyRequest, DataKey,
+    Decrypted, EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyRef,
+    KeyVersion, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag, WrappedDataKey,
+    WrappedKey,
 };
 
 /// The crypto service.
@@ -138,8 +139,28 @@ pub trait KmsApi: Send + Sync + 'static {
     /// `DeleteKeyMaterial`: back to `PendingImport`.
     async fn delete_key_material(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError>;
 
+    /// `TagResource`: adds `tags` to the key, replacing the value of a key already tagged; refused
+    /// (changing nothing) when the key would hold more than [`crate::MAX_TAGS_PER_KEY`].
+    async fn tag_resource(&self, account: &AccountId, key: &KeyRef, tags: &[Tag]) -> Result<(), KmsError>;
+    /// `UntagResource`: removes the tags with these keys (absent ones are ignored).
+    async fn untag_resource(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        tag_keys: &[String],
+    ) -> Result<(), KmsError>;
+    /// `ListResourceTags`: the key's id and its tags, in tag-key order.
+    async fn list_resource_tags(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+    ) -> Result<(KeyId, Vec<Tag>), KmsError>;
+
     /// Audit records with a sequence number above `after`, at most `limit` (1–1000).
     async fn list_audit_records(&self, after: u64, limit: u32) -> Result<Vec<AuditRecord>, KmsError>;
+    /// Walks the audit log's MAC chain from the first record, checking each record's seal and MAC and,
+    /// when given, that the chain passes through `anchor` (administration).
+    async fn verify_audit_log(&self, anchor: Option<AuditAnchor>) -> Result<AuditVerification, KmsError>;
 }
 
 /// Gives the gRPC server a [`KmsApi`] acting for the identity of each caller (for authorisation and
@@ -152,4 +173,15 @@ pub trait KmsForCaller: Send + Sync + 'static {
     /// Binds the service to one caller acting for `end_user`, the user the audit names beside the
     /// caller. The gRPC server passes `Some` only for the gateway identity (see [`crate::KmsGrpcServer`]).
     fn for_end_user(&self, caller: ServiceIdentity, end_user: Option<EndUser>) -> Self::Api;
+    /// Binds the service to one request: [`KmsForCaller::for_end_user`], with the socket address the
+    /// request came from, which the audit records when the end user names no address of their own.
+    fn for_request(
+        &self,
+        caller: ServiceIdentity,
+        end_user: Option<EndUser>,
+        peer: Option<std::net::SocketAddr>,
+    ) -> Self::Api {
+        let _ = peer;
+        self.for_end_user(caller, end_user)
+    }
 }

@@ -1,7 +1,7 @@
 //! Audit records as the crypto service reports them: who asked (the service identity and the end user
 //! it acted for), what was done with which key version, and the result.
 
-use crate::EndUser;
+use crate::{EncryptionContext, EndUser};
 
 /// One audit record: a use or administration of a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,4 +27,59 @@ pub struct AuditRecord {
     pub context_digest: String,
     /// `ok` or the error code.
     pub result: String,
+    /// Where the request came from: the end user's address when an edge named it, else the calling
+    /// service's socket address; empty in records written before addresses were recorded.
+    pub source: String,
+    /// The encryption context bound by the operation (empty when none, and in records written before
+    /// contexts were recorded, which kept only the digest).
+    pub encryption_context: EncryptionContext,
+}
+
+/// A point of the audit log's MAC chain seen earlier: the sequence number and its MAC. Verifying
+/// against it proves the log was neither rewritten nor rolled back past it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditAnchor {
+    /// Sequence number of the anchored record.
+    pub sequence: u64,
+    /// The chain MAC at that record.
+    pub mac: [u8; 32],
+}
+
+impl std::fmt::Display for AuditAnchor {
+    /// `SEQUENCE:HEX-MAC`, the form `cang admin kms audit verify --anchor` takes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.sequence, hex::encode(self.mac))
+    }
+}
+
+impl std::str::FromStr for AuditAnchor {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("an anchor is SEQUENCE:MAC (64 hex digits), not {s:?}");
+        let (seq, mac) = s.split_once(':').ok_or_else(bad)?;
+        let sequence = seq.parse::<u64>().map_err(|_| bad())?;
+        let bytes = hex::decode(mac).map_err(|_| bad())?;
+        let mac = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| bad())?;
+        Ok(Self { sequence, mac })
+    }
+}
+
+/// The outcome of walking the audit log's MAC chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditVerification {
+    /// Records checked (all of them).
+    pub records: u64,
+    /// Records at the start of the log written before it was chained (sealed, but without a MAC).
+    pub unchained: u64,
+    /// The last record and its MAC (`None` for an empty log): the anchor to pin for next time.
+    pub head: Option<AuditAnchor>,
+    /// The first problem found and the sequence number it is at; `None` when the log is intact.
+    pub failure: Option<(u64, String)>,
+}
+
+impl AuditVerification {
+    /// Whether every record is present, unaltered and chained (after the unchained prefix).
+    pub fn is_intact(&self) -> bool {
+        self.failure.is_none()
+    }
 }

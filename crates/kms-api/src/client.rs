@@ -13,9 +13,10 @@ use tower::Layer;
 use crate::convert::{context_to_pb, origin_to_pb, spec_to_pb, suite_to_pb};
 use crate::end_user::current_end_user;
 use crate::{
-    AccountId, Alias, AliasName, AuditRecord, CreateKeyRequest, DataKey, Decrypted, EncryptionContext,
-    ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, Page, Paged,
-    RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey,
+    AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, CreateKeyRequest, DataKey,
+    Decrypted, EncryptionContext, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyRef, KeyVersion,
+    KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag, WrappedDataKey,
+    WrappedKey,
 };
 
 /// The channel every call goes through: each call gets a client span whose context travels to the
@@ -447,5 +448,62 @@ impl KmsApi for KmsGrpcClient {
             .await?
             .into_inner();
         Ok(resp.records.into_iter().map(Into::into).collect())
+    }
+
+    async fn tag_resource(&self, account: &AccountId, key: &KeyRef, tags: &[Tag]) -> Result<(), KmsError> {
+        let msg = pb::TagResourceRequest {
+            account: account.to_string(),
+            key_id: key.to_string(),
+            tags: tags.iter().cloned().map(Into::into).collect(),
+        };
+        self.client().tag_resource(self.request(msg)?).await?;
+        Ok(())
+    }
+
+    async fn untag_resource(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        tag_keys: &[String],
+    ) -> Result<(), KmsError> {
+        let msg = pb::UntagResourceRequest {
+            account: account.to_string(),
+            key_id: key.to_string(),
+            tag_keys: tag_keys.to_vec(),
+        };
+        self.client().untag_resource(self.request(msg)?).await?;
+        Ok(())
+    }
+
+    async fn list_resource_tags(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+    ) -> Result<(KeyId, Vec<Tag>), KmsError> {
+        let resp = self
+            .client()
+            .list_resource_tags(self.request(key_req(account, key))?)
+            .await?
+            .into_inner();
+        let tags = resp
+            .tags
+            .into_iter()
+            .map(|t| Tag::new(t.key, t.value))
+            .collect::<Result<_, _>>()?;
+        Ok((KeyId::new(resp.key_id)?, tags))
+    }
+
+    async fn verify_audit_log(&self, anchor: Option<AuditAnchor>) -> Result<AuditVerification, KmsError> {
+        let msg = pb::VerifyAuditLogRequest {
+            anchor: anchor.map(|a| pb::AuditAnchor {
+                sequence: a.sequence,
+                mac: bytes::Bytes::copy_from_slice(&a.mac),
+            }),
+        };
+        self.client()
+            .verify_audit_log(self.request(msg)?)
+            .await?
+            .into_inner()
+            .try_into()
     }
 }

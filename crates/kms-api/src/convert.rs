@@ -4,9 +4,10 @@
 use cang_proto::cang::kms::v1 as pb;
 
 use crate::{
-    AccountId, Alias, AliasName, AuditRecord, DataKey, Decrypted, EncryptionContext, EndUser,
-    ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyOrigin, KeySpec, KeyState, KeyVersion, KmsError,
-    Page, Paged, RotationPolicy, ServiceKeySuite, WrappedDataKey, WrappedKey,
+    AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, DataKey, Decrypted,
+    EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyOrigin, KeySpec,
+    KeyState, KeyVersion, KmsError, Page, Paged, RotationPolicy, ServiceKeySuite, Tag, WrappedDataKey,
+    WrappedKey,
 };
 
 fn bad(msg: &str) -> KmsError {
@@ -335,6 +336,52 @@ impl TryFrom<pb::ImportParameters> for ImportParameters {
     }
 }
 
+impl From<Tag> for pb::Tag {
+    fn from(t: Tag) -> Self {
+        Self {
+            key: t.key,
+            value: t.value,
+        }
+    }
+}
+
+impl From<AuditVerification> for pb::VerifyAuditLogResponse {
+    fn from(v: AuditVerification) -> Self {
+        let (failed_sequence, failure) = v.failure.unwrap_or_default();
+        Self {
+            records: v.records,
+            unchained: v.unchained,
+            head_sequence: v.head.map_or(0, |h| h.sequence),
+            head_mac: v
+                .head
+                .map(|h| bytes::Bytes::copy_from_slice(&h.mac))
+                .unwrap_or_default(),
+            failure,
+            failed_sequence,
+        }
+    }
+}
+
+impl TryFrom<pb::VerifyAuditLogResponse> for AuditVerification {
+    type Error = KmsError;
+    fn try_from(v: pb::VerifyAuditLogResponse) -> Result<Self, KmsError> {
+        let head = if v.head_mac.is_empty() {
+            None
+        } else {
+            Some(AuditAnchor {
+                sequence: v.head_sequence,
+                mac: <[u8; 32]>::try_from(v.head_mac.as_ref()).map_err(|_| bad("a chain MAC is 32 bytes"))?,
+            })
+        };
+        Ok(Self {
+            records: v.records,
+            unchained: v.unchained,
+            head,
+            failure: (!v.failure.is_empty()).then_some((v.failed_sequence, v.failure)),
+        })
+    }
+}
+
 impl From<EndUser> for pb::EndUser {
     fn from(u: EndUser) -> Self {
         Self {
@@ -352,6 +399,7 @@ impl From<pb::EndUser> for EndUser {
             account: u.account,
             user: u.user,
             access_key_id: u.access_key_id,
+            source_ip: None,
         }
     }
 }
@@ -369,6 +417,8 @@ impl From<AuditRecord> for pb::AuditRecord {
             key_version_id: a.key_version_id,
             context_digest: a.context_digest,
             result: a.result,
+            source: a.source,
+            encryption_context: a.encryption_context.0.into_iter().collect(),
         }
     }
 }
@@ -386,6 +436,8 @@ impl From<pb::AuditRecord> for AuditRecord {
             key_version_id: a.key_version_id,
             context_digest: a.context_digest,
             result: a.result,
+            source: a.source,
+            encryption_context: EncryptionContext(a.encryption_context.into_iter().collect()),
         }
     }
 }

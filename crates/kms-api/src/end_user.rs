@@ -1,9 +1,11 @@
-//! The end user on whose behalf a service uses a key (account, RAM user, access key id): request-scoped
+//! The end user on whose behalf a service uses a key (account, RAM user, access key id, and the address
+//! the request came from): request-scoped
 //! context like the trace context, set around a call with [`on_behalf_of`], carried to the crypto
 //! service as gRPC metadata by [`crate::KmsGrpcClient`] and recorded in its audit beside the service
 //! identity. None of it is secret; it is validated wherever it is parsed.
 
 use std::future::Future;
+use std::net::IpAddr;
 
 use tonic::metadata::{AsciiMetadataValue, MetadataMap};
 
@@ -15,6 +17,8 @@ pub const END_USER_ACCOUNT_METADATA: &str = "x-cang-end-user-account";
 pub const END_USER_USER_METADATA: &str = "x-cang-end-user-user";
 /// Metadata entry naming the access key the request was signed with.
 pub const END_USER_ACCESS_KEY_ID_METADATA: &str = "x-cang-end-user-access-key-id";
+/// Metadata entry naming the address the end user's request came from (optional).
+pub const END_USER_SOURCE_IP_METADATA: &str = "x-cang-end-user-source-ip";
 
 /// Longest accepted field, in bytes (the metadata service's identifier limit).
 pub const END_USER_FIELD_MAX_LEN: usize = 128;
@@ -31,6 +35,8 @@ pub struct EndUser {
     pub user: Option<String>,
     /// The access key id that signed the request.
     pub access_key_id: String,
+    /// The address the request came from, when the edge that authenticated it knows it.
+    pub source_ip: Option<IpAddr>,
 }
 
 fn check(what: &str, value: &str) -> Result<(), KmsError> {
@@ -56,9 +62,17 @@ impl EndUser {
             account: account.into(),
             user,
             access_key_id: access_key_id.into(),
+            source_ip: None,
         };
         end_user.validate()?;
         Ok(end_user)
+    }
+
+    /// The same end user, whose request came from `ip`.
+    #[must_use]
+    pub fn from_address(mut self, ip: IpAddr) -> Self {
+        self.source_ip = Some(ip);
+        self
     }
 
     /// Checks every field (the fields are public, so a value built directly may be invalid).
@@ -87,6 +101,14 @@ impl EndUser {
             }
         }
         metadata.insert(END_USER_ACCESS_KEY_ID_METADATA, value(&self.access_key_id)?);
+        match self.source_ip {
+            Some(ip) => {
+                metadata.insert(END_USER_SOURCE_IP_METADATA, value(&ip.to_string())?);
+            }
+            None => {
+                metadata.remove(END_USER_SOURCE_IP_METADATA);
+            }
+        }
         Ok(())
     }
 
@@ -108,9 +130,15 @@ impl EndUser {
         let account = read(END_USER_ACCOUNT_METADATA)?;
         let user = read(END_USER_USER_METADATA)?;
         let access_key_id = read(END_USER_ACCESS_KEY_ID_METADATA)?;
+        let source_ip = read(END_USER_SOURCE_IP_METADATA)?
+            .map(|text| text.parse::<IpAddr>().map_err(|_| malformed()))
+            .transpose()?;
         match (account, access_key_id) {
-            (None, None) if user.is_none() => Ok(None),
-            (Some(account), Some(access_key_id)) => Self::new(account, user, access_key_id).map(Some),
+            (None, None) if user.is_none() && source_ip.is_none() => Ok(None),
+            (Some(account), Some(access_key_id)) => {
+                let user = Self::new(account, user, access_key_id)?;
+                Ok(Some(Self { source_ip, ..user }))
+            }
             _ => Err(malformed()),
         }
     }
@@ -144,6 +172,7 @@ mod tests {
             account: "1234567890".into(),
             user: Some("alice".into()),
             access_key_id: "LTAI5tAlice".into(),
+            source_ip: None,
         }
     }
 
@@ -155,6 +184,8 @@ mod tests {
                 user: None,
                 ..alice()
             },
+            alice().from_address(IpAddr::from([192, 0, 2, 7])),
+            alice().from_address("2001:db8::1".parse().unwrap_or_else(|_| unreachable!())),
         ] {
             let mut md = MetadataMap::new();
             user.to_metadata(&mut md)?;
@@ -167,7 +198,9 @@ mod tests {
     #[test]
     fn writing_replaces_an_earlier_user() -> Result<(), KmsError> {
         let mut md = MetadataMap::new();
-        alice().to_metadata(&mut md)?;
+        alice()
+            .from_address(IpAddr::from([192, 0, 2, 7]))
+            .to_metadata(&mut md)?;
         let root = EndUser {
             user: None,
             ..alice()
@@ -208,6 +241,16 @@ mod tests {
             END_USER_ACCESS_KEY_ID_METADATA,
             MetadataValue::from_static("LTAI2"),
         );
+        let mut bad_address = base();
+        bad_address.insert(
+            END_USER_SOURCE_IP_METADATA,
+            MetadataValue::from_static("10.0.0.300"),
+        );
+        let mut address_alone = MetadataMap::new();
+        address_alone.insert(
+            END_USER_SOURCE_IP_METADATA,
+            MetadataValue::from_static("10.0.0.3"),
+        );
         let mut binaryish = base();
         binaryish.insert(
             END_USER_USER_METADATA,
@@ -219,6 +262,8 @@ mod tests {
             ("space", spaces),
             ("too long", long),
             ("repeated", repeated),
+            ("not an address", bad_address),
+            ("address alone", address_alone),
             ("not ASCII", binaryish),
         ] {
             assert!(

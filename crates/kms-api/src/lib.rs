@@ -17,16 +17,17 @@ mod listing;
 #[cfg(feature = "memory")]
 pub mod memory;
 mod server;
+mod tags;
 
 pub use api::{KmsApi, KmsForCaller};
-pub use audit::AuditRecord;
+pub use audit::{AuditAnchor, AuditRecord, AuditVerification};
 pub use client::KmsGrpcClient;
 pub use data_keys::{
     DataKey, Decrypted, EncryptionContext, SecretBytes, WrappedDataKey, WrappedKey, data_key_len,
 };
 pub use end_user::{
     END_USER_ACCESS_KEY_ID_METADATA, END_USER_ACCOUNT_METADATA, END_USER_FIELD_MAX_LEN,
-    END_USER_USER_METADATA, EndUser, current_end_user, on_behalf_of,
+    END_USER_SOURCE_IP_METADATA, END_USER_USER_METADATA, EndUser, current_end_user, on_behalf_of,
 };
 pub use error::KmsError;
 pub use ids::{AccountId, AliasName, DEFAULT_OSS_ALIAS, KeyId, KeyRef};
@@ -36,3 +37,4 @@ pub use keys::{
 };
 pub use listing::{Alias, KeyListEntry, Page, Paged};
 pub use server::{KMS_CALLERS, KmsGrpcServer};
+pub use tags::{MAX_TAG_LEN, MAX_TAGS_PER_KEY, Tag, apply_tags, tags_of, validate_tag_key};

@@ -5,7 +5,8 @@
 //! counts calls, records the end user each was made for, injects failures and has a manual clock.
 //!
 //! It acts as the admin identity (every operation is allowed) and keeps no audit trail:
-//! `list_audit_records` returns nothing; [`MemoryKms::call_log`] says what was asked.
+//! `list_audit_records` returns nothing and `verify_audit_log` finds an empty, intact log;
+//! [`MemoryKms::call_log`] says what was asked.
 
 mod crypto;
 mod import;
@@ -18,9 +19,10 @@ use async_trait::async_trait;
 
 use self::keys::State;
 use crate::{
-    AccountId, Alias, AliasName, AuditRecord, CreateKeyRequest, DataKey, Decrypted, EncryptionContext,
-    EndUser, ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, Page, Paged,
-    RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey, current_end_user,
+    AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, CreateKeyRequest, DataKey,
+    Decrypted, EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyRef,
+    KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag,
+    WrappedDataKey, WrappedKey, current_end_user,
 };
 
 /// The [`KmsApi`] methods by name, as [`MemoryKms::calls`] and [`MemoryKms::fail_next_call_to`] take them.
@@ -49,7 +51,11 @@ pub const METHODS: &[&str] = &[
     "get_parameters_for_import",
     "import_key_material",
     "delete_key_material",
+    "tag_resource",
+    "untag_resource",
+    "list_resource_tags",
     "list_audit_records",
+    "verify_audit_log",
 ];
 
 /// One call made to a [`MemoryKms`].
@@ -415,8 +421,53 @@ impl KmsApi for MemoryKms {
     async fn delete_key_material(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.op("delete_key_material", |s| s.delete_material(account, key))
     }
+    async fn tag_resource(&self, account: &AccountId, key: &KeyRef, tags: &[Tag]) -> Result<(), KmsError> {
+        self.op("tag_resource", |s| {
+            s.update(account, key, |_, k| crate::apply_tags(&mut k.tags, tags))
+                .map(|_| ())
+        })
+    }
+    async fn untag_resource(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        tag_keys: &[String],
+    ) -> Result<(), KmsError> {
+        self.op("untag_resource", |s| {
+            s.update(account, key, |_, k| {
+                for tag_key in tag_keys {
+                    crate::validate_tag_key(tag_key)?;
+                    k.tags.remove(tag_key);
+                }
+                Ok(())
+            })
+            .map(|_| ())
+        })
+    }
+    async fn list_resource_tags(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+    ) -> Result<(KeyId, Vec<Tag>), KmsError> {
+        self.op("list_resource_tags", |s| {
+            let id = s.resolve(account, key)?;
+            let k = s.key(&id)?;
+            Ok((KeyId::new(id)?, crate::tags_of(&k.tags)))
+        })
+    }
     async fn list_audit_records(&self, _after: u64, _limit: u32) -> Result<Vec<AuditRecord>, KmsError> {
         self.op("list_audit_records", |_| Ok(Vec::new()))
+    }
+    async fn verify_audit_log(&self, _anchor: Option<AuditAnchor>) -> Result<AuditVerification, KmsError> {
+        // No trail is kept, so there is nothing to have been tampered with.
+        self.op("verify_audit_log", |_| {
+            Ok(AuditVerification {
+                records: 0,
+                unchained: 0,
+                head: None,
+                failure: None,
+            })
+        })
     }
 }
 

@@ -12,8 +12,8 @@ use tonic::{Request, Response, Status};
 
 use crate::convert::{context_from_pb, origin_from_pb, spec_from_pb, suite_from_pb};
 use crate::{
-    AccountId, AliasName, CreateKeyRequest, EndUser, KeyRef, KmsApi, KmsError, KmsForCaller, Page,
-    RotationPolicy, WrappedDataKey,
+    AccountId, AliasName, AuditAnchor, CreateKeyRequest, EndUser, KeyRef, KmsApi, KmsError, KmsForCaller,
+    Page, RotationPolicy, Tag, WrappedDataKey,
 };
 
 /// Identities allowed to call the crypto service at all; per-operation rules are the keyring's.
@@ -53,7 +53,7 @@ impl<F: KmsForCaller> KmsGrpcServer<F> {
             ServiceIdentity::Gateway => EndUser::from_metadata(request.metadata())?,
             ServiceIdentity::Admin | ServiceIdentity::Kms | ServiceIdentity::Meta => None,
         };
-        Ok(self.inner.for_end_user(caller, end_user))
+        Ok(self.inner.for_request(caller, end_user, request.remote_addr()))
     }
 }
 
@@ -391,5 +391,63 @@ impl<F: KmsForCaller> Kms for KmsGrpcServer<F> {
         ok(pb::ListAuditRecordsResponse {
             records: records.into_iter().map(Into::into).collect(),
         })
+    }
+
+    async fn tag_resource(
+        &self,
+        req: Request<pb::TagResourceRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let api = self.api(&req)?;
+        let r = req.into_inner();
+        let tags = r
+            .tags
+            .into_iter()
+            .map(|t| Tag::new(t.key, t.value))
+            .collect::<Result<Vec<_>, _>>()?;
+        api.tag_resource(&account(r.account)?, &key(&r.key_id)?, &tags)
+            .await?;
+        ok(pb::Empty {})
+    }
+
+    async fn untag_resource(
+        &self,
+        req: Request<pb::UntagResourceRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let api = self.api(&req)?;
+        let r = req.into_inner();
+        api.untag_resource(&account(r.account)?, &key(&r.key_id)?, &r.tag_keys)
+            .await?;
+        ok(pb::Empty {})
+    }
+
+    async fn list_resource_tags(
+        &self,
+        req: Request<pb::KeyRequest>,
+    ) -> Result<Response<pb::ListResourceTagsResponse>, Status> {
+        let api = self.api(&req)?;
+        let r = req.into_inner();
+        let (key_id, tags) = api
+            .list_resource_tags(&account(r.account)?, &key(&r.key_id)?)
+            .await?;
+        ok(pb::ListResourceTagsResponse {
+            key_id: key_id.to_string(),
+            tags: tags.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    async fn verify_audit_log(
+        &self,
+        req: Request<pb::VerifyAuditLogRequest>,
+    ) -> Result<Response<pb::VerifyAuditLogResponse>, Status> {
+        let api = self.api(&req)?;
+        let anchor = match req.into_inner().anchor {
+            Some(a) => Some(AuditAnchor {
+                sequence: a.sequence,
+                mac: <[u8; 32]>::try_from(a.mac.as_ref())
+                    .map_err(|_| Status::invalid_argument("an anchor's MAC is 32 bytes"))?,
+            }),
+            None => None,
+        };
+        ok(api.verify_audit_log(anchor).await?.into())
     }
 }

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use cang_kms_api::{
-    AliasName, EncryptionContext, KeyOrigin, KeyRef, KeySpec, Page, RotationPolicy, SecretBytes,
-    WrappedDataKey,
+    AliasName, EncryptionContext, KeyOrigin, KeyRef, KeySpec, MAX_TAGS_PER_KEY, Page, RotationPolicy,
+    SecretBytes, Tag, WrappedDataKey, validate_tag_key,
 };
 
 use crate::OpenApiError;
@@ -101,9 +101,12 @@ pub enum Operation {
     DescribeKeyVersion(KeyRef, String),
     /// `UpdateRotationPolicy`.
     UpdateRotationPolicy(KeyRef, RotationPolicy),
-    /// `TagResource`, `UntagResource`, `ListResourceTags`: parsed so that they are told apart from
-    /// unknown actions, then refused as not supported.
-    Tags,
+    /// `TagResource`: `Tags` is a JSON array of `{"TagKey", "TagValue"}`.
+    TagResource(KeyRef, Vec<Tag>),
+    /// `UntagResource`: `TagKeys` is a JSON array of strings.
+    UntagResource(KeyRef, Vec<String>),
+    /// `ListResourceTags`.
+    ListResourceTags(KeyRef),
 }
 
 impl Operation {
@@ -209,7 +212,9 @@ impl Operation {
                 p.required("EnableAutomaticRotation")?;
                 Self::UpdateRotationPolicy(key(p, "KeyId")?, rotation(p)?)
             }
-            "TagResource" | "UntagResource" | "ListResourceTags" => Self::Tags,
+            "TagResource" => Self::TagResource(key(p, "KeyId")?, tags(p)?),
+            "UntagResource" => Self::UntagResource(key(p, "KeyId")?, tag_keys(p)?),
+            "ListResourceTags" => Self::ListResourceTags(key(p, "KeyId")?),
             _ => return Err(OpenApiError::InvalidAction),
         })
     }
@@ -217,6 +222,45 @@ impl Operation {
 
 fn key(p: &Params, name: &str) -> Result<KeyRef, OpenApiError> {
     KeyRef::parse(p.required(name)?).map_err(|_| OpenApiError::invalid(name))
+}
+
+/// `Tags`: `[{"TagKey":"k","TagValue":"v"}, …]`, 1–20 of them (a missing value is empty).
+fn tags(p: &Params) -> Result<Vec<Tag>, OpenApiError> {
+    let bad = || OpenApiError::invalid("Tags");
+    let value: serde_json::Value = serde_json::from_str(p.required("Tags")?).map_err(|_| bad())?;
+    let pairs = value.as_array().ok_or_else(bad)?;
+    if pairs.is_empty() || pairs.len() > MAX_TAGS_PER_KEY {
+        return Err(bad());
+    }
+    pairs
+        .iter()
+        .map(|pair| {
+            let key = pair.get("TagKey").and_then(|k| k.as_str()).ok_or_else(bad)?;
+            let value = match pair.get("TagValue") {
+                None | Some(serde_json::Value::Null) => "",
+                Some(v) => v.as_str().ok_or_else(bad)?,
+            };
+            Tag::new(key, value).map_err(|_| bad())
+        })
+        .collect()
+}
+
+/// `TagKeys`: a JSON array of strings (`["k", …]`, as the API reference shows) or, as the SDK's
+/// documentation describes it, comma-separated keys; 1–20 of them.
+fn tag_keys(p: &Params) -> Result<Vec<String>, OpenApiError> {
+    let raw = p.required("TagKeys")?;
+    let keys: Vec<String> = if raw.trim_start().starts_with('[') {
+        serde_json::from_str(raw).map_err(|_| OpenApiError::invalid("TagKeys"))?
+    } else {
+        raw.split(',').map(|k| k.trim().to_owned()).collect()
+    };
+    if keys.is_empty() || keys.len() > MAX_TAGS_PER_KEY {
+        return Err(OpenApiError::invalid("TagKeys"));
+    }
+    for k in &keys {
+        validate_tag_key(k).map_err(|_| OpenApiError::invalid("TagKeys"))?;
+    }
+    Ok(keys)
 }
 
 fn alias(p: &Params) -> Result<AliasName, OpenApiError> {

@@ -18,6 +18,7 @@ pub struct Caller {
     key: ResolvedAccessKey,
     account: AccountId,
     region: String,
+    source_ip: IpAddr,
     context: ConditionContext,
 }
 
@@ -43,6 +44,7 @@ impl Caller {
             key,
             account,
             region: region.to_owned(),
+            source_ip,
             context,
         })
     }
@@ -59,6 +61,7 @@ impl Caller {
             KeyOwner::RamUser { user, .. } => Some(user.clone()),
         };
         EndUser::new(self.key.account.clone(), user, self.key.access_key_id.clone())
+            .map(|u| u.from_address(self.source_ip))
             .map_err(|_| OpenApiError::Internal)
     }
 

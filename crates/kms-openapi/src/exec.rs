@@ -332,24 +332,42 @@ pub async fn execute<A: KmsApi>(
                 .await?;
             Answer::new()
         }
-        Operation::Tags => {
-            return Err(OpenApiError::UnsupportedOperation(
-                "Tags (TagResource, UntagResource, ListResourceTags) are not stored by this service.",
-            ));
+        Operation::TagResource(key, tags) => {
+            let id = run.authorized("kms:TagResource", &key).await?;
+            api.tag_resource(account, &KeyRef::Id(id), &tags).await?;
+            Answer::new()
+        }
+        Operation::UntagResource(key, tag_keys) => {
+            let id = run.authorized("kms:UntagResource", &key).await?;
+            api.untag_resource(account, &KeyRef::Id(id), &tag_keys).await?;
+            Answer::new()
+        }
+        Operation::ListResourceTags(key) => {
+            let id = run.authorized("kms:ListResourceTags", &key).await?;
+            let (id, tags) = api.list_resource_tags(account, &KeyRef::Id(id)).await?;
+            let items: Vec<Value> = tags
+                .iter()
+                .map(|t| json!({"KeyId": id.as_str(), "TagKey": t.key, "TagValue": t.value}))
+                .collect();
+            object(json!({ "Tags": { "Tag": items } }))
         }
     })
 }
 
 /// One request's view of the service, for authorising on keys named by id or alias.
-struct Run<'a, A> {
+pub(crate) struct Run<'a, A> {
     api: &'a A,
     caller: &'a Caller,
 }
 
-impl<A: KmsApi> Run<'_, A> {
+impl<'a, A: KmsApi> Run<'a, A> {
+    pub(crate) fn new(api: &'a A, caller: &'a Caller) -> Self {
+        Self { api, caller }
+    }
+
     /// Authorises `action` on the key `key` names and returns its id. An alias is resolved first (a
     /// `DescribeKey` in the audit, made for the same end user), since RAM decides on the key's ARN.
-    async fn authorized(&self, action: &str, key: &KeyRef) -> Result<KeyId, OpenApiError> {
+    pub(crate) async fn authorized(&self, action: &str, key: &KeyRef) -> Result<KeyId, OpenApiError> {
         let id = match key {
             KeyRef::Id(id) => id.clone(),
             KeyRef::Alias(_) => self.api.describe_key(self.caller.account(), key).await?.key_id,

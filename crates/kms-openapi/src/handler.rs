@@ -163,16 +163,56 @@ impl<F: KmsForCaller> OpenApi<F> {
             return Err(OpenApiError::InvalidVersion);
         }
         let op = Operation::parse(&signed.action, &params)?;
-        let now = OffsetDateTime::from_unix_timestamp((self.clock)()).map_err(|_| OpenApiError::Internal)?;
         let agent = parts
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok());
-        let caller = Caller::new(signed.key, &self.config.region, peer.ip(), now, agent)?;
+        let (caller, api) = self.session(signed.key, peer, agent)?;
+        execute(&api, &caller, op, self.ciphertext_key).await
+    }
+
+    /// The authenticated caller behind `key`, and a crypto-service session bound to them as end user.
+    pub(crate) fn session(
+        &self,
+        key: ResolvedAccessKey,
+        peer: SocketAddr,
+        agent: Option<&str>,
+    ) -> Result<(Caller, F::Api), OpenApiError> {
+        let now = OffsetDateTime::from_unix_timestamp((self.clock)()).map_err(|_| OpenApiError::Internal)?;
+        let caller = Caller::new(key, &self.config.region, peer.ip(), now, agent)?;
         let api = self
             .kms
             .for_end_user(ServiceIdentity::Kms, Some(caller.end_user()?));
-        execute(&api, &caller, op, self.ciphertext_key).await
+        Ok((caller, api))
+    }
+
+    /// Reads the key id a ciphertext names.
+    pub(crate) fn ciphertext_key(&self) -> CiphertextKeyId {
+        self.ciphertext_key
+    }
+
+    /// Checks a signed time against the clock, then spends the nonce for the access key.
+    pub(crate) fn check_time_and_nonce(
+        &self,
+        access_key_id: &str,
+        timestamp: &str,
+        nonce: &str,
+    ) -> Result<(), OpenApiError> {
+        let skew = i64::try_from(self.config.max_clock_skew.as_secs()).unwrap_or(i64::MAX);
+        let signed_at = parse_timestamp(timestamp)?;
+        let now = (self.clock)();
+        check_skew(signed_at, now, skew)?;
+        if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN || !nonce.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(OpenApiError::invalid("SignatureNonce"));
+        }
+        match self.nonces.accept(access_key_id, nonce, signed_at, now, skew) {
+            Ok(()) => Ok(()),
+            Err(NonceRefused::Used) => Err(OpenApiError::NonceUsed),
+            Err(NonceRefused::Full) => {
+                tracing::warn!("nonce memory is full of live nonces; turning requests away");
+                Err(OpenApiError::Unavailable)
+            }
+        }
     }
 
     /// Verifies the signature, then the signed time, then spends the nonce.
@@ -183,7 +223,6 @@ impl<F: KmsForCaller> OpenApi<F> {
         body: &Bytes,
         access_key_id: &mut String,
     ) -> Result<Signed, OpenApiError> {
-        let skew = i64::try_from(self.config.max_clock_skew.as_secs()).unwrap_or(i64::MAX);
         let method = parts.method.as_str();
         let (signed, timestamp, nonce) = if let Some(authorization) = parts.headers.get(header::AUTHORIZATION)
         {
@@ -227,26 +266,11 @@ impl<F: KmsForCaller> OpenApi<F> {
         } else {
             return Err(OpenApiError::IncompleteSignature("The request is not signed."));
         };
-        let signed_at = parse_timestamp(&timestamp)?;
-        let now = (self.clock)();
-        check_skew(signed_at, now, skew)?;
-        if nonce.is_empty() || nonce.len() > MAX_NONCE_LEN {
-            return Err(OpenApiError::invalid("SignatureNonce"));
-        }
-        match self
-            .nonces
-            .accept(&signed.key.access_key_id, &nonce, signed_at, now, skew)
-        {
-            Ok(()) => Ok(signed),
-            Err(NonceRefused::Used) => Err(OpenApiError::NonceUsed),
-            Err(NonceRefused::Full) => {
-                tracing::warn!("nonce memory is full of live nonces; turning requests away");
-                Err(OpenApiError::Unavailable)
-            }
-        }
+        self.check_time_and_nonce(&signed.key.access_key_id, &timestamp, &nonce)?;
+        Ok(signed)
     }
 
-    async fn resolve(&self, access_key_id: &str) -> Result<ResolvedAccessKey, OpenApiError> {
+    pub(crate) async fn resolve(&self, access_key_id: &str) -> Result<ResolvedAccessKey, OpenApiError> {
         if access_key_id.is_empty()
             || access_key_id.len() > 128
             || !access_key_id.bytes().all(|b| b.is_ascii_graphic())

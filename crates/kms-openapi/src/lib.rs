@@ -9,9 +9,12 @@
 //! - `authorize` and `exec`: RAM decision on each key's ARN, then the [`cang_kms_api::KmsApi`] call
 //!   on a session bound to the end user, and Alibaba's JSON.
 //! - [`OpenApi`] ties them together per request; [`serve`] is the listener.
+//! - [`app`]: the gRPC API for applications (`cang.kms.app.v1.Kms`) over the same edge: signed
+//!   metadata instead of a signed HTTP request, the same RAM decisions, sessions and audit.
 
 pub mod acs3;
 pub mod action;
+pub mod app;
 mod authorize;
 mod error;
 mod exec;
@@ -22,6 +25,7 @@ pub mod rpc;
 mod server;
 
 pub use action::{API_VERSION, Operation};
+pub use app::{AppLimits, KmsApp, serve_app};
 pub use error::OpenApiError;
 pub use exec::{CiphertextKeyId, iso_time};
 pub use handler::{Clock, OpenApi, OpenApiConfig};

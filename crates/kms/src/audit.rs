@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::mpsc;
 
+use cang_kms_api::{AuditAnchor, AuditRecord, AuditVerification, EncryptionContext, KmsError};
 use cang_telemetry::{Metrics, attributes};
 
+use crate::keyring::{Keyring, internal};
 use crate::record::AuditEntry;
 use crate::store::Keystore;
 
@@ -121,6 +123,7 @@ impl AuditLog {
             key_id = %entry.key_id,
             key_version_id = %entry.key_version_id,
             context_digest = %entry.context_digest,
+            source = %entry.source,
             result = %entry.result,
             "key use"
         );
@@ -139,4 +142,48 @@ impl AuditLog {
             tracing::error!("audit writer has stopped");
         }
     }
+}
+
+/// Audit records with a sequence number above `after`, at most `limit` (clamped to 1–1000).
+pub(crate) async fn list(keyring: &Keyring, after: u64, limit: u32) -> Result<Vec<AuditRecord>, KmsError> {
+    let limit = limit.clamp(1, 1000) as usize;
+    let store = keyring.store.clone();
+    let rows = tokio::task::spawn_blocking(move || store.read_audit(after, limit))
+        .await
+        .map_err(|_| KmsError::Internal)?
+        .map_err(internal)?;
+    Ok(rows
+        .into_iter()
+        .map(|(sequence, e)| AuditRecord {
+            sequence,
+            time_unix_ms: e.time_unix_ms,
+            principal: e.principal,
+            end_user: e.end_user.map(Into::into),
+            account: e.account,
+            operation: e.operation,
+            key_id: e.key_id,
+            key_version_id: e.key_version_id,
+            context_digest: e.context_digest,
+            result: e.result,
+            source: e.source,
+            encryption_context: EncryptionContext(e.context),
+        })
+        .collect())
+}
+
+/// Walks the whole log's MAC chain (see `audit_chain`) on a blocking thread.
+pub(crate) async fn verify(
+    keyring: &Keyring,
+    anchor: Option<AuditAnchor>,
+) -> Result<AuditVerification, KmsError> {
+    let store = keyring.store.clone();
+    let verification = tokio::task::spawn_blocking(move || store.verify_audit(anchor))
+        .await
+        .map_err(|_| KmsError::Internal)?
+        .map_err(internal)?;
+    match &verification.failure {
+        None => tracing::info!(records = verification.records, "audit log verified intact"),
+        Some((sequence, why)) => tracing::warn!(sequence, why, "audit log verification failed"),
+    }
+    Ok(verification)
 }

@@ -243,6 +243,7 @@ impl Keyring {
             }],
             service: true,
             material_digest: None,
+            tags: std::collections::BTreeMap::new(),
         };
         self.commit(vec![Change::PutKey(rec.clone())]).await?;
         Ok(rec)

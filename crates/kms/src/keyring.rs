@@ -295,6 +295,7 @@ impl Keyring {
             versions,
             service: false,
             material_digest: None,
+            tags: std::collections::BTreeMap::new(),
         })
     }
 

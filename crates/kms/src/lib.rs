@@ -5,6 +5,7 @@
 //! (the Alibaba KMS OpenAPI) run beside the gRPC API on the same open keystore as [`Edge`]s.
 
 mod audit;
+mod audit_chain;
 mod blob;
 mod cipher;
 mod clock;
@@ -15,6 +16,7 @@ mod record;
 mod rootkey;
 mod session;
 mod store;
+mod tags;
 
 use std::future::Future;
 use std::net::SocketAddr;

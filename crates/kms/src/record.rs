@@ -154,6 +154,9 @@ pub(crate) struct KeyRecord {
     /// Hex SHA-256 of imported material, kept after `DeleteKeyMaterial` so a re-import must match.
     #[serde(default)]
     pub material_digest: Option<String>,
+    /// `TagResource` tags, by tag key; absent in records written before tags were kept.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl KeyRecord {
@@ -212,11 +215,13 @@ impl From<cang_kms_api::EndUser> for EndUserEntry {
 }
 
 impl From<EndUserEntry> for cang_kms_api::EndUser {
+    /// The address is kept in the record's `source`, not here.
     fn from(u: EndUserEntry) -> Self {
         Self {
             account: u.account,
             user: u.user,
             access_key_id: u.access_key_id,
+            source_ip: None,
         }
     }
 }
@@ -235,7 +240,13 @@ pub(crate) struct AuditEntry {
     pub key_id: String,
     pub key_version_id: String,
     pub context_digest: String,
+    /// The encryption context itself; absent in records written before contexts were kept.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub context: std::collections::BTreeMap<String, String>,
     pub result: String,
+    /// The request's address (the end user's, else the calling service's); absent in older records.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 /// An outstanding BYOK import token: the CMK it is for, the RSA wrapping key that unwraps the

@@ -1,13 +1,15 @@
 //! The keyring as seen by one caller: authorisation by certificate identity (administration is for the
 //! admin identity only) and an audit record for every operation, then the keyring call.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use cang_kms_api::{
-    AccountId, Alias, AliasName, AuditRecord, CreateKeyRequest, DataKey, Decrypted, EncryptionContext,
-    EndUser, ImportParameters, KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, KmsForCaller,
-    Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, WrappedDataKey, WrappedKey, current_end_user,
+    AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, CreateKeyRequest, DataKey,
+    Decrypted, EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyRef,
+    KeyVersion, KmsApi, KmsError, KmsForCaller, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite,
+    Tag, WrappedDataKey, WrappedKey, current_end_user,
 };
 use cang_telemetry::Metrics;
 use cang_tls::ServiceIdentity;
@@ -42,11 +44,20 @@ impl KmsForCaller for KmsService {
         self.for_end_user(caller, None)
     }
     fn for_end_user(&self, caller: ServiceIdentity, end_user: Option<EndUser>) -> KmsSession {
+        self.for_request(caller, end_user, None)
+    }
+    fn for_request(
+        &self,
+        caller: ServiceIdentity,
+        end_user: Option<EndUser>,
+        peer: Option<SocketAddr>,
+    ) -> KmsSession {
         KmsSession {
             keyring: self.keyring.clone(),
             audit: self.audit.clone(),
             caller,
             end_user,
+            peer,
         }
     }
 }
@@ -75,6 +86,8 @@ pub struct KmsSession {
     audit: AuditLog,
     caller: ServiceIdentity,
     end_user: Option<EndUser>,
+    /// The calling service's socket address (gRPC), recorded when the end user names none.
+    peer: Option<SocketAddr>,
 }
 
 /// What the audit record says about the key a result used.
@@ -104,6 +117,16 @@ impl KeyUse for ImportParameters {
 impl KeyUse for () {
     fn key_use(&self) -> (String, String) {
         (String::new(), String::new())
+    }
+}
+impl KeyUse for KeyId {
+    fn key_use(&self) -> (String, String) {
+        (self.to_string(), String::new())
+    }
+}
+impl KeyUse for (KeyId, Vec<Tag>) {
+    fn key_use(&self) -> (String, String) {
+        self.0.key_use()
     }
 }
 
@@ -143,6 +166,12 @@ impl KmsSession {
             ServiceIdentity::Kms => self.end_user.clone(),
             ServiceIdentity::Admin | ServiceIdentity::Meta => None,
         };
+        let source = end_user
+            .as_ref()
+            .and_then(|u| u.source_ip)
+            .or(self.peer.map(|p| p.ip()))
+            .map(|ip| ip.to_string())
+            .unwrap_or_default();
         self.audit
             .record(AuditEntry {
                 time_unix_ms: self.keyring.clock.now_ms(),
@@ -157,10 +186,12 @@ impl KmsSession {
                 },
                 key_version_id,
                 context_digest: ctx.map(EncryptionContext::digest_hex).unwrap_or_default(),
+                context: ctx.map(|c| c.0.clone()).unwrap_or_default(),
                 result: match &result {
                     Ok(_) => "ok".to_owned(),
                     Err(e) => e.code().to_owned(),
                 },
+                source,
             })
             .await;
         result
@@ -539,31 +570,64 @@ impl KmsApi for KmsSession {
         )
         .await
     }
+    async fn tag_resource(&self, account: &AccountId, key: &KeyRef, tags: &[Tag]) -> Result<(), KmsError> {
+        let fut = self.keyring.tag(account, key, tags);
+        self.run(
+            "TagResource",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+        .map(drop)
+    }
+    async fn untag_resource(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        tag_keys: &[String],
+    ) -> Result<(), KmsError> {
+        let fut = self.keyring.untag(account, key, tag_keys);
+        self.run(
+            "UntagResource",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+        .map(drop)
+    }
+    async fn list_resource_tags(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+    ) -> Result<(KeyId, Vec<Tag>), KmsError> {
+        let fut = async { self.keyring.tags(account, key) };
+        self.run(
+            "ListResourceTags",
+            Class::Read,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
     async fn list_audit_records(&self, after: u64, limit: u32) -> Result<Vec<AuditRecord>, KmsError> {
         if self.caller != ServiceIdentity::Admin {
             return Err(KmsError::AccessDenied);
         }
-        let limit = limit.clamp(1, 1000) as usize;
-        let store = self.keyring.store.clone();
-        let rows = tokio::task::spawn_blocking(move || store.read_audit(after, limit))
-            .await
-            .map_err(|_| KmsError::Internal)?
-            .map_err(crate::keyring::internal)?;
-        Ok(rows
-            .into_iter()
-            .map(|(sequence, e)| AuditRecord {
-                sequence,
-                time_unix_ms: e.time_unix_ms,
-                principal: e.principal,
-                end_user: e.end_user.map(Into::into),
-                account: e.account,
-                operation: e.operation,
-                key_id: e.key_id,
-                key_version_id: e.key_version_id,
-                context_digest: e.context_digest,
-                result: e.result,
-            })
-            .collect())
+        crate::audit::list(&self.keyring, after, limit).await
+    }
+    async fn verify_audit_log(&self, anchor: Option<AuditAnchor>) -> Result<AuditVerification, KmsError> {
+        if self.caller != ServiceIdentity::Admin {
+            return Err(KmsError::AccessDenied);
+        }
+        crate::audit::verify(&self.keyring, anchor).await
     }
 }
 

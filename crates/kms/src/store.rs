@@ -11,6 +11,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use zeroize::Zeroizing;
 
 use crate::StartupError;
+use crate::audit_chain::{ChainKey, ChainMac, GENESIS, Verifier};
 use crate::cipher::{self, NONCE_LEN};
 use crate::record::{self, AliasRecord, AuditEntry, ImportTokenRecord, KeyRecord, RecordError};
 use crate::rootkey::RootKey;
@@ -19,6 +20,8 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("keys");
 const ALIASES: TableDefinition<&str, &[u8]> = TableDefinition::new("aliases");
 const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// The MAC chain over the sealed audit records (see `audit_chain`), by sequence number.
+const AUDIT_CHAIN: TableDefinition<u64, &[u8]> = TableDefinition::new("audit_chain");
 /// Outstanding BYOK import tokens, keyed by the hex SHA-256 of the token (the token itself is never
 /// stored in the clear, not even as a table key).
 const IMPORT_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("import_tokens");
@@ -185,6 +188,8 @@ impl Keystore {
                     txn.open_table(ALIASES)
                         .map_err(|e| StartupError::Keystore(e.to_string()))?;
                     txn.open_table(AUDIT)
+                        .map_err(|e| StartupError::Keystore(e.to_string()))?;
+                    txn.open_table(AUDIT_CHAIN)
                         .map_err(|e| StartupError::Keystore(e.to_string()))?;
                     txn.open_table(IMPORT_TOKENS)
                         .map_err(|e| StartupError::Keystore(e.to_string()))?;
@@ -364,22 +369,85 @@ impl Keystore {
         txn.commit().map_err(db_err)
     }
 
-    /// Appends audit entries, numbered after the last one; returns the first sequence number used.
+    /// Appends audit entries, numbered after the last one, each sealed and linked into the MAC chain;
+    /// returns the first sequence number used.
     pub fn append_audit(&self, entries: &[AuditEntry]) -> Result<u64, StoreError> {
+        let chain = ChainKey::derive(self.root.bytes());
         let txn = self.db.begin_write().map_err(db_err)?;
         let first;
         {
             let mut t = txn.open_table(AUDIT).map_err(db_err)?;
+            let mut macs = txn.open_table(AUDIT_CHAIN).map_err(db_err)?;
             let last = t.last().map_err(db_err)?.map_or(0, |(k, _)| k.value());
+            // The chain goes on from the last MAC; a log without one (new, or written before the
+            // chain existed) starts it afresh.
+            let mut previous: ChainMac = match macs.last().map_err(db_err)? {
+                Some((_, v)) => ChainMac::try_from(v.value()).unwrap_or(GENESIS),
+                None => GENESIS,
+            };
             first = last + 1;
             for (i, e) in entries.iter().enumerate() {
                 let seq = first + i as u64;
                 let sealed = self.seal("audit", &seq.to_string(), &serde_json::to_vec(e)?)?;
+                previous = chain.link(seq, &previous, &sealed);
                 t.insert(seq, sealed.as_slice()).map_err(db_err)?;
+                macs.insert(seq, previous.as_slice()).map_err(db_err)?;
             }
         }
         txn.commit().map_err(db_err)?;
         Ok(first)
+    }
+
+    /// Walks every audit record in one read transaction: each must open under the root key and,
+    /// after the unchained prefix, carry the chain's MAC.
+    pub fn verify_audit(
+        &self,
+        anchor: Option<cang_kms_api::AuditAnchor>,
+    ) -> Result<cang_kms_api::AuditVerification, StoreError> {
+        let chain = ChainKey::derive(self.root.bytes());
+        let mut verifier = Verifier::new(&chain, anchor);
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let records = txn.open_table(AUDIT).map_err(db_err)?;
+        let macs = match txn.open_table(AUDIT_CHAIN) {
+            Ok(t) => Some(t),
+            Err(redb::TableError::TableDoesNotExist(_)) => None,
+            Err(e) => return Err(db_err(e)),
+        };
+        let mut mac_rows = match &macs {
+            Some(t) => Some(t.iter().map_err(db_err)?.peekable()),
+            None => None,
+        };
+        for row in records.iter().map_err(db_err)? {
+            let (k, v) = row.map_err(db_err)?;
+            let seq = k.value();
+            let mut mac = None;
+            if let Some(rows) = mac_rows.as_mut() {
+                while let Some(next) = rows.peek() {
+                    let at = match next {
+                        Ok((k, _)) => k.value(),
+                        Err(_) => u64::MAX,
+                    };
+                    if at > seq {
+                        break;
+                    }
+                    let (k, v) = rows.next().unwrap_or_else(|| unreachable!()).map_err(db_err)?;
+                    if at < seq {
+                        verifier.orphan_mac(k.value());
+                    } else {
+                        mac = Some(ChainMac::try_from(v.value()).unwrap_or(GENESIS));
+                    }
+                }
+            }
+            let opens = self.unseal("audit", &seq.to_string(), v.value()).is_ok();
+            verifier.record(seq, opens, v.value(), mac);
+        }
+        if let Some(rows) = mac_rows.as_mut() {
+            for row in rows {
+                let (k, _) = row.map_err(db_err)?;
+                verifier.orphan_mac(k.value());
+            }
+        }
+        Ok(verifier.finish())
     }
 
     /// Audit entries with sequence > `after`, at most `limit`.

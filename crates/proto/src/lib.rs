@@ -14,3 +14,7 @@
 )]
 
 include!(concat!(env!("OUT_DIR"), "/cang_protos.rs"));
+
+/// Encoded `FileDescriptorSet` of the public application API (`cang.kms.app.v1`), for gRPC reflection.
+pub const KMS_APP_FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/cang_kms_app_descriptor.bin"));

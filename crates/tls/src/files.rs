@@ -36,6 +36,13 @@ impl TlsFiles {
             .client_auth_optional(false))
     }
 
+    /// Server side for callers outside the instance (applications): present our certificate, ask for
+    /// none; callers authenticate inside the protocol instead.
+    pub fn public_server_config(&self) -> Result<ServerTlsConfig, TlsError> {
+        let (_, identity) = self.load()?;
+        Ok(ServerTlsConfig::new().identity(identity))
+    }
+
     /// Client side: trust only the CA and present our certificate.
     pub fn client_config(&self) -> Result<ClientTlsConfig, TlsError> {
         let (ca, identity) = self.load()?;

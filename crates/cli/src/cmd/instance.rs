@@ -168,6 +168,9 @@ pub struct InstanceState {
     /// Where the crypto service's KMS OpenAPI listens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_openapi: Option<SocketAddr>,
+    /// Where the crypto service's gRPC API for applications listens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_grpc: Option<SocketAddr>,
 }
 
 /// The SDK settings written to `credentials.env`.
@@ -183,6 +186,9 @@ pub struct Credentials {
     pub region: String,
     /// `KMS_ENDPOINT`: the KMS OpenAPI (absent from files written before it existed).
     pub kms_endpoint: Option<String>,
+    /// `KMS_GRPC_ENDPOINT` (`host:port`) and `KMS_GRPC_CA` (the CA certificate its TLS chains to):
+    /// the gRPC API for applications (absent from files written before it existed).
+    pub kms_grpc: Option<(String, String)>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -193,6 +199,7 @@ impl std::fmt::Debug for Credentials {
             .field("access_key_secret", &"[REDACTED]")
             .field("region", &self.region)
             .field("kms_endpoint", &self.kms_endpoint)
+            .field("kms_grpc", &self.kms_grpc)
             .finish()
     }
 }
@@ -207,12 +214,16 @@ impl Credentials {
         if let Some(kms) = &self.kms_endpoint {
             text.push_str(&format!("KMS_ENDPOINT={kms}\n"));
         }
+        if let Some((endpoint, ca)) = &self.kms_grpc {
+            text.push_str(&format!("KMS_GRPC_ENDPOINT={endpoint}\nKMS_GRPC_CA={ca}\n"));
+        }
         text
     }
 
     /// Parses `KEY=value` lines (blank lines and `#` comments ignored); all four keys are required.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let (mut endpoint, mut id, mut secret, mut region, mut kms) = (None, None, None, None, None);
+        let (mut grpc, mut grpc_ca) = (None, None);
         for line in text.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -227,6 +238,8 @@ impl Credentials {
                 "OSS_ACCESS_KEY_SECRET" => secret = Some(Zeroizing::new(value)),
                 "OSS_REGION" => region = Some(value),
                 "KMS_ENDPOINT" => kms = Some(value),
+                "KMS_GRPC_ENDPOINT" => grpc = Some(value),
+                "KMS_GRPC_CA" => grpc_ca = Some(value),
                 _ => {}
             }
         }
@@ -236,6 +249,7 @@ impl Credentials {
             access_key_secret: secret.context("OSS_ACCESS_KEY_SECRET missing")?,
             region: region.context("OSS_REGION missing")?,
             kms_endpoint: kms,
+            kms_grpc: grpc.zip(grpc_ca),
         })
     }
 }
@@ -282,6 +296,7 @@ mod tests {
             access_key_secret: Zeroizing::new("s3cr=t".into()),
             region: "cn-hangzhou".into(),
             kms_endpoint: Some("http://127.0.0.1:9310".into()),
+            kms_grpc: Some(("127.0.0.1:9311".into(), "/data/tls/ca.pem".into())),
         }
     }
 
@@ -299,7 +314,7 @@ mod tests {
         assert!(Credentials::parse(text).is_err());
         // KMS_ENDPOINT is optional: files from before the KMS OpenAPI still load.
         let old = "OSS_ENDPOINT=x\nOSS_ACCESS_KEY_ID=y\nOSS_ACCESS_KEY_SECRET=s\nOSS_REGION=z\n";
-        assert!(Credentials::parse(old).is_ok_and(|c| c.kms_endpoint.is_none()));
+        assert!(Credentials::parse(old).is_ok_and(|c| c.kms_endpoint.is_none() && c.kms_grpc.is_none()));
         assert!(Credentials::parse("garbage\n").is_err());
     }
 
@@ -399,6 +414,7 @@ mod tests {
             meta: None,
             gateway: Some("127.0.0.1:9000".parse()?),
             kms_openapi: Some("127.0.0.1:2".parse()?),
+            kms_grpc: Some("127.0.0.1:3".parse()?),
         };
         layout.save_state(&state)?;
         assert_eq!(layout.require_state()?, state);

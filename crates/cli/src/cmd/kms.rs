@@ -1,5 +1,6 @@
-//! `cang kms`: the crypto service as a process, optionally with the Alibaba KMS OpenAPI on a listener
-//! of its own (off unless `--openapi-listen` is given).
+//! `cang kms`: the crypto service as a process, optionally with the Alibaba KMS OpenAPI
+//! (`--openapi-listen`) and the gRPC API for applications (`--app-grpc-listen`), each on a listener of
+//! its own and both off unless asked for. They share one edge: access-key lookups, nonces and clock.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cang_kms::{Edge, KeyringConfig, KmsConfig, RootKey};
-use cang_kms_openapi::{OpenApi, OpenApiConfig, ServerLimits};
+use cang_kms_openapi::{AppLimits, OpenApi, OpenApiConfig, ServerLimits};
 use cang_meta_api::{MetaApi, MetaGrpcClient};
 use clap::Args;
 
@@ -44,6 +45,10 @@ pub struct KmsArgs {
     /// `--meta-endpoint`, where the callers' access keys are looked up.
     #[arg(long, env = "CANG_OPENAPI_LISTEN", requires = "meta_endpoint")]
     pub openapi_listen: Option<SocketAddr>,
+    /// Address serving the gRPC API for applications (`cang.kms.app.v1.Kms`, access-key-signed calls)
+    /// over TLS with this service's certificate; off when unset. Needs `--meta-endpoint`.
+    #[arg(long, env = "CANG_APP_GRPC_LISTEN", requires = "meta_endpoint")]
+    pub app_grpc_listen: Option<SocketAddr>,
     /// The metadata service (`host:port` or `https://host:port`), reached with this service's own
     /// certificate to authenticate OpenAPI callers.
     #[arg(long, env = "CANG_META_ENDPOINT")]
@@ -95,12 +100,26 @@ async fn run(args: KmsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The OpenAPI listener, bound now so that a taken port is reported before the keystore opens.
+/// The application edges (OpenAPI and gRPC), bound now so that a taken port is reported before the
+/// keystore opens.
 async fn openapi_edge(args: &KmsArgs) -> anyhow::Result<Vec<Edge>> {
-    let (Some(addr), Some(meta_endpoint)) = (args.openapi_listen, args.meta_endpoint.as_deref()) else {
+    let Some(meta_endpoint) = args.meta_endpoint.as_deref() else {
         return Ok(Vec::new());
     };
-    let listener = service::bind(addr).await?;
+    if args.openapi_listen.is_none() && args.app_grpc_listen.is_none() {
+        return Ok(Vec::new());
+    }
+    let openapi = match args.openapi_listen {
+        Some(addr) => Some(service::bind(addr).await?),
+        None => None,
+    };
+    let grpc = match args.app_grpc_listen {
+        Some(addr) => Some((
+            service::bind(addr).await?,
+            args.tls.files("kms")?.public_server_config()?,
+        )),
+        None => None,
+    };
     let tls = args.tls.files("kms")?.client_config()?;
     let meta: Arc<dyn MetaApi> = Arc::new(
         MetaGrpcClient::connect_lazy(meta_endpoint, tls)
@@ -112,15 +131,43 @@ async fn openapi_edge(args: &KmsArgs) -> anyhow::Result<Vec<Edge>> {
         max_clock_skew: Duration::from_secs(args.openapi_max_clock_skew_secs),
         ..OpenApiConfig::default()
     };
-    tracing::info!(addr = ?listener.local_addr().ok(), "kms openapi listening");
+    if let Some(l) = &openapi {
+        tracing::info!(addr = ?l.local_addr().ok(), "kms openapi listening");
+    }
+    if let Some((l, _)) = &grpc {
+        tracing::info!(addr = ?l.local_addr().ok(), "kms application gRPC listening");
+    }
     let edge: Edge = Box::new(move |service, stop| {
         let api = Arc::new(OpenApi::new(service, meta, cang_kms::ciphertext_key_id, config));
-        Box::pin(cang_kms_openapi::serve(
-            api,
-            listener,
-            ServerLimits::default(),
-            stop,
-        ))
+        Box::pin(async move {
+            let http = async {
+                if let Some(listener) = openapi {
+                    cang_kms_openapi::serve(
+                        Arc::clone(&api),
+                        listener,
+                        ServerLimits::default(),
+                        stop.clone(),
+                    )
+                    .await;
+                }
+            };
+            let app = async {
+                if let Some((listener, tls)) = grpc {
+                    let served = cang_kms_openapi::serve_app(
+                        Arc::clone(&api),
+                        tls,
+                        listener,
+                        AppLimits::default(),
+                        stop.clone(),
+                    )
+                    .await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "kms application gRPC stopped");
+                    }
+                }
+            };
+            tokio::join!(http, app);
+        })
     });
     Ok(vec![edge])
 }

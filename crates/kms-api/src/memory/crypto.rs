@@ -290,6 +290,7 @@ impl State {
                 versions: vec![new_version(spec, self.now)?],
                 service: true,
                 material_digest: None,
+                tags: std::collections::BTreeMap::new(),
             };
             self.keys.insert(id.to_owned(), key);
         }

@@ -47,6 +47,7 @@ pub(super) struct Key {
     pub service: bool,
     /// SHA-256 of imported material, kept after deletion so a re-import must match.
     pub material_digest: Option<[u8; 32]>,
+    pub tags: std::collections::BTreeMap<String, String>,
 }
 
 impl Key {
@@ -186,6 +187,7 @@ impl State {
             versions,
             service: false,
             material_digest: None,
+            tags: std::collections::BTreeMap::new(),
         })
     }
 

@@ -3,7 +3,7 @@
 //! as many pages as it takes to find `limit` matches.
 
 use anyhow::Context as _;
-use cang_kms_api::{AuditRecord, KmsApi};
+use cang_kms_api::{AuditRecord, AuditVerification, KmsApi};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -88,6 +88,55 @@ pub async fn find(
     Ok(found)
 }
 
+/// Prints what `audit verify` found; an error (non-zero exit) unless the log is intact.
+pub fn report_verification(json: bool, v: &AuditVerification) -> anyhow::Result<()> {
+    let head = v.head.map(|h| h.to_string());
+    if json {
+        let failure = v
+            .failure
+            .as_ref()
+            .map(|(sequence, why)| serde_json::json!({ "sequence": sequence, "problem": why }));
+        println!(
+            "{}",
+            serde_json::json!({
+                "intact": v.is_intact(),
+                "records": v.records,
+                "unchained": v.unchained,
+                "head": head,
+                "failure": failure,
+            })
+        );
+    } else {
+        match &v.failure {
+            None => {
+                println!("audit log intact: {} records", v.records);
+                if v.unchained > 0 {
+                    println!(
+                        "  the first {} were written before the log was chained: each opens under the root key, \
+                         but their order and completeness rest on their sequence numbers alone",
+                        v.unchained
+                    );
+                }
+            }
+            Some((sequence, why)) => {
+                println!("audit log NOT intact at record {sequence}: {why}");
+            }
+        }
+        if let Some(head) = &head {
+            println!("  head {head}");
+            println!(
+                "  keep it, and pass it as --anchor next time: removal at the end or a rollback then shows"
+            );
+        }
+    }
+    match &v.failure {
+        None => Ok(()),
+        Some((sequence, why)) => {
+            anyhow::bail!("the audit log fails verification at record {sequence}: {why}")
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,6 +154,8 @@ mod tests {
             key_version_id: "v1".into(),
             context_digest: String::new(),
             result: "ok".into(),
+            source: String::new(),
+            encryption_context: cang_kms_api::EncryptionContext::default(),
         }
     }
 
@@ -114,11 +165,13 @@ mod tests {
             account: "1001".into(),
             user: Some("alice".into()),
             access_key_id: "LTAIALICE".into(),
+            source_ip: None,
         };
         let root = EndUser {
             account: "1001".into(),
             user: None,
             access_key_id: "LTAIROOT".into(),
+            source_ip: None,
         };
         let by_alice = record("gateway", Some(alice), "Decrypt", "k1", 5_000);
         let by_root = record("gateway", Some(root), "GenerateDataKey", "k2", 9_000);

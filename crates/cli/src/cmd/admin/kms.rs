@@ -124,8 +124,12 @@ pub enum KmsCommand {
     },
     /// Delete imported key material (the key returns to PendingImport).
     DeleteKeyMaterial { key: String },
-    /// Show audit records of key use and administration, oldest first.
+    /// Show audit records of key use and administration, oldest first; `audit verify` checks the
+    /// log's MAC chain.
+    #[command(args_conflicts_with_subcommands = true)]
     Audit {
+        #[command(subcommand)]
+        check: Option<AuditCheck>,
         /// Only records after this sequence number.
         #[arg(long, default_value_t = 0)]
         after: u64,
@@ -151,6 +155,19 @@ pub enum KmsCommand {
         /// Only records before this time (RFC 3339 or Unix seconds).
         #[arg(long)]
         until: Option<String>,
+    },
+}
+
+/// `cang admin kms audit verify`.
+#[derive(Debug, Subcommand)]
+pub enum AuditCheck {
+    /// Check every record's seal and the MAC chain linking them; exits non-zero if anything was
+    /// removed, inserted, reordered or changed. Prints the head (`SEQUENCE:MAC`) to keep as an anchor.
+    Verify {
+        /// A head printed by an earlier verify: also proves nothing up to it was removed from the end,
+        /// rolled back or rewritten since.
+        #[arg(long)]
+        anchor: Option<cang_kms_api::AuditAnchor>,
     },
 }
 
@@ -402,6 +419,14 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
             metadata(ctx, &key)
         }
         KmsCommand::Audit {
+            check: Some(AuditCheck::Verify { anchor }),
+            ..
+        } => {
+            let v = kms.verify_audit_log(anchor).await.context("VerifyAuditLog")?;
+            super::audit::report_verification(ctx.json, &v)
+        }
+        KmsCommand::Audit {
+            check: None,
             after,
             limit,
             key,
@@ -435,6 +460,7 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
                 "OPERATION",
                 "KEY",
                 "RESULT",
+                "SOURCE",
             ]);
             for r in &records {
                 let (end_user, access_key) = match &r.end_user {
@@ -457,6 +483,11 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
                     r.operation.clone(),
                     r.key_id.clone(),
                     r.result.clone(),
+                    if r.source.is_empty() {
+                        "-".to_owned()
+                    } else {
+                        r.source.clone()
+                    },
                 ]);
             }
             table.print()

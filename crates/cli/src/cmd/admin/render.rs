@@ -89,6 +89,8 @@ pub fn audit_json(r: &AuditRecord) -> Value {
         "key_id": r.key_id,
         "key_version_id": r.key_version_id,
         "context_digest": r.context_digest,
+        "encryption_context": r.encryption_context.0,
+        "source": r.source,
         "result": r.result,
     })
 }

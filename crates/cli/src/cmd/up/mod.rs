@@ -1,4 +1,4 @@
-//! `cang up`: kms (with its KMS OpenAPI on), meta and gateway as child processes on loopback, from one
+//! `cang up`: kms (with its KMS OpenAPI and gRPC API for applications on), meta and gateway as child processes on loopback, from one
 //! data directory. The first start generates the root key, the dev PKI, the first account and its root
 //! access key; later starts reuse all of it.
 
@@ -79,6 +79,7 @@ async fn run(args: UpArgs) -> anyhow::Result<()> {
     state.kms = Some(loopback_port(state.kms)?);
     state.meta = Some(loopback_port(state.meta)?);
     state.kms_openapi = Some(loopback_port(state.kms_openapi)?);
+    state.kms_grpc = Some(loopback_port(state.kms_grpc)?);
     state.gateway = Some(gateway);
     dir.save_state(&state)?;
 
@@ -181,9 +182,10 @@ impl Up<'_> {
 
     async fn start(&mut self) -> Result<(), Stop> {
         let (kms, meta, gateway) = self.addresses()?;
-        let kms_openapi = self
+        let (kms_openapi, kms_grpc) = self
             .state
             .kms_openapi
+            .zip(self.state.kms_grpc)
             .ok_or_else(|| anyhow!("instance addresses were not assigned"))?;
         let dir = self.dir;
         let tls = os(dir.tls());
@@ -204,6 +206,8 @@ impl Up<'_> {
                 region.clone(),
                 "--openapi-listen".into(),
                 kms_openapi.to_string().into(),
+                "--app-grpc-listen".into(),
+                kms_grpc.to_string().into(),
                 "--meta-endpoint".into(),
                 meta.to_string().into(),
             ],
@@ -238,6 +242,10 @@ impl Up<'_> {
             provision::Published {
                 endpoint: endpoint.clone(),
                 kms_endpoint: format!("http://{kms_openapi}"),
+                kms_grpc: (
+                    kms_grpc.to_string(),
+                    dir.tls().join("ca.pem").display().to_string(),
+                ),
                 region: self.args.region.clone(),
             },
         );

@@ -20,6 +20,8 @@ pub struct Published {
     pub endpoint: String,
     /// `KMS_ENDPOINT`.
     pub kms_endpoint: String,
+    /// `KMS_GRPC_ENDPOINT` and `KMS_GRPC_CA`.
+    pub kms_grpc: (String, String),
     /// `OSS_REGION`.
     pub region: String,
 }
@@ -37,16 +39,19 @@ pub async fn ensure_credentials(
     let Published {
         endpoint,
         kms_endpoint,
+        kms_grpc,
         region,
     } = published;
     if let Some(mut existing) = dir.load_credentials()? {
         if existing.endpoint != endpoint
             || existing.region != region
             || existing.kms_endpoint.as_deref() != Some(kms_endpoint.as_str())
+            || existing.kms_grpc.as_ref() != Some(&kms_grpc)
         {
             existing.endpoint = endpoint;
             existing.region = region;
             existing.kms_endpoint = Some(kms_endpoint);
+            existing.kms_grpc = Some(kms_grpc);
             dir.save_credentials(&existing)?;
         }
         return Ok((existing, false));
@@ -76,6 +81,7 @@ pub async fn ensure_credentials(
         access_key_secret: key.access_key_secret,
         region,
         kms_endpoint: Some(kms_endpoint),
+        kms_grpc: Some(kms_grpc),
     };
     dir.save_credentials(&credentials)?;
     Ok((credentials, true))
@@ -88,11 +94,12 @@ pub fn banner(dir: &InstanceDir, credentials: &Credentials, created: bool, accou
     format!(
         "cang is up: {endpoint}  (region {region})\n\
          \x20 KMS OpenAPI    {kms}  (Alibaba KMS SDKs, protocol http)\n\
+         \x20 KMS gRPC       {grpc}  (cang.kms.app.v1 over TLS; CA certificate {grpc_ca})\n\
          \n\
          \x20 account        {account}{first}\n\
          \x20 access key id  {key}\n\
          \x20 credentials    {creds}  (OSS_ENDPOINT, OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, OSS_REGION, \
-         KMS_ENDPOINT)\n\
+         KMS_ENDPOINT, KMS_GRPC_ENDPOINT, KMS_GRPC_CA)\n\
          \x20 logs           {logs}\n\
          \x20 admin          cang admin --data-dir {root} kms list-keys\n\
          \n\
@@ -105,6 +112,8 @@ pub fn banner(dir: &InstanceDir, credentials: &Credentials, created: bool, accou
         endpoint = credentials.endpoint,
         region = credentials.region,
         kms = credentials.kms_endpoint.as_deref().unwrap_or("-"),
+        grpc = credentials.kms_grpc.as_ref().map_or("-", |(e, _)| e.as_str()),
+        grpc_ca = credentials.kms_grpc.as_ref().map_or("-", |(_, ca)| ca.as_str()),
         account = account.unwrap_or("-"),
         key = credentials.access_key_id,
         creds = dir.credentials().display(),
