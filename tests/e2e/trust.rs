@@ -479,4 +479,29 @@ async fn the_kms_audit_names_the_end_user_behind_each_key_use() {
         assert_eq!(account, cluster.account);
         assert_eq!(access_key_id, user.access_key_id);
     }
+    // The OSS caller's address, and the object the key was bound to.
+    let decrypt = records
+        .iter()
+        .rev()
+        .find(|r| {
+            r.operation == "Decrypt"
+                && r.end_user
+                    .as_ref()
+                    .is_some_and(|u| u.user.as_deref() == Some("auditee"))
+        })
+        .expect("a Decrypt record");
+    assert_eq!(decrypt.source, "127.0.0.1");
+    assert_eq!(
+        decrypt.encryption_context.0.get("bucket").map(String::as_str),
+        Some("audited"),
+        "{decrypt:?}"
+    );
+    // Administration is recorded with the admin's own socket address.
+    let admin_records: Vec<_> = records.iter().filter(|r| r.principal == "admin").collect();
+    assert!(
+        admin_records.iter().all(|r| r.source == "127.0.0.1"),
+        "{admin_records:#?}"
+    );
+    let verified = cluster.kms_admin.verify_audit_log(None).await.expect("verify");
+    assert!(verified.is_intact(), "{verified:?}");
 }

@@ -1,6 +1,7 @@
 """A `cang up` process for the SDK suites: start it on a free loopback port, wait until it serves, stop it; the
 admin calls the tests need; SDK clients pointed at it in both signature versions (oss-api.md §12). The instance's
-KMS OpenAPI endpoint (`KMS_ENDPOINT` of credentials.env) is recorded for the KMS suites.
+KMS OpenAPI endpoint (`KMS_ENDPOINT` of credentials.env) and its gRPC API (`KMS_GRPC_ENDPOINT`, `KMS_GRPC_CA`) are
+recorded for the KMS suites.
 """
 
 import contextlib
@@ -40,6 +41,8 @@ class CangInstance:
     region: str
     root: Credentials
     kms_endpoint: str = ""
+    kms_grpc_endpoint: str = ""
+    kms_grpc_ca: str = ""
 
     def admin(self, *args):
         """Run `cang admin --json ARGS…` against this instance and return the decoded JSON output."""
@@ -181,6 +184,8 @@ def running(binary, data_dir):
             region=env["OSS_REGION"],
             root=Credentials(env["OSS_ACCESS_KEY_ID"], env["OSS_ACCESS_KEY_SECRET"]),
             kms_endpoint=env.get("KMS_ENDPOINT", ""),
+            kms_grpc_endpoint=env.get("KMS_GRPC_ENDPOINT", ""),
+            kms_grpc_ca=env.get("KMS_GRPC_CA", ""),
         )
     finally:
         _stop(proc)

@@ -260,3 +260,20 @@ class Kms:
             "ListResourceTags", "list_resource_tags", M.ListResourceTagsRequest(key_id=key_id), KeyId=key_id
         )
 
+    def tag_resource(self, key_id, tags):
+        """`tags`: {key: value}, sent as Alibaba's JSON array of {TagKey, TagValue}."""
+        text = json.dumps([{"TagKey": k, "TagValue": v} for k, v in tags.items()])
+        return self.call(
+            "TagResource", "tag_resource", M.TagResourceRequest(key_id=key_id, tags=text), KeyId=key_id, Tags=text
+        )
+
+    def untag_resource(self, key_id, tag_keys):
+        text = json.dumps(list(tag_keys))
+        return self.call(
+            "UntagResource",
+            "untag_resource",
+            M.UntagResourceRequest(key_id=key_id, tag_keys=text),
+            KeyId=key_id,
+            TagKeys=text,
+        )
+

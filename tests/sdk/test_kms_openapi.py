@@ -153,5 +153,29 @@ def test_byok_import(kms):
     assert kms.decrypt(kms.encrypt(key_id, "byok")["CiphertextBlob"])["Plaintext"] == "byok"
 
 
-def test_tags_are_refused_as_unsupported(kms, key_id):
-    assert fails(kms.list_resource_tags, key_id) == (400, "Rejected.UnsupportedOperation")
+def tags_of(answer):
+    return {t["TagKey"]: t["TagValue"] for t in answer["Tags"]["Tag"]}
+
+
+def test_tags_are_kept_changed_and_removed(kms, key_id):
+    assert tags_of(kms.list_resource_tags(key_id)) == {}
+    kms.tag_resource(key_id, {"team": "storage", "env": "test", "部门": "存储"})
+    kms.tag_resource(key_id, {"env": "prod"})
+    listed = kms.list_resource_tags(key_id)
+    assert tags_of(listed) == {"team": "storage", "env": "prod", "部门": "存储"}
+    assert {t["KeyId"] for t in listed["Tags"]["Tag"]} == {key_id}
+    kms.untag_resource(key_id, ["team", "absent"])
+    assert tags_of(kms.list_resource_tags(key_id)) == {"env": "prod", "部门": "存储"}
+    # An alias reaches the same key.
+    alias = f"alias/tags-{uuid.uuid4().hex[:8]}"
+    kms.create_alias(alias, key_id)
+    assert tags_of(kms.list_resource_tags(alias)) == {"env": "prod", "部门": "存储"}
+
+
+def test_tags_are_bounded_and_validated(kms, key_id):
+    kms.tag_resource(key_id, {f"k{i}": "v" for i in range(20)})
+    assert fails(kms.tag_resource, key_id, {"one-more": "v"}) == (400, "InvalidParameter")
+    assert len(tags_of(kms.list_resource_tags(key_id))) == 20, "a refused call changes nothing"
+    assert fails(kms.tag_resource, key_id, {"acs:reserved": "v"}) == (400, "InvalidParameter")
+    assert fails(kms.tag_resource, key_id, {"k" * 129: "v"}) == (400, "InvalidParameter")
+    assert fails(kms.list_resource_tags, str(uuid.uuid4())) == (404, "Forbidden.KeyNotFound")

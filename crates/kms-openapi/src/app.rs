@@ -454,14 +454,16 @@ pub async fn serve_app<F: KmsForCaller>(
 ) -> Result<(), tonic::transport::Error> {
     let (health_reporter, health) = tonic_health::server::health_reporter();
     health_reporter.set_serving::<KmsServer<KmsApp<F>>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(cang_proto::KMS_APP_FILE_DESCRIPTOR_SET)
-        .build_v1();
-    let reflection = match reflection {
-        Ok(r) => Some(r),
-        Err(e) => {
+    // Reflection in both versions: grpcurl asks for v1, many clients (Python's among them) v1alpha.
+    let described = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(cang_proto::KMS_APP_FILE_DESCRIPTOR_SET)
+    };
+    let (reflection_v1, reflection_v1alpha) = match (described().build_v1(), described().build_v1alpha()) {
+        (Ok(v1), Ok(v1alpha)) => (Some(v1), Some(v1alpha)),
+        (Err(e), _) | (_, Err(e)) => {
             tracing::warn!(error = %e, "gRPC reflection is off: the API's descriptors do not load");
-            None
+            (None, None)
         }
     };
     let app = KmsApp::new(edge)
@@ -474,7 +476,8 @@ pub async fn serve_app<F: KmsForCaller>(
         .tcp_nodelay(true)
         .layer(cang_telemetry::GrpcServerLayer)
         .add_service(health)
-        .add_optional_service(reflection)
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha)
         .add_service(app)
         .serve_with_incoming_shutdown(cang_tls::incoming(listener), shutdown.cancelled_owned())
         .await
@@ -488,7 +491,11 @@ mod tests {
     fn signatures_bind_method_date_and_nonce() {
         let path = "/cang.kms.app.v1.Kms/Decrypt";
         let s = sign(b"secret", path, "2026-12-03T10:00:00Z", "n1");
-        assert_eq!(s.len(), 64);
+        // As `openssl dgst -sha256 -hmac secret` and Python's hmac compute it (docs/kms.md §5).
+        assert_eq!(
+            s,
+            "ba40543377064a3f13d71bb56385559353df33c977ad91309556e3e07096fb7b"
+        );
         assert!(verify(b"secret", path, "2026-12-03T10:00:00Z", "n1", &s).is_ok());
         for (secret, p, date, nonce) in [
             (&b"other"[..], path, "2026-12-03T10:00:00Z", "n1"),

@@ -135,7 +135,11 @@ mod tests {
             "acs:kms:cn-hangzhou:1234:alias/app"
         );
         assert_eq!(c.key_container(), "acs:kms:cn-hangzhou:1234:key");
-        assert_eq!(c.end_user()?, EndUser::new("1234", None, "LTAI1")?);
+        let from = IpAddr::from([127, 0, 0, 1]);
+        assert_eq!(
+            c.end_user()?,
+            EndUser::new("1234", None, "LTAI1")?.from_address(from)
+        );
         Ok(())
     }
 

@@ -11,6 +11,7 @@ mod cipher;
 mod clock;
 mod datakeys;
 mod import;
+mod key_use;
 mod keyring;
 mod record;
 mod rootkey;

@@ -343,4 +343,18 @@ mod tests {
             Err(RecordError::IdMismatch)
         ));
     }
+
+    #[test]
+    fn key_tags_round_trip_and_older_records_have_none() -> Result<(), Box<dyn std::error::Error>> {
+        let old = br#"{"id":"k","account":"1","description":"","spec":"Aliyun_AES_256","origin":"Aliyun_KMS",
+            "state":"Enabled","created":0,"delete_date":null,"material_expire":null,
+            "rotation_enabled":false,"rotation_interval":0,"versions":[],"service":false}"#;
+        let mut rec = decode_key("k", old)?;
+        assert!(rec.tags.is_empty());
+        assert!(!serde_json::to_string(&rec)?.contains("tags"));
+        rec.tags.insert("team".into(), "storage".into());
+        let back = decode_key("k", serde_json::to_string(&rec)?.as_bytes())?;
+        assert_eq!(back.tags.get("team").map(String::as_str), Some("storage"));
+        Ok(())
+    }
 }

@@ -15,6 +15,7 @@ use cang_telemetry::Metrics;
 use cang_tls::ServiceIdentity;
 
 use crate::audit::AuditLog;
+use crate::key_use::{KeyUse, Listed};
 use crate::keyring::Keyring;
 use crate::record::AuditEntry;
 
@@ -88,46 +89,6 @@ pub struct KmsSession {
     end_user: Option<EndUser>,
     /// The calling service's socket address (gRPC), recorded when the end user names none.
     peer: Option<SocketAddr>,
-}
-
-/// What the audit record says about the key a result used.
-trait KeyUse {
-    fn key_use(&self) -> (String, String);
-}
-
-macro_rules! key_use {
-    ($t:ty, $id:ident, $ver:ident) => {
-        impl KeyUse for $t {
-            fn key_use(&self) -> (String, String) {
-                (self.$id.to_string(), self.$ver.to_string())
-            }
-        }
-    };
-}
-key_use!(DataKey, key_id, key_version_id);
-key_use!(WrappedKey, key_id, key_version_id);
-key_use!(Decrypted, key_id, key_version_id);
-key_use!(KeyVersion, key_id, key_version_id);
-key_use!(KeyMetadata, key_id, primary_key_version);
-impl KeyUse for ImportParameters {
-    fn key_use(&self) -> (String, String) {
-        (self.key_id.to_string(), String::new())
-    }
-}
-impl KeyUse for () {
-    fn key_use(&self) -> (String, String) {
-        (String::new(), String::new())
-    }
-}
-impl KeyUse for KeyId {
-    fn key_use(&self) -> (String, String) {
-        (self.to_string(), String::new())
-    }
-}
-impl KeyUse for (KeyId, Vec<Tag>) {
-    fn key_use(&self) -> (String, String) {
-        self.0.key_use()
-    }
 }
 
 impl KmsSession {
@@ -628,13 +589,5 @@ impl KmsApi for KmsSession {
             return Err(KmsError::AccessDenied);
         }
         crate::audit::verify(&self.keyring, anchor).await
-    }
-}
-
-/// A listing: audited without a key.
-struct Listed<T>(T);
-impl<T> KeyUse for Listed<T> {
-    fn key_use(&self) -> (String, String) {
-        (String::new(), String::new())
     }
 }

@@ -464,3 +464,7 @@ impl Keystore {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+#[path = "audit_tamper_tests.rs"]
+mod audit_tamper_tests;

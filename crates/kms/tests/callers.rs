@@ -37,7 +37,11 @@ enum Op {
     GetParametersForImport,
     ImportKeyMaterial,
     DeleteKeyMaterial,
+    TagResource,
+    UntagResource,
+    ListResourceTags,
     ListAuditRecords,
+    VerifyAuditLog,
 }
 
 /// Who may call an operation.
@@ -75,7 +79,11 @@ const TABLE: &[(Op, Class)] = &[
     (Op::GetParametersForImport,          Class::Admin),
     (Op::ImportKeyMaterial,               Class::Admin),
     (Op::DeleteKeyMaterial,               Class::Admin),
+    (Op::TagResource,                     Class::Admin),
+    (Op::UntagResource,                   Class::Admin),
+    (Op::ListResourceTags,                Class::Gateway),
     (Op::ListAuditRecords,                Class::Admin),
+    (Op::VerifyAuditLog,                  Class::Admin),
 ];
 
 /// What one row needs, prepared by the admin: a key in the state the operation accepts, an alias of
@@ -183,7 +191,14 @@ async fn call(kms: &KmsGrpcClient, op: Op, f: &Fixture) -> Result<(), KmsError> 
             .await
             .map(drop),
         Op::DeleteKeyMaterial => kms.delete_key_material(&a, &f.external).await.map(drop),
+        Op::TagResource => {
+            kms.tag_resource(&a, &f.key, &[cang_kms_api::Tag::new("team", "storage")?])
+                .await
+        }
+        Op::UntagResource => kms.untag_resource(&a, &f.key, &["team".to_owned()]).await,
+        Op::ListResourceTags => kms.list_resource_tags(&a, &f.key).await.map(drop),
         Op::ListAuditRecords => kms.list_audit_records(0, 10).await.map(drop),
+        Op::VerifyAuditLog => kms.verify_audit_log(None).await.map(drop),
     }
 }
 

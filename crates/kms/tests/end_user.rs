@@ -21,6 +21,7 @@ fn alice() -> EndUser {
         account: acct().as_str().to_owned(),
         user: Some("alice".into()),
         access_key_id: "LTAI5tAliceKey".into(),
+        source_ip: None,
     }
 }
 
@@ -29,6 +30,7 @@ fn root() -> EndUser {
         account: acct().as_str().to_owned(),
         user: None,
         access_key_id: "LTAI5tRootKey".into(),
+        source_ip: None,
     }
 }
 

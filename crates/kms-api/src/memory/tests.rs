@@ -123,6 +123,7 @@ async fn the_call_log_names_the_end_user_and_a_malformed_one_is_refused() {
         account: "has space".into(),
         user: None,
         access_key_id: "LTAI".into(),
+        source_ip: None,
     };
     let refused = on_behalf_of(malformed, kms.describe_key(&account(), &default_key())).await;
     assert!(

@@ -50,4 +50,5 @@ conformance!(
     byok_import_lifecycle,
     list_keys_pages_in_creation_order,
     maintenance_rotates_and_purges,
+    tags_are_kept_per_key,
 );

@@ -306,3 +306,63 @@ pub async fn list_keys_pages_in_creation_order(s: &Subject) -> anyhow::Result<()
     );
     Ok(())
 }
+
+pub async fn tags_are_kept_per_key(s: &Subject) -> anyhow::Result<()> {
+    use cang_kms_api::{MAX_TAGS_PER_KEY, Tag};
+    let kms = s.kms();
+    let a = acct();
+    let key = new_key(kms, KeyOrigin::AliyunKms).await?;
+    let other = new_key(kms, KeyOrigin::AliyunKms).await?;
+    let id = match &key {
+        KeyRef::Id(id) => id.clone(),
+        KeyRef::Alias(_) => unreachable!("new_key names keys by id"),
+    };
+    assert_eq!(kms.list_resource_tags(&a, &key).await?, (id.clone(), Vec::new()));
+    kms.tag_resource(
+        &a,
+        &key,
+        &[Tag::new("team", "storage")?, Tag::new("env", "test")?],
+    )
+    .await?;
+    kms.tag_resource(&a, &key, &[Tag::new("env", "prod")?]).await?;
+    let expected = vec![Tag::new("env", "prod")?, Tag::new("team", "storage")?];
+    assert_eq!(kms.list_resource_tags(&a, &key).await?, (id.clone(), expected));
+    // Through an alias, the same key; the other key is untouched.
+    kms.create_alias(&a, &alias("tagged")?, &key).await?;
+    let via_alias = kms
+        .list_resource_tags(&a, &KeyRef::Alias(alias("tagged")?))
+        .await?;
+    assert_eq!(via_alias.0, id);
+    assert_eq!(kms.list_resource_tags(&a, &other).await?.1, Vec::new());
+    kms.untag_resource(&a, &key, &["team".to_owned(), "absent".to_owned()])
+        .await?;
+    assert_eq!(
+        kms.list_resource_tags(&a, &key).await?.1,
+        vec![Tag::new("env", "prod")?]
+    );
+    // At most MAX_TAGS_PER_KEY, and a refused call changes nothing.
+    let many = (0..MAX_TAGS_PER_KEY)
+        .map(|i| Tag::new(format!("k{i}"), "v"))
+        .collect::<Result<Vec<_>, _>>()?;
+    assert!(matches!(
+        kms.tag_resource(&a, &key, &many).await,
+        Err(KmsError::InvalidArgument(_))
+    ));
+    assert_eq!(kms.list_resource_tags(&a, &key).await?.1.len(), 1);
+    assert!(matches!(
+        kms.untag_resource(&a, &key, &["acs:x".to_owned()]).await,
+        Err(KmsError::InvalidArgument(_))
+    ));
+    // Unknown and foreign keys are not found.
+    let unknown = KeyRef::Id(KeyId::new("00000000-0000-4000-8000-000000000000")?);
+    assert_eq!(
+        kms.list_resource_tags(&a, &unknown).await.map(drop),
+        Err(KmsError::KeyNotFound)
+    );
+    assert_eq!(
+        kms.tag_resource(&other_acct(), &key, &[Tag::new("x", "y")?])
+            .await,
+        Err(KmsError::KeyNotFound)
+    );
+    Ok(())
+}
