@@ -216,6 +216,36 @@ fn cmk_lifecycle_and_byok_import_round_trip() -> anyhow::Result<()> {
     assert!(filtered(&["--until", "4102444800", "--operation", "CreateKey"])?.len() >= 2);
     let one = admin_json(&dir, &["kms", "audit", "--limit", "1", "--principal", "admin"])?;
     assert_eq!(one.as_array().map(Vec::len), Some(1));
+
+    // The chain verifies; its head is an anchor; a wrong or future anchor fails with a non-zero exit.
+    let verified = admin_json(&dir, &["kms", "audit", "verify"])?;
+    assert_eq!(verified["intact"], true, "{verified}");
+    let head = text(&verified, "head");
+    let (seq, mac) = head.split_once(':').unwrap_or_default();
+    assert_eq!(mac.len(), 64, "{head}");
+    let printed = admin(&dir, &["kms", "audit", "verify", "--anchor", &head])?;
+    assert!(printed.status.success());
+    let out = String::from_utf8_lossy(&printed.stdout);
+    assert!(
+        out.starts_with("audit log intact:") && out.contains(&head),
+        "{out}"
+    );
+    let wrong = format!("{seq}:{}", "0".repeat(64));
+    let refused = admin(&dir, &["kms", "audit", "verify", "--anchor", &wrong])?;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains(&format!("record {seq}")),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let future = format!("{}:{mac}", seq.parse::<u64>()? + 1_000_000);
+    assert!(
+        !admin(&dir, &["kms", "audit", "verify", "--anchor", &future])?
+            .status
+            .success()
+    );
+    let malformed = admin(&dir, &["kms", "audit", "verify", "--anchor", "12:zz"])?;
+    assert!(!malformed.status.success());
     Ok(())
 }
 

@@ -96,38 +96,31 @@ pub fn report_verification(json: bool, v: &AuditVerification) -> anyhow::Result<
             .failure
             .as_ref()
             .map(|(sequence, why)| serde_json::json!({ "sequence": sequence, "problem": why }));
-        println!(
-            "{}",
-            serde_json::json!({
-                "intact": v.is_intact(),
-                "records": v.records,
-                "unchained": v.unchained,
-                "head": head,
-                "failure": failure,
-            })
-        );
+        crate::cmd::output::json(&serde_json::json!({
+            "intact": v.is_intact(),
+            "records": v.records,
+            "unchained": v.unchained,
+            "head": head,
+            "failure": failure,
+        }))?;
     } else {
-        match &v.failure {
-            None => {
-                println!("audit log intact: {} records", v.records);
-                if v.unchained > 0 {
-                    println!(
-                        "  the first {} were written before the log was chained: each opens under the root key, \
-                         but their order and completeness rest on their sequence numbers alone",
-                        v.unchained
-                    );
-                }
-            }
-            Some((sequence, why)) => {
-                println!("audit log NOT intact at record {sequence}: {why}");
-            }
+        let mut text = match &v.failure {
+            None => format!("audit log intact: {} records", v.records),
+            Some((sequence, why)) => format!("audit log NOT intact at record {sequence}: {why}"),
+        };
+        if v.failure.is_none() && v.unchained > 0 {
+            text.push_str(&format!(
+                "\n  the first {} were written before the log was chained: each opens under the root key, \
+                 but their order and completeness rest on their sequence numbers alone",
+                v.unchained
+            ));
         }
         if let Some(head) = &head {
-            println!("  head {head}");
-            println!(
-                "  keep it, and pass it as --anchor next time: removal at the end or a rollback then shows"
-            );
+            text.push_str(&format!(
+                "\n  head {head}\n  keep it, and pass it as --anchor next time: removal at the end or a rollback then shows"
+            ));
         }
+        crate::cmd::output::line(&text)?;
     }
     match &v.failure {
         None => Ok(()),
