@@ -83,3 +83,40 @@ impl AuditVerification {
         self.failure.is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn anchors_print_and_parse_back() {
+        let anchor = AuditAnchor {
+            sequence: 18_342,
+            mac: [0xab; 32],
+        };
+        let text = anchor.to_string();
+        assert_eq!(text, format!("18342:{}", "ab".repeat(32)));
+        assert_eq!(text.parse::<AuditAnchor>(), Ok(anchor));
+        for bad in [
+            "",
+            "18342",
+            ":ab",
+            "x:ab",
+            "1:abc",
+            "1:ab",
+            &format!("1:{}", "zz".repeat(32)),
+        ] {
+            assert!(bad.parse::<AuditAnchor>().is_err(), "{bad:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn anchor_parsing_never_panics(raw in ".{0,80}") {
+            if let Ok(anchor) = raw.parse::<AuditAnchor>() {
+                prop_assert_eq!(anchor.to_string().parse::<AuditAnchor>(), Ok(anchor));
+            }
+        }
+    }
+}

@@ -306,12 +306,14 @@ mod tests {
             account in proptest::collection::vec(any::<u8>(), 0..200),
             user in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..200)),
             key in proptest::collection::vec(any::<u8>(), 0..200),
+            address in proptest::option::of(proptest::collection::vec(any::<u8>(), 0..48)),
         ) {
             let mut md = MetadataMap::new();
             for (name, bytes) in [
                 (END_USER_ACCOUNT_METADATA, Some(account)),
                 (END_USER_USER_METADATA, user),
                 (END_USER_ACCESS_KEY_ID_METADATA, Some(key)),
+                (END_USER_SOURCE_IP_METADATA, address),
             ] {
                 if let Some(v) = bytes.and_then(|b| AsciiMetadataValue::try_from(b.as_slice()).ok()) {
                     md.insert(name, v);

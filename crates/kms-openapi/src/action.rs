@@ -434,7 +434,90 @@ mod tests {
         Ok(())
     }
 
+    fn form(pairs: &[(&str, &str)]) -> Params {
+        let raw: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)
+                )
+            })
+            .collect();
+        params(&raw.join("&")).unwrap_or_else(|_| unreachable!("valid test parameters"))
+    }
+
+    #[test]
+    fn tags_parse_as_alibaba_sends_them() -> Result<(), OpenApiError> {
+        let op = Operation::parse(
+            "TagResource",
+            &form(&[
+                ("KeyId", "k"),
+                (
+                    "Tags",
+                    r#"[{"TagKey":"team","TagValue":"storage"},{"TagKey":"empty"}]"#,
+                ),
+            ]),
+        )?;
+        let Operation::TagResource(_, tags) = op else {
+            return Err(OpenApiError::Internal);
+        };
+        assert_eq!(
+            tags.iter()
+                .map(|t| (t.key.as_str(), t.value.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("team", "storage"), ("empty", "")]
+        );
+        for keys in [r#"["a","b"]"#, "a,b", " a , b "] {
+            let op = Operation::parse("UntagResource", &form(&[("KeyId", "k"), ("TagKeys", keys)]))?;
+            assert_eq!(
+                op,
+                Operation::UntagResource(
+                    KeyRef::parse("k").map_err(|_| OpenApiError::Internal)?,
+                    vec!["a".into(), "b".into()]
+                ),
+                "{keys}"
+            );
+        }
+        for bad in [
+            "",
+            "[]",
+            "{}",
+            r#"[{"TagValue":"v"}]"#,
+            r#"[{"TagKey":1}]"#,
+            r#"[{"TagKey":"acs:x","TagValue":"v"}]"#,
+            r#"[{"TagKey":"k","TagValue":2}]"#,
+        ] {
+            assert_eq!(
+                Operation::parse("TagResource", &form(&[("KeyId", "k"), ("Tags", bad)])),
+                Err(if bad.is_empty() {
+                    OpenApiError::MissingParameter("Tags".into())
+                } else {
+                    OpenApiError::invalid("Tags")
+                }),
+                "{bad}"
+            );
+        }
+        let many: Vec<String> = (0..21).map(|i| format!(r#"{{"TagKey":"k{i}"}}"#)).collect();
+        let many = format!("[{}]", many.join(","));
+        assert_eq!(
+            Operation::parse("TagResource", &form(&[("KeyId", "k"), ("Tags", &many)])),
+            Err(OpenApiError::invalid("Tags"))
+        );
+        assert_eq!(
+            Operation::parse("UntagResource", &form(&[("KeyId", "k"), ("TagKeys", "a,,b")])),
+            Err(OpenApiError::invalid("TagKeys"))
+        );
+        Ok(())
+    }
+
     proptest! {
+        #[test]
+        fn tag_parameters_never_panic(tags in ".{0,200}", keys in ".{0,200}") {
+            let _ = Operation::parse("TagResource", &form(&[("KeyId", "k"), ("Tags", &tags)]));
+            let _ = Operation::parse("UntagResource", &form(&[("KeyId", "k"), ("TagKeys", &keys)]));
+        }
+
         #[test]
         fn parsing_any_action_never_panics(
             action in "[A-Za-z]{0,30}",
@@ -443,7 +526,8 @@ mod tests {
             if let Ok(p) = params(&raw) {
                 let _ = Operation::parse(&action, &p);
                 for name in ["CreateKey", "Encrypt", "Decrypt", "ReEncrypt", "ImportKeyMaterial", "ListKeys",
-                             "UpdateRotationPolicy", "GenerateDataKey", "ScheduleKeyDeletion"] {
+                             "UpdateRotationPolicy", "GenerateDataKey", "ScheduleKeyDeletion", "TagResource",
+                             "UntagResource", "ListResourceTags"] {
                     let _ = Operation::parse(name, &p);
                 }
             }

@@ -424,6 +424,8 @@ impl<F: KmsForCaller> Kms for KmsApp<F> {
 /// Limits of the application listener.
 #[derive(Debug, Clone)]
 pub struct AppLimits {
+    /// Connections open at once; a connection beyond it is closed as soon as it is accepted.
+    pub max_connections: usize,
     /// Streams served at once per connection.
     pub max_concurrent_streams: u32,
     /// How long one call may take before it is cancelled.
@@ -435,6 +437,7 @@ pub struct AppLimits {
 impl Default for AppLimits {
     fn default() -> Self {
         Self {
+            max_connections: 1024,
             max_concurrent_streams: 256,
             call_timeout: Duration::from_secs(30),
             max_message_bytes: 64 << 10,
@@ -473,14 +476,99 @@ pub async fn serve_app<F: KmsForCaller>(
         .tls_config(tls)?
         .timeout(limits.call_timeout)
         .max_concurrent_streams(limits.max_concurrent_streams)
-        .tcp_nodelay(true)
+        // A peer that stops answering (gone, or holding the connection) is dropped, freeing its slot.
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
         .layer(cang_telemetry::GrpcServerLayer)
         .add_service(health)
         .add_optional_service(reflection_v1)
         .add_optional_service(reflection_v1alpha)
         .add_service(app)
-        .serve_with_incoming_shutdown(cang_tls::incoming(listener), shutdown.cancelled_owned())
+        .serve_with_incoming_shutdown(
+            capped::incoming(listener, limits.max_connections),
+            shutdown.cancelled_owned(),
+        )
         .await
+}
+
+/// Accepted connections, at most a given number open at once.
+mod capped {
+    use std::pin::Pin;
+    use std::sync::Arc;
+    use std::task::{Context, Poll};
+    use std::time::Duration;
+
+    use futures::Stream;
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+    use tokio::net::{TcpListener, TcpStream};
+    use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+    use tonic::transport::server::{Connected, TcpConnectInfo};
+
+    /// A connection holding one of the listener's slots until it closes.
+    pub(super) struct Capped {
+        io: TcpStream,
+        _slot: OwnedSemaphorePermit,
+    }
+
+    impl Connected for Capped {
+        type ConnectInfo = TcpConnectInfo;
+        fn connect_info(&self) -> TcpConnectInfo {
+            self.io.connect_info()
+        }
+    }
+
+    impl AsyncRead for Capped {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Capped {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        }
+        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+        }
+    }
+
+    /// The listener's connections with `TCP_NODELAY`; one beyond `max` open is closed at once (and
+    /// logged), so a flood of idle connections cannot grow without bound.
+    pub(super) fn incoming(listener: TcpListener, max: usize) -> impl Stream<Item = std::io::Result<Capped>> {
+        let slots = Arc::new(Semaphore::new(max.max(1)));
+        futures::stream::unfold((listener, slots), |(listener, slots)| async move {
+            loop {
+                match listener.accept().await {
+                    Ok((io, peer)) => {
+                        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+                            tracing::warn!(%peer, "kms application gRPC: connection limit reached; closed a new one");
+                            continue;
+                        };
+                        if let Err(e) = io.set_nodelay(true) {
+                            tracing::debug!(error = %e, "TCP_NODELAY refused");
+                        }
+                        return Some((Ok(Capped { io, _slot: slot }), (listener, slots)));
+                    }
+                    Err(e) => {
+                        // Out of descriptors or a reset before accept: wait a moment rather than spin.
+                        tracing::warn!(error = %e, "kms application gRPC: accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        })
+    }
 }
 
 #[cfg(test)]
