@@ -66,6 +66,16 @@ class CangInstance:
         accounts = self.admin("account", "list")
         return min(accounts, key=lambda a: (a["created_ms"], a["id"]))["id"]
 
+    def audit_records(self):
+        """Every record of the crypto service's audit log, oldest first (paged as `cang admin kms audit` pages)."""
+        records, after = [], 0
+        while True:
+            page = self.admin("kms", "audit", "--after", str(after), "--limit", "1000")
+            records += page
+            if len(page) < 1000:
+                return records
+            after = page[-1]["sequence"]
+
     def ram_user(self, statements, tmp_path):
         """A new RAM user with one policy made of `statements`; returns the user's access key."""
         name = f"u{uuid.uuid4().hex[:12]}"

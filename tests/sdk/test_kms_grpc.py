@@ -255,7 +255,7 @@ def test_key_use_is_audited_with_the_end_user_and_address_and_the_log_verifies(s
     while True:
         mine = [
             r
-            for r in audit_records(cang)
+            for r in cang.audit_records()
             if r["operation"] == "GenerateDataKey" and (r.get("end_user") or {}).get("access_key_id") == creds.access_key_id
         ]
         if mine or time.monotonic() > deadline:
@@ -272,12 +272,3 @@ def test_key_use_is_audited_with_the_end_user_and_address_and_the_log_verifies(s
     again = cang.admin("kms", "audit", "verify", "--anchor", verified["head"])
     assert again["intact"] is True
 
-
-def audit_records(cang):
-    records, after = [], 0
-    while True:
-        page = cang.admin("kms", "audit", "--after", str(after), "--limit", "1000")
-        records += page
-        if len(page) < 1000:
-            return records
-        after = page[-1]["sequence"]

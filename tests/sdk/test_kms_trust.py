@@ -227,7 +227,7 @@ def test_key_use_is_audited_with_the_end_user(cang, tmp_path, shared_key):
     while time.monotonic() < deadline:
         mine = [
             r
-            for r in all_audit_records(cang)
+            for r in cang.audit_records()
             if r["operation"] == "GenerateDataKey" and (r.get("end_user") or {}).get("access_key_id") == creds.access_key_id
         ]
         if mine:
@@ -239,12 +239,3 @@ def test_key_use_is_audited_with_the_end_user(cang, tmp_path, shared_key):
         time.sleep(0.2)
     pytest.fail("no audit record names the RAM user's access key")
 
-
-def all_audit_records(cang):
-    records, after = [], 0
-    while True:
-        page = cang.admin("kms", "audit", "--after", str(after), "--limit", "1000")
-        records += page
-        if len(page) < 1000:
-            return records
-        after = page[-1]["sequence"]

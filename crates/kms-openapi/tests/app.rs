@@ -2,16 +2,17 @@
 //! store behind the edge, calls signed with `app::sign` through tonic's generated client. Envelope round
 //! trip and audit, a signature bound to its method, and the connection cap freeing its slots.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cang_kms::{KeyringConfig, KmsService, SystemClock};
+use cang_kms::KmsService;
 use cang_kms_api::{AccountId, CreateKeyRequest, KeyOrigin, KeySpec, KmsApi, KmsForCaller, RotationPolicy};
 use cang_kms_openapi::app::{self, AppLimits};
-use cang_kms_openapi::{OpenApi, OpenApiConfig, iso_time};
-use cang_meta::MetaService;
-use cang_meta_api::{IdentityStore, MetaApi, MetaForCaller};
+use cang_kms_openapi::iso_time;
+use cang_meta_api::{IdentityStore, MetaForCaller};
 use cang_proto::cang::kms::app::v1 as pb;
 use cang_proto::cang::kms::app::v1::kms_client::KmsClient;
 use cang_tls::{ServiceIdentity, TlsFiles};
@@ -39,16 +40,8 @@ impl Drop for Served {
 
 async fn serve(limits: AppLimits) -> anyhow::Result<Served> {
     let dir = tempfile::tempdir()?;
-    let root = dir.path().join("root.key");
-    cang_kms::RootKey::generate(&root)?;
     cang_tls::write_dev_pki(&dir.path().join("tls"))?;
-    let kms = cang_kms::open_service(
-        &dir.path().join("kms"),
-        &root,
-        Arc::new(SystemClock),
-        KeyringConfig::default(),
-    )?;
-    let meta = MetaService::new(cang_meta::open_store(&dir.path().join("meta"))?);
+    let (kms, meta) = common::services(dir.path())?;
     let admin_meta = meta.for_caller(ServiceIdentity::Admin);
     admin_meta.create_account(ACCOUNT, "test").await?;
     let admin_kms = kms.for_caller(ServiceIdentity::Admin);
@@ -64,13 +57,7 @@ async fn serve(limits: AppLimits) -> anyhow::Result<Served> {
         .await?
         .key_id
         .to_string();
-    let edge_meta: Arc<dyn MetaApi> = Arc::new(meta.for_caller(ServiceIdentity::Kms));
-    let edge = Arc::new(OpenApi::new(
-        Arc::clone(&kms),
-        edge_meta,
-        cang_kms::ciphertext_key_id,
-        OpenApiConfig::default(),
-    ));
+    let edge = Arc::new(common::edge(&kms, &meta));
     let tls = TlsFiles::in_dir(&dir.path().join("tls"), "kms").public_server_config()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -3,18 +3,20 @@
 //! both ways and handed to the edge. Envelope round trip, replay, skew, RAM refusal, another account's
 //! key, and the audit naming the end user.
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use cang_kms::{KeyringConfig, KmsService, SystemClock};
+use cang_kms::KmsService;
 use cang_kms_api::{AccountId, KmsApi, KmsForCaller};
 use cang_kms_openapi::params::{Pairs, Params, percent_encode};
-use cang_kms_openapi::{OpenApi, OpenApiConfig, acs3, rpc};
+use cang_kms_openapi::{OpenApi, acs3, rpc};
 use cang_meta::MetaService;
-use cang_meta_api::{IdentityStore, MetaApi, MetaForCaller};
+use cang_meta_api::{IdentityStore, MetaForCaller};
 use cang_tls::ServiceIdentity;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -38,22 +40,8 @@ struct Creds {
 impl Fixture {
     fn new() -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
-        let root = dir.path().join("root.key");
-        cang_kms::RootKey::generate(&root)?;
-        let kms = cang_kms::open_service(
-            &dir.path().join("kms"),
-            &root,
-            Arc::new(SystemClock),
-            KeyringConfig::default(),
-        )?;
-        let meta = MetaService::new(cang_meta::open_store(&dir.path().join("meta"))?);
-        let edge_meta: Arc<dyn MetaApi> = Arc::new(meta.for_caller(ServiceIdentity::Kms));
-        let api = OpenApi::new(
-            Arc::clone(&kms),
-            edge_meta,
-            cang_kms::ciphertext_key_id,
-            OpenApiConfig::default(),
-        );
+        let (kms, meta) = common::services(dir.path())?;
+        let api = common::edge(&kms, &meta);
         Ok(Self {
             _dir: dir,
             kms,
