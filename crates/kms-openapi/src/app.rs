@@ -167,13 +167,13 @@ impl<F: KmsForCaller> KmsApp<F> {
         let date = entry(md, DATE_METADATA)?;
         let nonce = entry(md, NONCE_METADATA)?;
         let signature = entry(md, SIGNATURE_METADATA)?;
-        let key = self.edge.resolve(access_key_id).await?;
-        let path = format!("/{SERVICE_NAME}/{method}");
-        verify(key.secret.as_bytes(), &path, date, nonce, signature)?;
-        self.edge.check_time_and_nonce(&key.access_key_id, date, nonce)?;
         let peer = request
             .remote_addr()
             .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let key = self.edge.resolve(access_key_id, peer).await?;
+        let path = format!("/{SERVICE_NAME}/{method}");
+        verify(key.secret.as_bytes(), &path, date, nonce, signature)?;
+        self.edge.check_time_and_nonce(&key.access_key_id, date, nonce)?;
         let agent = md.get("user-agent").and_then(|v| v.to_str().ok());
         let (caller, api) = self.edge.session(key, peer, agent)?;
         Ok(Opened { caller, api })

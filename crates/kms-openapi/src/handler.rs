@@ -157,7 +157,9 @@ impl<F: KmsForCaller> OpenApi<F> {
             return Err(OpenApiError::UnsupportedHttpMethod);
         }
         let params = read_params(parts, body)?;
-        let signed = self.authenticate(parts, &params, body, access_key_id).await?;
+        let signed = self
+            .authenticate(parts, &params, body, peer, access_key_id)
+            .await?;
         action.clone_from(&signed.action);
         if signed.version != API_VERSION {
             return Err(OpenApiError::InvalidVersion);
@@ -221,6 +223,7 @@ impl<F: KmsForCaller> OpenApi<F> {
         parts: &Parts,
         params: &Params,
         body: &Bytes,
+        peer: SocketAddr,
         access_key_id: &mut String,
     ) -> Result<Signed, OpenApiError> {
         let method = parts.method.as_str();
@@ -238,7 +241,7 @@ impl<F: KmsForCaller> OpenApi<F> {
             };
             acs3::check_coverage(&req, &auth)?;
             access_key_id.clone_from(&auth.access_key_id);
-            let key = self.resolve(&auth.access_key_id).await?;
+            let key = self.resolve(&auth.access_key_id, peer).await?;
             acs3::verify(&req, &auth, body, key.secret.as_bytes())?;
             let header = |name: &str| -> Result<String, OpenApiError> {
                 let v = parts.headers.get(name).and_then(|v| v.to_str().ok());
@@ -255,7 +258,7 @@ impl<F: KmsForCaller> OpenApi<F> {
         } else if params.get("Signature")?.is_some() {
             let creds = rpc::credentials(params)?;
             access_key_id.push_str(creds.access_key_id);
-            let key = self.resolve(creds.access_key_id).await?;
+            let key = self.resolve(creds.access_key_id, peer).await?;
             rpc::verify(method, params, &creds, key.secret.as_bytes())?;
             let signed = Signed {
                 key,
@@ -270,14 +273,20 @@ impl<F: KmsForCaller> OpenApi<F> {
         Ok(signed)
     }
 
-    pub(crate) async fn resolve(&self, access_key_id: &str) -> Result<ResolvedAccessKey, OpenApiError> {
+    /// The access key `access_key_id` names, its secret opened by the crypto service (audited as a
+    /// `Decrypt` by `kms` for nobody, from `peer`).
+    pub(crate) async fn resolve(
+        &self,
+        access_key_id: &str,
+        peer: SocketAddr,
+    ) -> Result<ResolvedAccessKey, OpenApiError> {
         if access_key_id.is_empty()
             || access_key_id.len() > 128
             || !access_key_id.bytes().all(|b| b.is_ascii_graphic())
         {
             return Err(OpenApiError::AccessKeyNotFound);
         }
-        let opener = self.kms.for_caller(ServiceIdentity::Kms);
+        let opener = self.kms.for_request(ServiceIdentity::Kms, None, Some(peer));
         resolve_access_key(&opener, self.meta.as_ref(), access_key_id)
             .await
             .map_err(|e| match e {

@@ -161,7 +161,14 @@ async fn envelope_round_trip_over_tls_is_audited_with_the_callers_address() -> a
         let mine = |r: &&cang_kms_api::AuditRecord| {
             r.operation == "Decrypt" && r.principal == "kms" && r.end_user.is_some()
         };
-        if let Some(r) = records.iter().find(mine) {
+        let opening = records
+            .iter()
+            .find(|r| r.operation == "Decrypt" && r.principal == "kms" && r.end_user.is_none());
+        if let (Some(r), Some(opening)) = (records.iter().find(mine), opening) {
+            assert_eq!(
+                opening.source, "127.0.0.1",
+                "the access key's secret opened for this caller"
+            );
             assert_eq!(r.source, "127.0.0.1");
             assert_eq!(
                 r.end_user.as_ref().map(|u| u.access_key_id.as_str()),

@@ -22,6 +22,8 @@ pub struct AuditFilter {
     pub operation: Option<String>,
     /// The result (`ok`, or the error it ended with), case-insensitively.
     pub result: Option<String>,
+    /// The address the request came from, exactly as recorded (`127.0.0.1`, `2001:db8::1`).
+    pub source: Option<String>,
     /// Records at or after this time (Unix milliseconds).
     pub since_ms: Option<i64>,
     /// Records before this time (Unix milliseconds).
@@ -51,6 +53,7 @@ impl AuditFilter {
                 .result
                 .as_ref()
                 .is_none_or(|res| r.result.eq_ignore_ascii_case(res))
+            && self.source.as_ref().is_none_or(|s| &r.source == s)
             && self.since_ms.is_none_or(|t| r.time_unix_ms >= t)
             && self.until_ms.is_none_or(|t| r.time_unix_ms < t)
     }
@@ -168,7 +171,8 @@ mod tests {
         };
         let by_alice = record("gateway", Some(alice), "Decrypt", "k1", 5_000);
         let by_root = record("gateway", Some(root), "GenerateDataKey", "k2", 9_000);
-        let by_admin = record("admin", None, "CreateKey", "k3", 1_000);
+        let mut by_admin = record("admin", None, "CreateKey", "k3", 1_000);
+        by_admin.source = "192.0.2.9".into();
         let filter = |f: AuditFilter| {
             [&by_alice, &by_root, &by_admin]
                 .iter()
@@ -219,6 +223,13 @@ mod tests {
                     ..Default::default()
                 },
                 vec!["k1"],
+            ),
+            (
+                AuditFilter {
+                    source: Some("192.0.2.9".into()),
+                    ..Default::default()
+                },
+                vec!["k3"],
             ),
             (
                 AuditFilter {

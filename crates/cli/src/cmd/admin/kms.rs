@@ -149,6 +149,9 @@ pub enum KmsCommand {
         /// Only this result (`ok`, or an error code; any case).
         #[arg(long)]
         result: Option<String>,
+        /// Only requests from this address (the end user's, else the calling service's).
+        #[arg(long)]
+        source: Option<String>,
         /// Only records at or after this time (RFC 3339 or Unix seconds).
         #[arg(long)]
         since: Option<String>,
@@ -433,6 +436,7 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
             principal,
             operation,
             result,
+            source,
             since,
             until,
         } => {
@@ -441,6 +445,7 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
                 principal,
                 operation,
                 result,
+                source,
                 since_ms: since.as_deref().map(super::audit::parse_time).transpose()?,
                 until_ms: until.as_deref().map(super::audit::parse_time).transpose()?,
             };
