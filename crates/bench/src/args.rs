@@ -78,6 +78,10 @@ pub struct Profile {
     pub range_requests: usize,
     /// Concurrent small-object clients.
     pub small_clients: Vec<usize>,
+    /// Rounds of the interleaved small-object comparison.
+    pub interleave_rounds: usize,
+    /// One mode's slice in each round.
+    pub interleave_slice: Duration,
     /// Concurrent KMS callers.
     pub kms_callers: Vec<usize>,
     /// Bytes run through each ceiling stage.
@@ -122,6 +126,9 @@ impl Profile {
             range_lens: vec![1, 64 << 10, MIB],
             range_requests: if quick { 20 } else { 2000 },
             small_clients: vec![1, 16, 64],
+            interleave_rounds: if quick { 2 } else { 5 },
+            // Long enough for a few hundred small requests even at 64 clients.
+            interleave_slice: Duration::from_secs_f64((duration / 5.0).clamp(0.15, 2.0)),
             kms_callers: vec![1, 8, 64],
             ceiling_bytes: if quick { 16 * MIB } else { 1024 * MIB },
             buffer: if quick { 4 << 20 } else { 16 << 20 },

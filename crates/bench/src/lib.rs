@@ -6,6 +6,7 @@ mod args;
 pub mod ceiling;
 pub mod client;
 pub mod instance;
+pub mod interleave;
 pub mod kms;
 pub mod payload;
 pub mod phases;

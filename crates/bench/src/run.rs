@@ -11,6 +11,7 @@ use crate::args::{BenchArgs, BenchCommand, Profile};
 use crate::ceiling::{Ceiling, Cipher};
 use crate::client::{BucketSse, Credentials, OssClient};
 use crate::instance::{self, DataDir, Spawned};
+use crate::interleave;
 use crate::kms::{self, LocalKms};
 use crate::payload::Payload;
 use crate::phases::{self, Ledger, Op, Target};
@@ -262,6 +263,8 @@ async fn oss_sections(
         None => None,
     };
     let bodies = phases::small_bodies(payload);
+    let mut written_by_mode: std::collections::HashMap<&str, std::collections::HashMap<usize, Vec<usize>>> =
+        Default::default();
     for mode in &modes {
         let target = Target {
             client: &mode.client,
@@ -338,7 +341,33 @@ async fn oss_sections(
             // Skip the GET phases' Decrypt calls.
             mark = Some(instance::audit_since(kms, mark.unwrap_or(0)).await?.last_sequence);
         }
+        written_by_mode.insert(mode.label, written);
     }
+    let subjects: Vec<interleave::Subject<'_>> = modes
+        .iter()
+        .filter(|m| m.small)
+        .filter_map(|m| {
+            written_by_mode.get(m.label).map(|written| interleave::Subject {
+                label: m.label,
+                client: &m.client,
+                bucket: &m.bucket,
+                written,
+            })
+        })
+        .collect();
+    let plan = interleave::Plan {
+        rounds: profile.interleave_rounds,
+        slice: profile.interleave_slice,
+    };
+    report.interleaved = interleave::measure(
+        &subjects,
+        &ledger,
+        &bodies,
+        &profile.small_clients,
+        plan,
+        &progress,
+    )
+    .await?;
     let aes = modes
         .iter()
         .find(|m| m.label == "AES256")
