@@ -103,6 +103,15 @@ impl Keyring {
         self.encrypt_under(account, key, plaintext.expose(), ctx).await
     }
 
+    /// Whether `blob` names a service key (SSE-OSS or the instance storage key), whose data keys only
+    /// the gateway and the admin may unwrap.
+    pub(crate) fn names_service_key(&self, blob_bytes: &WrappedDataKey) -> bool {
+        blob::parse(&blob_bytes.0)
+            .ok()
+            .and_then(|parsed| self.read().keys.get(parsed.key_id).map(|rec| rec.service))
+            .unwrap_or(false)
+    }
+
     /// Decrypts a blob of `account` (or of a service key).
     pub(crate) fn decrypt(
         &self,

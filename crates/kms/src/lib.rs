@@ -15,6 +15,7 @@ mod key_use;
 mod keyring;
 mod record;
 mod rootkey;
+mod service;
 mod session;
 mod store;
 mod tags;
@@ -36,7 +37,8 @@ use tokio_util::sync::CancellationToken;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use keyring::{Keyring, KeyringConfig};
 pub use rootkey::RootKey;
-pub use session::{KmsService, KmsSession};
+pub use service::KmsService;
+pub use session::KmsSession;
 
 /// The key a ciphertext blob names, read from its unauthenticated header (so that a front end can
 /// authorise a `Decrypt` on that key before asking for it); `None` when the bytes are no blob of this

@@ -19,49 +19,9 @@ use crate::key_use::{KeyUse, Listed};
 use crate::keyring::Keyring;
 use crate::record::AuditEntry;
 
-/// Shared service state: the keyring, its audit log and the service's metrics.
-#[derive(Debug)]
-pub struct KmsService {
-    pub(crate) keyring: Arc<Keyring>,
-    pub(crate) audit: AuditLog,
-    pub(crate) metrics: Arc<Metrics>,
-}
-
-impl KmsService {
-    /// The keyring (for maintenance).
-    pub fn keyring(&self) -> &Arc<Keyring> {
-        &self.keyring
-    }
-
-    /// The service's metrics (gRPC calls and audit records).
-    pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
-    }
-}
-
-impl KmsForCaller for KmsService {
-    type Api = KmsSession;
-    fn for_caller(&self, caller: ServiceIdentity) -> KmsSession {
-        self.for_end_user(caller, None)
-    }
-    fn for_end_user(&self, caller: ServiceIdentity, end_user: Option<EndUser>) -> KmsSession {
-        self.for_request(caller, end_user, None)
-    }
-    fn for_request(
-        &self,
-        caller: ServiceIdentity,
-        end_user: Option<EndUser>,
-        peer: Option<SocketAddr>,
-    ) -> KmsSession {
-        KmsSession {
-            keyring: self.keyring.clone(),
-            audit: self.audit.clone(),
-            caller,
-            end_user,
-            peer,
-        }
-    }
-}
+/// The `purpose` of the encryption context access key secrets are sealed under (see
+/// `cang_access_keys::secret_context`).
+const ACCESS_KEY_SECRET_PURPOSE: &str = "access-key-secret";
 
 /// The operation classes of the authorisation table.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -83,15 +43,36 @@ enum Class {
 /// an end user is ignored.
 #[derive(Debug, Clone)]
 pub struct KmsSession {
-    keyring: Arc<Keyring>,
-    audit: AuditLog,
-    caller: ServiceIdentity,
-    end_user: Option<EndUser>,
+    pub(crate) keyring: Arc<Keyring>,
+    pub(crate) audit: AuditLog,
+    pub(crate) caller: ServiceIdentity,
+    pub(crate) end_user: Option<EndUser>,
     /// The calling service's socket address (gRPC), recorded when the end user names none.
-    peer: Option<SocketAddr>,
+    pub(crate) peer: Option<SocketAddr>,
 }
 
 impl KmsSession {
+    /// What may not be opened, answered as if the blob named a foreign key:
+    /// - through the crypto service's own edges, a blob under a service key: those data keys seal every
+    ///   account's SSE-OSS objects (and those stored without SSE), and only the gateway, which authorises
+    ///   each object read, and the admin unwrap them;
+    /// - for an end user, an access key's sealed secret (bound to `access_key_secret_context`): secrets
+    ///   open only while a request is being authenticated, on behalf of nobody yet.
+    fn may_open(&self, blob: &WrappedDataKey, ctx: &EncryptionContext) -> Result<(), KmsError> {
+        if self.caller == ServiceIdentity::Kms && self.keyring.names_service_key(blob) {
+            return Err(KmsError::KeyNotFound);
+        }
+        let for_someone = match self.caller {
+            ServiceIdentity::Gateway => self.end_user.is_some() || current_end_user().is_some(),
+            ServiceIdentity::Kms => self.end_user.is_some(),
+            ServiceIdentity::Admin | ServiceIdentity::Meta => false,
+        };
+        if for_someone && ctx.0.get("purpose").map(String::as_str) == Some(ACCESS_KEY_SECRET_PURPOSE) {
+            return Err(KmsError::KeyNotFound);
+        }
+        Ok(())
+    }
+
     async fn run<T: KeyUse>(
         &self,
         op: &str,
@@ -466,7 +447,10 @@ impl KmsApi for KmsSession {
         blob: &WrappedDataKey,
         ctx: &EncryptionContext,
     ) -> Result<Decrypted, KmsError> {
-        let fut = async { self.keyring.decrypt(account, blob, ctx) };
+        let fut = async {
+            self.may_open(blob, ctx)?;
+            self.keyring.decrypt(account, blob, ctx)
+        };
         self.run("Decrypt", Class::Use, account.as_str(), "", Some(ctx), fut)
             .await
     }
@@ -478,7 +462,10 @@ impl KmsApi for KmsSession {
         dest: Option<&KeyRef>,
         dst: &EncryptionContext,
     ) -> Result<WrappedKey, KmsError> {
-        let fut = self.keyring.re_encrypt(account, blob, src, dest, dst);
+        let fut = async {
+            self.may_open(blob, src)?;
+            self.keyring.re_encrypt(account, blob, src, dest, dst).await
+        };
         self.run("ReEncrypt", Class::Use, account.as_str(), "", Some(dst), fut)
             .await
     }

@@ -362,3 +362,99 @@ async fn the_openapi_edge_acts_only_for_an_end_user_and_is_audited_with_them() -
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn service_key_blobs_never_open_through_the_crypto_services_own_edges() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = cang_kms::ManualClock::new(common::T0);
+    let service = common::open(dir.path(), &clock, cang_kms::KeyringConfig::default())?;
+    let gateway = service.for_caller(ServiceIdentity::Gateway);
+    let own = KeyRef::Id(
+        common::admin(&service)
+            .create_key(create(KeyOrigin::AliyunKms, no_rotation()))
+            .await?
+            .key_id,
+    );
+    for suite in [
+        ServiceKeySuite::Aes256,
+        ServiceKeySuite::Sm4,
+        ServiceKeySuite::Storage,
+    ] {
+        // What an SSE-OSS object (or one stored without SSE) keeps beside its ciphertext.
+        let blob = gateway
+            .generate_service_data_key(suite, &ctx("victim"))
+            .await?
+            .ciphertext_blob;
+        for edge in [
+            service.for_end_user(ServiceIdentity::Kms, Some(alice())),
+            service.for_caller(ServiceIdentity::Kms),
+        ] {
+            assert_eq!(
+                edge.decrypt(&acct(), &blob, &ctx("victim")).await.map(drop),
+                Err(KmsError::KeyNotFound),
+                "{suite:?}"
+            );
+            assert_eq!(
+                edge.re_encrypt(&acct(), &blob, &ctx("victim"), Some(&own), &ctx("mine"))
+                    .await
+                    .map(drop),
+                Err(KmsError::KeyNotFound),
+                "{suite:?}"
+            );
+        }
+        // The gateway, which authorises each object read, still opens them.
+        gateway.decrypt(&acct(), &blob, &ctx("victim")).await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn access_key_secrets_open_only_while_authenticating() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = cang_kms::ManualClock::new(common::T0);
+    let service = common::open(dir.path(), &clock, cang_kms::KeyringConfig::default())?;
+    let admin = common::admin(&service);
+    let key = KeyRef::Id(
+        admin
+            .create_key(create(KeyOrigin::AliyunKms, no_rotation()))
+            .await?
+            .key_id,
+    );
+    // Sealed as cang-access-keys seals a secret.
+    let context = cang_kms_api::EncryptionContext::from([
+        ("purpose", "access-key-secret"),
+        ("access_key_id", "LTAI5tBob"),
+    ]);
+    let sealed = admin
+        .encrypt(
+            &acct(),
+            &key,
+            &cang_kms_api::SecretBytes::from(b"bob's secret".to_vec()),
+            &context,
+        )
+        .await?
+        .ciphertext_blob;
+    let gateway = service.for_caller(ServiceIdentity::Gateway);
+    let refused = Err(KmsError::KeyNotFound);
+    // For an end user (an application through the edges, or the gateway serving a request): refused.
+    let edge = service.for_end_user(ServiceIdentity::Kms, Some(alice()));
+    assert_eq!(edge.decrypt(&acct(), &sealed, &context).await.map(drop), refused);
+    assert_eq!(
+        edge.re_encrypt(&acct(), &sealed, &context, None, &ctx("mine"))
+            .await
+            .map(drop),
+        refused
+    );
+    assert_eq!(
+        on_behalf_of(alice(), gateway.decrypt(&acct(), &sealed, &context))
+            .await
+            .map(drop),
+        refused
+    );
+    // Authenticating a request (on behalf of nobody yet), and the admin: opened.
+    for opener in [service.for_caller(ServiceIdentity::Kms), gateway, admin] {
+        let opened = opener.decrypt(&acct(), &sealed, &context).await?;
+        assert_eq!(opened.plaintext.expose(), b"bob's secret");
+    }
+    Ok(())
+}
