@@ -8,10 +8,9 @@ use async_trait::async_trait;
 use cang_kms_api::{
     AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, CreateKeyRequest, DataKey,
     Decrypted, EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyRef,
-    KeyVersion, KmsApi, KmsError, KmsForCaller, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite,
-    Tag, WrappedDataKey, WrappedKey, current_end_user,
+    KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag,
+    WrappedDataKey, WrappedKey, current_end_user,
 };
-use cang_telemetry::Metrics;
 use cang_tls::ServiceIdentity;
 
 use crate::audit::AuditLog;
