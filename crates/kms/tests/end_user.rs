@@ -34,6 +34,19 @@ fn root() -> EndUser {
     }
 }
 
+/// A service on `dir` with one CMK of `acct()`, created by the admin.
+async fn with_key(dir: &std::path::Path) -> anyhow::Result<(std::sync::Arc<cang_kms::KmsService>, KeyRef)> {
+    let clock = cang_kms::ManualClock::new(common::T0);
+    let service = common::open(dir, &clock, cang_kms::KeyringConfig::default())?;
+    let key = KeyRef::Id(
+        common::admin(&service)
+            .create_key(create(KeyOrigin::AliyunKms, no_rotation()))
+            .await?
+            .key_id,
+    );
+    Ok((service, key))
+}
+
 /// Audit records are written by a background thread: polls until `count` records match `pred`.
 async fn audited(
     admin: &impl KmsApi,
@@ -282,15 +295,8 @@ async fn malformed_end_user_metadata_is_refused_from_the_gateway_and_ignored_fro
 #[tokio::test]
 async fn in_process_sessions_record_the_end_user_like_grpc() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let clock = cang_kms::ManualClock::new(common::T0);
-    let service = common::open(dir.path(), &clock, cang_kms::KeyringConfig::default())?;
+    let (service, key) = with_key(dir.path()).await?;
     let admin = common::admin(&service);
-    let key = KeyRef::Id(
-        admin
-            .create_key(create(KeyOrigin::AliyunKms, no_rotation()))
-            .await?
-            .key_id,
-    );
 
     let gateway = common::gateway(&service);
     on_behalf_of(alice(), gateway.generate_data_key(&acct(), &key, 0, &ctx("o"))).await?;
@@ -366,15 +372,8 @@ async fn the_openapi_edge_acts_only_for_an_end_user_and_is_audited_with_them() -
 #[tokio::test]
 async fn service_key_blobs_never_open_through_the_crypto_services_own_edges() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let clock = cang_kms::ManualClock::new(common::T0);
-    let service = common::open(dir.path(), &clock, cang_kms::KeyringConfig::default())?;
+    let (service, own) = with_key(dir.path()).await?;
     let gateway = service.for_caller(ServiceIdentity::Gateway);
-    let own = KeyRef::Id(
-        common::admin(&service)
-            .create_key(create(KeyOrigin::AliyunKms, no_rotation()))
-            .await?
-            .key_id,
-    );
     for suite in [
         ServiceKeySuite::Aes256,
         ServiceKeySuite::Sm4,
@@ -411,15 +410,8 @@ async fn service_key_blobs_never_open_through_the_crypto_services_own_edges() ->
 #[tokio::test]
 async fn access_key_secrets_open_only_while_authenticating() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let clock = cang_kms::ManualClock::new(common::T0);
-    let service = common::open(dir.path(), &clock, cang_kms::KeyringConfig::default())?;
+    let (service, key) = with_key(dir.path()).await?;
     let admin = common::admin(&service);
-    let key = KeyRef::Id(
-        admin
-            .create_key(create(KeyOrigin::AliyunKms, no_rotation()))
-            .await?
-            .key_id,
-    );
     // Sealed as cang-access-keys seals a secret.
     let context = cang_kms_api::EncryptionContext::from([
         ("purpose", "access-key-secret"),
