@@ -426,6 +426,8 @@ impl<F: KmsForCaller> Kms for KmsApp<F> {
 pub struct AppLimits {
     /// Connections open at once; a connection beyond it is closed as soon as it is accepted.
     pub max_connections: usize,
+    /// How long a client may take over the TLS handshake before its connection (and slot) is dropped.
+    pub handshake_timeout: Duration,
     /// Streams served at once per connection.
     pub max_concurrent_streams: u32,
     /// How long one call may take before it is cancelled.
@@ -438,6 +440,7 @@ impl Default for AppLimits {
     fn default() -> Self {
         Self {
             max_connections: 1024,
+            handshake_timeout: Duration::from_secs(10),
             max_concurrent_streams: 256,
             call_timeout: Duration::from_secs(30),
             max_message_bytes: 64 << 10,
@@ -473,7 +476,7 @@ pub async fn serve_app<F: KmsForCaller>(
         .into_server()
         .max_decoding_message_size(limits.max_message_bytes);
     tonic::transport::Server::builder()
-        .tls_config(tls)?
+        .tls_config(tls.timeout(limits.handshake_timeout))?
         .timeout(limits.call_timeout)
         .max_concurrent_streams(limits.max_concurrent_streams)
         // A peer that stops answering (gone, or holding the connection) is dropped, freeing its slot.

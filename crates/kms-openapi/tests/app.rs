@@ -223,3 +223,28 @@ async fn connections_beyond_the_cap_are_closed_and_slots_come_back() -> anyhow::
     assert!(served, "slots were not given back");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_handshake_that_never_comes_gives_its_slot_back() -> anyhow::Result<()> {
+    let s = serve(AppLimits {
+        max_connections: 1,
+        handshake_timeout: Duration::from_millis(300),
+        ..AppLimits::default()
+    })
+    .await?;
+    // Connected, then silent: no ClientHello ever. It is kept open on this side throughout.
+    let mut silent = tokio::net::TcpStream::connect(s.addr).await?;
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(Duration::from_secs(5), silent.read(&mut byte)).await?;
+    assert!(
+        matches!(closed, Ok(0) | Err(_)),
+        "the server drops it: {closed:?}"
+    );
+    let mut client = s.client().await?;
+    let listed = client
+        .list_keys(s.signed("ListKeys", pb::ListKeysRequest::default())?)
+        .await?;
+    assert!(listed.into_inner().keys.iter().any(|k| k.key_id == s.key_id));
+    drop(silent);
+    Ok(())
+}

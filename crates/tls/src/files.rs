@@ -17,6 +17,9 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// How long a peer may take over a TLS handshake before its connection is dropped.
+pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl TlsFiles {
     /// The files `write_dev_pki` produces for `name` in `dir` (`ca.pem`, `<name>.pem`, `<name>-key.pem`).
     pub fn in_dir(dir: &Path, name: &str) -> Self {
@@ -27,20 +30,24 @@ impl TlsFiles {
         }
     }
 
-    /// Server side: present our certificate and require a client certificate signed by the CA.
+    /// Server side: present our certificate and require a client certificate signed by the CA. A peer
+    /// gets [`HANDSHAKE_TIMEOUT`] to complete the handshake, so a silent connection cannot stay forever.
     pub fn server_config(&self) -> Result<ServerTlsConfig, TlsError> {
         let (ca, identity) = self.load()?;
         Ok(ServerTlsConfig::new()
             .identity(identity)
             .client_ca_root(ca)
-            .client_auth_optional(false))
+            .client_auth_optional(false)
+            .timeout(HANDSHAKE_TIMEOUT))
     }
 
     /// Server side for callers outside the instance (applications): present our certificate, ask for
     /// none; callers authenticate inside the protocol instead.
     pub fn public_server_config(&self) -> Result<ServerTlsConfig, TlsError> {
         let (_, identity) = self.load()?;
-        Ok(ServerTlsConfig::new().identity(identity))
+        Ok(ServerTlsConfig::new()
+            .identity(identity)
+            .timeout(HANDSHAKE_TIMEOUT))
     }
 
     /// Client side: trust only the CA and present our certificate.

@@ -10,7 +10,7 @@ mod private;
 mod tuning;
 
 pub use error::{IdentityError, TlsError};
-pub use files::{TlsFiles, install_crypto_provider};
+pub use files::{HANDSHAKE_TIMEOUT, TlsFiles, install_crypto_provider};
 pub use generate::{CertificateAuthority, IssuedCertificate, write_dev_pki};
 pub use identity::{
     IdentityInterceptor, ServiceIdentity, identity_interceptor, identity_of_certificate, peer_identity,
