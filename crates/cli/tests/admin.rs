@@ -174,6 +174,38 @@ fn cmk_lifecycle_and_byok_import_round_trip() -> anyhow::Result<()> {
     let deleted = admin_json(&dir, &["kms", "delete-key-material", &ext])?;
     assert_eq!(text(&deleted, "KeyState"), "PendingImport");
 
+    // Tags: set, changed, removed, listed in key order; bad ones refused before anything is sent.
+    let tagged = admin_json(
+        &dir,
+        &[
+            "kms",
+            "tag-key",
+            &ext,
+            "--tag",
+            "team=storage",
+            "--tag",
+            "env=test",
+        ],
+    )?;
+    assert_eq!(tagged["KeyId"], ext.as_str());
+    admin_json(&dir, &["kms", "tag-key", &ext, "--tag", "env=prod"])?;
+    admin_json(&dir, &["kms", "untag-key", &ext, "--tag-key", "team"])?;
+    let listed = admin_json(&dir, &["kms", "list-key-tags", &ext])?;
+    assert_eq!(
+        listed["Tags"],
+        serde_json::json!([{"TagKey": "env", "TagValue": "prod"}])
+    );
+    assert!(
+        !admin(&dir, &["kms", "tag-key", &ext, "--tag", "no-equals-sign"])?
+            .status
+            .success()
+    );
+    assert!(
+        !admin(&dir, &["kms", "tag-key", &ext, "--tag", "acs:x=1"])?
+            .status
+            .success()
+    );
+
     // Every administrative call above was audited under the admin identity.
     let audit = admin_json(&dir, &["kms", "audit", "--limit", "1000"])?;
     let ops: Vec<String> = audit

@@ -124,6 +124,21 @@ pub enum KmsCommand {
     },
     /// Delete imported key material (the key returns to PendingImport).
     DeleteKeyMaterial { key: String },
+    /// Add tags to a key (`--tag team=storage`, repeatable); a tag key already there gets the new value.
+    TagKey {
+        key: String,
+        /// `KEY=VALUE` (the value may be empty).
+        #[arg(long = "tag", required = true, value_parser = parse_tag)]
+        tags: Vec<cang_kms_api::Tag>,
+    },
+    /// Remove tags from a key by tag key (`--tag-key team`, repeatable); absent ones are ignored.
+    UntagKey {
+        key: String,
+        #[arg(long = "tag-key", required = true)]
+        tag_keys: Vec<String>,
+    },
+    /// List a key's tags, in tag-key order.
+    ListKeyTags { key: String },
     /// Show audit records of key use and administration, oldest first; `audit verify` checks the
     /// log's MAC chain.
     #[command(args_conflicts_with_subcommands = true)]
@@ -172,6 +187,14 @@ pub enum AuditCheck {
         #[arg(long)]
         anchor: Option<cang_kms_api::AuditAnchor>,
     },
+}
+
+/// `KEY=VALUE`, checked as the service checks tags.
+fn parse_tag(s: &str) -> Result<cang_kms_api::Tag, String> {
+    let (key, value) = s
+        .split_once('=')
+        .ok_or_else(|| format!("a tag is KEY=VALUE, not {s:?}"))?;
+    cang_kms_api::Tag::new(key, value).map_err(|e| e.to_string())
 }
 
 fn key_ref(s: &str) -> anyhow::Result<KeyRef> {
@@ -421,6 +444,21 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
                 .context("DeleteKeyMaterial")?;
             metadata(ctx, &key)
         }
+        KmsCommand::TagKey { key, tags } => {
+            let key = key_ref(&key)?;
+            kms.tag_resource(&account, &key, &tags)
+                .await
+                .context("TagResource")?;
+            key_tags(ctx, &kms, &account, &key).await
+        }
+        KmsCommand::UntagKey { key, tag_keys } => {
+            let key = key_ref(&key)?;
+            kms.untag_resource(&account, &key, &tag_keys)
+                .await
+                .context("UntagResource")?;
+            key_tags(ctx, &kms, &account, &key).await
+        }
+        KmsCommand::ListKeyTags { key } => key_tags(ctx, &kms, &account, &key_ref(&key)?).await,
         KmsCommand::Audit {
             check: Some(AuditCheck::Verify { anchor }),
             ..
@@ -515,6 +553,29 @@ fn audit_with_end_user_json(r: &cang_kms_api::AuditRecord) -> serde_json::Value 
         fields.insert("end_user".to_owned(), end_user);
     }
     value
+}
+
+/// Prints a key's tags: `{"KeyId", "Tags": [{"TagKey", "TagValue"}]}` as JSON, `key=value` lines as text.
+async fn key_tags(
+    ctx: &Connection,
+    kms: &dyn KmsApi,
+    account: &cang_kms_api::AccountId,
+    key: &KeyRef,
+) -> anyhow::Result<()> {
+    let (id, tags) = kms
+        .list_resource_tags(account, key)
+        .await
+        .context("ListResourceTags")?;
+    let json = json!({
+        "KeyId": id.as_str(),
+        "Tags": tags.iter().map(|t| json!({"TagKey": t.key, "TagValue": t.value})).collect::<Vec<_>>(),
+    });
+    show(ctx, json, || {
+        tags.iter()
+            .map(|t| format!("{}={}", t.key, t.value))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
 
 fn metadata(ctx: &Connection, key: &cang_kms_api::KeyMetadata) -> anyhow::Result<()> {
