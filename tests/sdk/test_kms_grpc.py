@@ -11,6 +11,7 @@ import hmac
 import importlib
 import os
 import pathlib
+import re
 import sys
 import time
 import uuid
@@ -124,6 +125,26 @@ def test_envelope_encryption_with_a_local_data_key(root, key_id):
         grpc.StatusCode.INVALID_ARGUMENT,
         "InvalidParameter",
     )
+
+
+def test_the_documented_example_runs_as_written(cang, stubs, monkeypatch):
+    """docs/kms.md §5, with its stubs importable, the instance's credentials in the environment and the
+    `alias/app` it names."""
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "kms.md").read_text()
+    section = text[text.index("## 5. gRPC for applications") :]
+    example = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    cang.admin("kms", "create-alias", "alias/app", cang.create_key())
+    for name, value in [
+        ("OSS_ACCESS_KEY_ID", cang.root.access_key_id),
+        ("OSS_ACCESS_KEY_SECRET", cang.root.access_key_secret),
+        ("KMS_GRPC_ENDPOINT", cang.kms_grpc_endpoint),
+        ("KMS_GRPC_CA", cang.kms_grpc_ca),
+    ]:
+        monkeypatch.setenv(name, value)
+    monkeypatch.syspath_prepend(str(pathlib.Path(stubs[0].__file__).parents[3]))
+    scope = {}
+    exec(compile(example, "docs/kms.md", "exec"), scope)  # the example asserts its own round trip
+    assert scope["key"] == scope["dk"].plaintext
 
 
 def test_bytes_round_trip_and_rewrap(root, key_id, cang):
