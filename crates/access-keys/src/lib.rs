@@ -4,10 +4,13 @@
 //! Secrets are sealed with the account's `alias/acs/oss` key under the context
 //! `{purpose: access-key-secret, access_key_id}`; the metadata service never sees one in plaintext.
 //! [`resolve_access_key`] turns a key id back into its account, owner (root or RAM user with its
-//! parsed policies) and secret, for whoever checks signatures.
+//! parsed policies) and secret, for whoever checks signatures; [`KeyCache`] keeps what it resolved for a
+//! short while.
 
+mod cache;
 mod resolve;
 
+pub use cache::KeyCache;
 pub use resolve::{KeyOwner, ResolveError, ResolvedAccessKey, deny_everything, resolve_access_key};
 
 use cang_kms_api::{

@@ -1,15 +1,14 @@
 //! Access keys to principals, resolved by `cang-access-keys` (the key's record, its sealed secret opened,
 //! a RAM user's policies parsed) and cached briefly, so steady traffic costs no round trip.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
-use cang_access_keys::{KeyOwner, ResolveError, resolve_access_key};
+use cang_access_keys::{KeyCache, KeyOwner, ResolveError, resolve_access_key};
 use cang_kms_api::KmsApi;
 use cang_meta_api::IdentityStore;
 use cang_oss::OssError;
 use cang_oss::auth::Credential;
-use lru::LruCache;
 
 use crate::authorize::Principal;
 
@@ -27,7 +26,7 @@ pub struct AccessKeys {
     meta: Arc<dyn IdentityStore>,
     kms: Arc<dyn KmsApi>,
     ttl: Duration,
-    cache: Mutex<LruCache<String, (Instant, Arc<ResolvedKey>)>>,
+    cache: KeyCache<Arc<ResolvedKey>>,
 }
 
 impl std::fmt::Debug for AccessKeys {
@@ -41,29 +40,21 @@ impl std::fmt::Debug for AccessKeys {
 impl AccessKeys {
     /// Resolution over the two services; entries live for `ttl`.
     pub fn new(meta: Arc<dyn IdentityStore>, kms: Arc<dyn KmsApi>, ttl: Duration, capacity: usize) -> Self {
-        let capacity = std::num::NonZeroUsize::new(capacity.max(1)).unwrap_or(std::num::NonZeroUsize::MIN);
         Self {
             meta,
             kms,
             ttl,
-            cache: Mutex::new(LruCache::new(capacity)),
+            cache: KeyCache::new(ttl, capacity),
         }
     }
 
     /// The principal and secret behind `access_key_id`.
     pub async fn resolve(&self, access_key_id: &str) -> Result<Arc<ResolvedKey>, OssError> {
-        {
-            let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((born, entry)) = cache.get(access_key_id) {
-                if born.elapsed() < self.ttl {
-                    return Ok(entry.clone());
-                }
-                cache.pop(access_key_id);
-            }
+        if let Some(entry) = self.cache.get(access_key_id) {
+            return Ok(entry);
         }
         let resolved = Arc::new(self.load(access_key_id).await?);
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.put(access_key_id.to_owned(), (Instant::now(), resolved.clone()));
+        self.cache.put(access_key_id, resolved.clone());
         Ok(resolved)
     }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cang_access_keys::{ResolveError, ResolvedAccessKey, resolve_access_key};
+use cang_access_keys::{KeyCache, ResolveError, ResolvedAccessKey, resolve_access_key};
 use cang_kms_api::KmsForCaller;
 use cang_meta_api::IdentityStore;
 use cang_tls::ServiceIdentity;
@@ -34,6 +34,11 @@ pub struct OpenApiConfig {
     pub max_clock_skew: Duration,
     /// How many nonces are remembered at most (a full memory of live nonces turns requests away).
     pub nonce_capacity: usize,
+    /// How long a resolved access key is served from memory (zero: looked up on every request); a
+    /// disabled or deleted key, or a changed policy, takes effect within it.
+    pub access_key_ttl: Duration,
+    /// How many resolved access keys are kept at most.
+    pub access_key_capacity: usize,
 }
 
 impl Default for OpenApiConfig {
@@ -42,6 +47,8 @@ impl Default for OpenApiConfig {
             region: "cn-hangzhou".into(),
             max_clock_skew: Duration::from_secs(15 * 60),
             nonce_capacity: 1 << 20,
+            access_key_ttl: Duration::from_secs(30),
+            access_key_capacity: 10_000,
         }
     }
 }
@@ -56,6 +63,7 @@ pub struct OpenApi<F> {
     ciphertext_key: CiphertextKeyId,
     config: OpenApiConfig,
     nonces: NonceCache,
+    keys: KeyCache<ResolvedAccessKey>,
     clock: Clock,
 }
 
@@ -89,6 +97,7 @@ impl<F: KmsForCaller> OpenApi<F> {
     ) -> Self {
         Self {
             nonces: NonceCache::new(config.nonce_capacity),
+            keys: KeyCache::new(config.access_key_ttl, config.access_key_capacity),
             kms,
             meta,
             ciphertext_key,
@@ -273,8 +282,8 @@ impl<F: KmsForCaller> OpenApi<F> {
         Ok(signed)
     }
 
-    /// The access key `access_key_id` names, its secret opened by the crypto service (audited as a
-    /// `Decrypt` by `kms` for nobody, from `peer`).
+    /// The access key `access_key_id` names, from memory or resolved afresh, its secret then opened by
+    /// the crypto service (audited as a `Decrypt` by `kms` for nobody, from `peer`).
     pub(crate) async fn resolve(
         &self,
         access_key_id: &str,
@@ -286,15 +295,20 @@ impl<F: KmsForCaller> OpenApi<F> {
         {
             return Err(OpenApiError::AccessKeyNotFound);
         }
+        if let Some(key) = self.keys.get(access_key_id) {
+            return Ok(key);
+        }
         let opener = self.kms.for_request(ServiceIdentity::Kms, None, Some(peer));
-        resolve_access_key(&opener, self.meta.as_ref(), access_key_id)
+        let key = resolve_access_key(&opener, self.meta.as_ref(), access_key_id)
             .await
             .map_err(|e| match e {
                 ResolveError::NotFound => OpenApiError::AccessKeyNotFound,
                 ResolveError::Inactive => OpenApiError::AccessKeyDisabled,
                 ResolveError::Unavailable => OpenApiError::Unavailable,
                 ResolveError::Internal => OpenApiError::Internal,
-            })
+            })?;
+        self.keys.put(access_key_id, key.clone());
+        Ok(key)
     }
 }
 

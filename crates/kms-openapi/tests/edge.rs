@@ -39,9 +39,13 @@ struct Creds {
 
 impl Fixture {
     fn new() -> anyhow::Result<Self> {
+        Self::with(cang_kms_openapi::OpenApiConfig::default())
+    }
+
+    fn with(config: cang_kms_openapi::OpenApiConfig) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let (kms, meta) = common::services(dir.path())?;
-        let api = common::edge(&kms, &meta);
+        let api = common::edge_with(&kms, &meta, config);
         Ok(Self {
             _dir: dir,
             kms,
@@ -394,5 +398,45 @@ async fn ram_policies_and_accounts_bound_every_key_use() -> anyhow::Result<()> {
     assert_eq!((end_user.account.as_str(), end_user.user), (ACCOUNT, None));
     assert_eq!(end_user.access_key_id, root.id);
     assert_eq!(AccountId::new(ACCOUNT)?.as_str(), record.account);
+    Ok(())
+}
+
+#[tokio::test]
+async fn resolved_access_keys_are_served_from_memory_for_their_ttl() -> anyhow::Result<()> {
+    use std::time::Duration;
+    for (ttl, refused_at_once) in [(Duration::from_secs(600), false), (Duration::ZERO, true)] {
+        let f = Fixture::with(cang_kms_openapi::OpenApiConfig {
+            access_key_ttl: ttl,
+            ..Default::default()
+        })?;
+        let root = f.account(ACCOUNT).await?;
+        let (status, _) = f.send(acs3_request(&root, "ListKeys", &[], "n1", 0)).await;
+        assert_eq!(status, 200);
+        let openings = |f: &Fixture| {
+            let admin = f.kms.for_caller(ServiceIdentity::Admin);
+            async move {
+                let records = admin.list_audit_records(0, 1000).await?;
+                anyhow::Ok(
+                    records
+                        .iter()
+                        .filter(|r| r.operation == "Decrypt" && r.principal == "kms" && r.end_user.is_none())
+                        .count(),
+                )
+            }
+        };
+        f.meta
+            .for_caller(ServiceIdentity::Admin)
+            .set_access_key_status(&root.id, cang_meta_api::AccessKeyStatus::Inactive)
+            .await?;
+        let (status, body) = f.send(acs3_request(&root, "ListKeys", &[], "n2", 0)).await;
+        if refused_at_once {
+            assert_eq!((status, code(&body)), (403, "Forbidden.AccessKey"), "{body}");
+        } else {
+            // Served from memory: no second lookup, no second opening of the secret.
+            assert_eq!(status, 200, "{body}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            assert_eq!(openings(&f).await?, 1);
+        }
+    }
     Ok(())
 }

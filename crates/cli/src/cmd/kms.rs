@@ -61,6 +61,11 @@ pub struct KmsArgs {
     #[arg(long, env = "CANG_OPENAPI_MAX_CLOCK_SKEW_SECS", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub openapi_max_clock_skew_secs: u64,
+    /// How long the OpenAPI and gRPC edges serve a resolved access key from memory, seconds (0: look it
+    /// up on every request); a disabled key or a changed policy takes effect within it.
+    #[arg(long, env = "CANG_OPENAPI_ACCESS_KEY_TTL_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub openapi_access_key_ttl_secs: u64,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -129,6 +134,7 @@ async fn openapi_edge(args: &KmsArgs) -> anyhow::Result<Vec<Edge>> {
     let config = OpenApiConfig {
         region: args.region.clone(),
         max_clock_skew: Duration::from_secs(args.openapi_max_clock_skew_secs),
+        access_key_ttl: Duration::from_secs(args.openapi_access_key_ttl_secs),
         ..OpenApiConfig::default()
     };
     if let Some(l) = &openapi {
