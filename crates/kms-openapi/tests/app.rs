@@ -57,7 +57,11 @@ async fn serve(limits: AppLimits) -> anyhow::Result<Served> {
         .await?
         .key_id
         .to_string();
-    let edge = Arc::new(common::edge(&kms, &meta));
+    let edge = Arc::new(common::edge(
+        &kms,
+        &meta,
+        cang_kms_openapi::OpenApiConfig::default(),
+    ));
     let tls = TlsFiles::in_dir(&dir.path().join("tls"), "kms").public_server_config()?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;

@@ -45,7 +45,7 @@ impl Fixture {
     fn with(config: cang_kms_openapi::OpenApiConfig) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let (kms, meta) = common::services(dir.path())?;
-        let api = common::edge_with(&kms, &meta, config);
+        let api = common::edge(&kms, &meta, config);
         Ok(Self {
             _dir: dir,
             kms,

@@ -25,13 +25,8 @@ pub fn services(dir: &Path) -> anyhow::Result<(Arc<KmsService>, MetaService)> {
     Ok((kms, meta))
 }
 
-/// The edge over `kms`, authenticating callers through `meta`.
-pub fn edge(kms: &Arc<KmsService>, meta: &MetaService) -> OpenApi<KmsService> {
-    edge_with(kms, meta, OpenApiConfig::default())
-}
-
-/// [`edge`] with another configuration.
-pub fn edge_with(kms: &Arc<KmsService>, meta: &MetaService, config: OpenApiConfig) -> OpenApi<KmsService> {
+/// The edge over `kms` with `config`, authenticating callers through `meta`.
+pub fn edge(kms: &Arc<KmsService>, meta: &MetaService, config: OpenApiConfig) -> OpenApi<KmsService> {
     let edge_meta: Arc<dyn MetaApi> = Arc::new(meta.for_caller(ServiceIdentity::Kms));
     OpenApi::new(Arc::clone(kms), edge_meta, cang_kms::ciphertext_key_id, config)
 }
