@@ -76,26 +76,43 @@ async fn run(args: UpArgs) -> anyhow::Result<()> {
         bail!("--listen needs a fixed port (SDKs and credentials.env must know it)");
     }
     TcpListener::bind(gateway).with_context(|| format!("cannot listen on {gateway}"))?;
-    state.kms = Some(loopback_port(state.kms)?);
-    state.meta = Some(loopback_port(state.meta)?);
-    state.kms_openapi = Some(loopback_port(state.kms_openapi)?);
-    state.kms_grpc = Some(loopback_port(state.kms_grpc)?);
-    state.gateway = Some(gateway);
-    dir.save_state(&state)?;
-
     let mut signals = Signals::new()?;
-    let mut supervisor = Supervisor::new(&dir.logs())?;
-    let mut up = Up {
-        args: &args,
-        dir: &dir,
-        state,
-        supervisor: &mut supervisor,
-        signals: &mut signals,
+    let mut attempt = 0;
+    let outcome = loop {
+        attempt += 1;
+        state.kms = Some(loopback_port(state.kms)?);
+        state.meta = Some(loopback_port(state.meta)?);
+        state.kms_openapi = Some(loopback_port(state.kms_openapi)?);
+        state.kms_grpc = Some(loopback_port(state.kms_grpc)?);
+        state.gateway = Some(gateway);
+        dir.save_state(&state)?;
+
+        let mut supervisor = Supervisor::new(&dir.logs())?;
+        let mut up = Up {
+            args: &args,
+            dir: &dir,
+            state: state.clone(),
+            supervisor: &mut supervisor,
+            signals: &mut signals,
+        };
+        let outcome = up.run().await;
+        state = up.state.clone();
+        supervisor
+            .stop_all(Duration::from_secs(args.stop_timeout_secs))
+            .await;
+        // A port found free can be taken by another program before the service binds it: pick the
+        // internal ports afresh and start again (the gateway's own port is the user's to choose).
+        match outcome {
+            Stop::Failed(e) if attempt < PORT_ATTEMPTS && lost_a_port_race(&e, gateway) => {
+                eprintln!("an internal port was taken before a service could bind it; choosing new ports");
+                state.kms = None;
+                state.meta = None;
+                state.kms_openapi = None;
+                state.kms_grpc = None;
+            }
+            outcome => break outcome,
+        }
     };
-    let outcome = up.run().await;
-    supervisor
-        .stop_all(Duration::from_secs(args.stop_timeout_secs))
-        .await;
     match outcome {
         Stop::Signal(name) => {
             eprintln!("{name} received; all services stopped");
@@ -125,6 +142,18 @@ fn prepare(dir: &InstanceDir) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many times `cang up` picks internal ports before it gives up.
+const PORT_ATTEMPTS: u32 = 3;
+
+/// Whether a start failed because a service could not bind one of the internal ports (not the
+/// gateway's, which a new attempt would not change).
+fn lost_a_port_race(e: &anyhow::Error, gateway: SocketAddr) -> bool {
+    let text = format!("{e:#}");
+    text.contains("cannot listen on")
+        && text.contains("Address already in use")
+        && !text.contains(&format!("cannot listen on {gateway}"))
 }
 
 /// The recorded loopback address if it is still free, else a fresh ephemeral port.
@@ -351,6 +380,23 @@ fn os(path: PathBuf) -> OsString {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_lost_internal_port_is_retried() {
+        let gateway = SocketAddr::from((Ipv4Addr::LOCALHOST, 9000));
+        let lost = anyhow!(
+            "kms exited unexpectedly (exit code 1); last lines of kms.log:\n  cang kms: error: cannot listen on \
+             127.0.0.1:39621: Address already in use (os error 98)"
+        );
+        assert!(lost_a_port_race(&lost, gateway));
+        let gateway_taken =
+            anyhow!("gateway exited: cannot listen on 127.0.0.1:9000: Address already in use");
+        assert!(!lost_a_port_race(&gateway_taken, gateway));
+        assert!(!lost_a_port_race(
+            &anyhow!("kms exited: the root key does not open this keystore"),
+            gateway
+        ));
+    }
 
     #[test]
     fn unspecified_listen_addresses_are_probed_on_loopback() -> anyhow::Result<()> {
