@@ -20,7 +20,10 @@ use cang_meta_api::{IdentityStore, MetaError, SealedSecret};
 
 /// The encryption context an access key's secret is sealed under.
 pub fn secret_context(access_key_id: &str) -> EncryptionContext {
-    EncryptionContext::from([("purpose", "access-key-secret"), ("access_key_id", access_key_id)])
+    EncryptionContext::from([
+        ("purpose", cang_kms_api::ACCESS_KEY_SECRET_PURPOSE),
+        ("access_key_id", access_key_id),
+    ])
 }
 
 /// Seals an access key secret for storage in the metadata service.

@@ -12,6 +12,10 @@ use zeroize::Zeroizing;
 use crate::error::invalid;
 use crate::{KeyId, KmsError};
 
+/// The `purpose` of the encryption context access key secrets are sealed under (with their
+/// `access_key_id`); the crypto service opens such a ciphertext only for a caller acting for nobody.
+pub const ACCESS_KEY_SECRET_PURPOSE: &str = "access-key-secret";
+
 /// Encryption context: bound to a ciphertext as AAD; `Decrypt` must present the same one.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EncryptionContext(pub BTreeMap<String, String>);

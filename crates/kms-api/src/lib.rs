@@ -23,7 +23,8 @@ pub use api::{KmsApi, KmsForCaller};
 pub use audit::{AuditAnchor, AuditRecord, AuditVerification};
 pub use client::KmsGrpcClient;
 pub use data_keys::{
-    DataKey, Decrypted, EncryptionContext, SecretBytes, WrappedDataKey, WrappedKey, data_key_len,
+    ACCESS_KEY_SECRET_PURPOSE, DataKey, Decrypted, EncryptionContext, SecretBytes, WrappedDataKey,
+    WrappedKey, data_key_len,
 };
 pub use end_user::{
     END_USER_ACCESS_KEY_ID_METADATA, END_USER_ACCOUNT_METADATA, END_USER_FIELD_MAX_LEN,

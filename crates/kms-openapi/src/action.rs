@@ -287,14 +287,19 @@ fn page(p: &Params) -> Result<Page, OpenApiError> {
 fn data_key_bytes(p: &Params) -> Result<u32, OpenApiError> {
     let n = number(p, "NumberOfBytes", false)?;
     if n > 0 {
-        cang_kms_api::data_key_len(n).map_err(|_| OpenApiError::invalid("NumberOfBytes"))?;
-        return Ok(n);
+        return number_of_bytes(n);
     }
     match p.optional("KeySpec")? {
         None | Some("AES_256") => Ok(32),
         Some("AES_128") => Ok(16),
         Some(_) => Err(OpenApiError::invalid("KeySpec")),
     }
+}
+
+/// A data key length the crypto service issues (1–1024 bytes), or `InvalidParameter`.
+pub(crate) fn number_of_bytes(n: u32) -> Result<u32, OpenApiError> {
+    cang_kms_api::data_key_len(n).map_err(|_| OpenApiError::invalid("NumberOfBytes"))?;
+    Ok(n)
 }
 
 /// A JSON object of strings (`{"k":"v"}`); absent is the empty context.

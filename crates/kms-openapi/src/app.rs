@@ -43,8 +43,6 @@ pub const NONCE_METADATA: &str = "x-cang-nonce";
 pub const SIGNATURE_METADATA: &str = "x-cang-signature";
 /// Trailer naming the Alibaba error code of a refused call.
 pub const ERROR_CODE_METADATA: &str = "x-cang-error-code";
-/// Largest plaintext `Encrypt` takes (Alibaba KMS: 6 KiB).
-pub const MAX_PLAINTEXT_BYTES: usize = 6 << 10;
 
 /// The gRPC service's full name.
 pub const SERVICE_NAME: &str = "cang.kms.app.v1.Kms";
@@ -141,12 +139,13 @@ fn key_ref(raw: &str, name: &str) -> Result<KeyRef, OpenApiError> {
     KeyRef::parse(raw).map_err(|_| OpenApiError::invalid(name))
 }
 
+/// `number_of_bytes`, 0 meaning 32.
 fn data_key_bytes(n: u32) -> Result<u32, OpenApiError> {
     if n == 0 {
-        return Ok(32);
+        Ok(32)
+    } else {
+        crate::action::number_of_bytes(n)
     }
-    cang_kms_api::data_key_len(n).map_err(|_| OpenApiError::invalid("NumberOfBytes"))?;
-    Ok(n)
 }
 
 impl<F: KmsForCaller> KmsApp<F> {
@@ -293,12 +292,8 @@ impl<F: KmsForCaller> Kms for KmsApp<F> {
         request: Request<pb::EncryptRequest>,
     ) -> Result<Response<pb::CiphertextResponse>, Status> {
         self.call("Encrypt", request, |o, r| async move {
+            // The crypto service bounds the plaintext (1 B–6 KiB, as Alibaba KMS).
             let plaintext = SecretBytes::from(r.plaintext);
-            if plaintext.expose().len() > MAX_PLAINTEXT_BYTES {
-                return Err(OpenApiError::InvalidParameter(format!(
-                    "Plaintext is at most {MAX_PLAINTEXT_BYTES} bytes."
-                )));
-            }
             let run = Run::new(&o.api, &o.caller);
             let key = KeyRef::Id(
                 run.authorized("kms:Encrypt", &key_ref(&r.key_id, "KeyId")?)

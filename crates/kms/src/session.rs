@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use cang_kms_api::{
-    AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, CreateKeyRequest, DataKey,
-    Decrypted, EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyRef,
-    KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag,
-    WrappedDataKey, WrappedKey, current_end_user,
+    ACCESS_KEY_SECRET_PURPOSE, AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification,
+    CreateKeyRequest, DataKey, Decrypted, EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry,
+    KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes,
+    ServiceKeySuite, Tag, WrappedDataKey, WrappedKey, current_end_user,
 };
 use cang_tls::ServiceIdentity;
 
@@ -17,10 +17,6 @@ use crate::audit::AuditLog;
 use crate::key_use::{KeyUse, Listed};
 use crate::keyring::Keyring;
 use crate::record::AuditEntry;
-
-/// The `purpose` of the encryption context access key secrets are sealed under (see
-/// `cang_access_keys::secret_context`).
-const ACCESS_KEY_SECRET_PURPOSE: &str = "access-key-secret";
 
 /// The operation classes of the authorisation table.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -51,22 +47,31 @@ pub struct KmsSession {
 }
 
 impl KmsSession {
+    /// The end user this call acts for: the gateway's (bound, or the enclosing `on_behalf_of`), the
+    /// edge's own (bound, never a task-local); nobody for the admin and meta.
+    fn acting_for(&self) -> Option<EndUser> {
+        match self.caller {
+            ServiceIdentity::Gateway => self.end_user.clone().or_else(current_end_user),
+            ServiceIdentity::Kms => self.end_user.clone(),
+            ServiceIdentity::Admin | ServiceIdentity::Meta => None,
+        }
+    }
+
     /// What may not be opened, answered as if the blob named a foreign key:
     /// - through the crypto service's own edges, a blob under a service key: those data keys seal every
     ///   account's SSE-OSS objects (and those stored without SSE), and only the gateway, which authorises
     ///   each object read, and the admin unwrap them;
-    /// - for an end user, an access key's sealed secret (bound to `access_key_secret_context`): secrets
+    /// - for an end user, an access key's sealed secret (its context's purpose is
+    ///   [`ACCESS_KEY_SECRET_PURPOSE`]): secrets
     ///   open only while a request is being authenticated, on behalf of nobody yet.
     fn may_open(&self, blob: &WrappedDataKey, ctx: &EncryptionContext) -> Result<(), KmsError> {
         if self.caller == ServiceIdentity::Kms && self.keyring.names_service_key(blob) {
             return Err(KmsError::KeyNotFound);
         }
-        let for_someone = match self.caller {
-            ServiceIdentity::Gateway => self.end_user.is_some() || current_end_user().is_some(),
-            ServiceIdentity::Kms => self.end_user.is_some(),
-            ServiceIdentity::Admin | ServiceIdentity::Meta => false,
-        };
-        if for_someone && ctx.0.get("purpose").map(String::as_str) == Some(ACCESS_KEY_SECRET_PURPOSE) {
+        // The context test first: it is free, and gateway reads pass here on every object.
+        if ctx.0.get("purpose").map(String::as_str) == Some(ACCESS_KEY_SECRET_PURPOSE)
+            && self.acting_for().is_some()
+        {
             return Err(KmsError::KeyNotFound);
         }
         Ok(())
@@ -101,12 +106,7 @@ impl KmsSession {
             Ok(v) => v.key_use(),
             Err(_) => (key_hint.to_owned(), String::new()),
         };
-        let end_user = match self.caller {
-            ServiceIdentity::Gateway => self.end_user.clone().or_else(current_end_user),
-            // The OpenAPI edge binds its session to the end user it authenticated, never a task-local.
-            ServiceIdentity::Kms => self.end_user.clone(),
-            ServiceIdentity::Admin | ServiceIdentity::Meta => None,
-        };
+        let end_user = self.acting_for();
         let source = end_user
             .as_ref()
             .and_then(|u| u.source_ip)

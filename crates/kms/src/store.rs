@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use cang_kms_api::KeySpec;
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use zeroize::Zeroizing;
 
 use crate::StartupError;
@@ -87,6 +87,8 @@ pub(crate) enum Change {
 pub(crate) struct Keystore {
     db: Database,
     root: RootKey,
+    /// The audit chain's MAC key, derived from the root key once.
+    chain: ChainKey,
 }
 
 impl std::fmt::Debug for Keystore {
@@ -145,7 +147,8 @@ impl Keystore {
             Err(e) => return Err(StartupError::Keystore(e.to_string())),
         }
         let db = Database::create(path).map_err(|e| StartupError::Keystore(e.to_string()))?;
-        let store = Self { db, root };
+        let chain = ChainKey::derive(root.bytes());
+        let store = Self { db, root, chain };
         let existing = {
             let txn = store
                 .db
@@ -372,7 +375,6 @@ impl Keystore {
     /// Appends audit entries, numbered after the last one, each sealed and linked into the MAC chain;
     /// returns the first sequence number used.
     pub fn append_audit(&self, entries: &[AuditEntry]) -> Result<u64, StoreError> {
-        let chain = ChainKey::derive(self.root.bytes());
         let txn = self.db.begin_write().map_err(db_err)?;
         let first;
         {
@@ -389,7 +391,7 @@ impl Keystore {
             for (i, e) in entries.iter().enumerate() {
                 let seq = first + i as u64;
                 let sealed = self.seal("audit", &seq.to_string(), &serde_json::to_vec(e)?)?;
-                previous = chain.link(seq, &previous, &sealed);
+                previous = self.chain.link(seq, &previous, &sealed);
                 t.insert(seq, sealed.as_slice()).map_err(db_err)?;
                 macs.insert(seq, previous.as_slice()).map_err(db_err)?;
             }
@@ -404,8 +406,7 @@ impl Keystore {
         &self,
         anchor: Option<cang_kms_api::AuditAnchor>,
     ) -> Result<cang_kms_api::AuditVerification, StoreError> {
-        let chain = ChainKey::derive(self.root.bytes());
-        let mut verifier = Verifier::new(&chain, anchor);
+        let mut verifier = Verifier::new(&self.chain, anchor);
         let txn = self.db.begin_read().map_err(db_err)?;
         let records = txn.open_table(AUDIT).map_err(db_err)?;
         let macs = match txn.open_table(AUDIT_CHAIN) {
@@ -413,38 +414,31 @@ impl Keystore {
             Err(redb::TableError::TableDoesNotExist(_)) => None,
             Err(e) => return Err(db_err(e)),
         };
-        let mut mac_rows = match &macs {
-            Some(t) => Some(t.iter().map_err(db_err)?.peekable()),
-            None => None,
-        };
+        let mut chained = 0u64;
         for row in records.iter().map_err(db_err)? {
             let (k, v) = row.map_err(db_err)?;
             let seq = k.value();
-            let mut mac = None;
-            if let Some(rows) = mac_rows.as_mut() {
-                while let Some(next) = rows.peek() {
-                    let at = match next {
-                        Ok((k, _)) => k.value(),
-                        Err(_) => u64::MAX,
-                    };
-                    if at > seq {
-                        break;
-                    }
-                    let (k, v) = rows.next().unwrap_or_else(|| unreachable!()).map_err(db_err)?;
-                    if at < seq {
-                        verifier.orphan_mac(k.value());
-                    } else {
-                        mac = Some(ChainMac::try_from(v.value()).unwrap_or(GENESIS));
-                    }
-                }
-            }
+            let mac = match &macs {
+                Some(t) => t.get(seq).map_err(db_err)?.map(|g| {
+                    // A MAC of the wrong length cannot match; it fails as a broken link.
+                    ChainMac::try_from(g.value()).unwrap_or(GENESIS)
+                }),
+                None => None,
+            };
+            chained += u64::from(mac.is_some());
             let opens = self.unseal("audit", &seq.to_string(), v.value()).is_ok();
             verifier.record(seq, opens, v.value(), mac);
         }
-        if let Some(rows) = mac_rows.as_mut() {
-            for row in rows {
-                let (k, _) = row.map_err(db_err)?;
-                verifier.orphan_mac(k.value());
+        // A MAC left behind by a removed record: only looked for when the counts disagree.
+        if let Some(t) = &macs
+            && t.len().map_err(db_err)? != chained
+        {
+            for row in t.iter().map_err(db_err)? {
+                let seq = row.map_err(db_err)?.0.value();
+                if records.get(seq).map_err(db_err)?.is_none() {
+                    verifier.orphan_mac(seq);
+                    break;
+                }
             }
         }
         Ok(verifier.finish())
