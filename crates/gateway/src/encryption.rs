@@ -13,6 +13,7 @@ use bytes::Bytes;
 use cang_kms_api::{AccountId, KeyRef, ServiceKeySuite, WrappedDataKey};
 use cang_meta_api::{
     BucketEncryptionRule, DataEncryption as MetaDataEncryption, ObjectSse, SseAlgorithm as MetaAlgorithm,
+    WrappingKey,
 };
 use cang_oss::OssError;
 use cang_oss::headers::sse::{DataEncryption, SseAlgorithm, SseRule};
@@ -136,6 +137,7 @@ impl Gateway {
             key_id,
             data_encryption: echo.data_encryption.map(|_| MetaDataEncryption::Sm4),
             wrapped_key: stored_wrapped_key(&issued),
+            wrapping: Some(wrapping_of(&issued)),
         };
         Ok((issued, record, echo))
     }
@@ -157,6 +159,7 @@ impl Gateway {
             key_id: None,
             data_encryption: None,
             wrapped_key: stored_wrapped_key(&issued),
+            wrapping: Some(wrapping_of(&issued)),
         };
         Ok((issued, record))
     }
@@ -202,6 +205,14 @@ impl Gateway {
             .instrument(span)
             .await
             .map_err(|e| kms_error_for(e, &named))
+    }
+}
+
+/// The key version that wrapped an issued key, for the inventory.
+fn wrapping_of(issued: &IssuedKey) -> WrappingKey {
+    WrappingKey {
+        key_id: issued.key_id.as_str().to_owned(),
+        version_id: issued.key_version.clone(),
     }
 }
 

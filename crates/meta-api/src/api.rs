@@ -9,10 +9,10 @@ use futures::stream::BoxStream;
 
 use crate::{
     AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
-    CiphertextRange, CompletedPart, CopyObjectRequest, ListBucketsPage, ListBucketsQuery, ListObjectsPage,
-    ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery, MetaError, MultipartUpload,
-    NewAccessKey, NewBucket, ObjectInfo, ObjectMeta, PartInfo, Policy, Preconditions, PutObjectHeader,
-    PutTrailer, UploadPartHeader, User,
+    CiphertextRange, CompletedPart, CopyObjectRequest, InventoryEntry, InventoryQuery, ListBucketsPage,
+    ListBucketsQuery, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery,
+    MetaError, MultipartUpload, NewAccessKey, NewBucket, ObjectInfo, ObjectMeta, PartInfo, Policy,
+    Preconditions, PutObjectHeader, PutTrailer, RewrapObject, RewrapOutcome, UploadPartHeader, User,
 };
 
 /// One item of a streamed write: ciphertext, then exactly one trailer at the end.
@@ -147,6 +147,13 @@ pub trait ObjectStore: Send + Sync + 'static {
     ) -> Result<ObjectInfo, MetaError>;
     /// AbortMultipartUpload.
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), MetaError>;
+
+    /// The key inventory: objects and bytes per (bucket, SSE algorithm, wrapping key version), as of the
+    /// last commit. Maintenance (the admin's).
+    async fn key_inventory(&self, query: InventoryQuery) -> Result<Vec<InventoryEntry>, MetaError>;
+    /// Swaps one object's wrapped data key for a re-wrapped one, if the object still holds the one the
+    /// caller re-wrapped. Maintenance (the admin's).
+    async fn rewrap_object(&self, request: RewrapObject) -> Result<RewrapOutcome, MetaError>;
 }
 
 /// Accounts, RAM users, access keys and policies: what authentication reads and `cang admin` writes.

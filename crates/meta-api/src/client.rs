@@ -16,9 +16,10 @@ use crate::convert::acl_to_pb;
 use crate::outbound::{outbound, within_deadline_after_end, write_error};
 use crate::{
     Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats, CiphertextRange, CompletedPart,
-    CopyObjectRequest, ListBucketsPage, ListBucketsQuery, ListObjectsPage, ListObjectsQuery, ListPartsPage,
-    ListUploadsPage, ListUploadsQuery, MetaError, MultipartUpload, NewBucket, ObjectInfo, ObjectMeta,
-    ObjectStore, PartInfo, Preconditions, PutObjectHeader, UploadPartHeader,
+    CopyObjectRequest, InventoryEntry, InventoryQuery, ListBucketsPage, ListBucketsQuery, ListObjectsPage,
+    ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery, MetaError, MultipartUpload,
+    NewBucket, ObjectInfo, ObjectMeta, ObjectStore, PartInfo, Preconditions, PutObjectHeader, RewrapObject,
+    RewrapOutcome, UploadPartHeader,
 };
 
 /// Largest message either side accepts: a 1 MiB chunk plus headroom, or a big listing page.
@@ -473,5 +474,29 @@ impl ObjectStore for MetaGrpcClient {
             .abort_upload(self.unary(upload_ref(bucket, key, upload_id)))
             .await?;
         Ok(())
+    }
+
+    async fn key_inventory(&self, query: InventoryQuery) -> Result<Vec<InventoryEntry>, MetaError> {
+        self.client()
+            .key_inventory(self.unary(pb::KeyInventoryRequest::from(query)))
+            .await?
+            .into_inner()
+            .entries
+            .into_iter()
+            .map(TryInto::try_into)
+            .collect()
+    }
+
+    async fn rewrap_object(&self, request: RewrapObject) -> Result<RewrapOutcome, MetaError> {
+        let reply = self
+            .client()
+            .rewrap_object(self.unary(pb::RewrapObjectRequest::from(request)))
+            .await?
+            .into_inner();
+        Ok(if reply.rewrapped {
+            RewrapOutcome::Rewrapped
+        } else {
+            RewrapOutcome::Changed
+        })
     }
 }

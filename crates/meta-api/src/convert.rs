@@ -159,6 +159,7 @@ impl From<ObjectMeta> for pb::ObjectMeta {
                 key_id: s.key_id,
                 data_encryption: data_encryption_to_pb(s.data_encryption),
                 wrapped_key: s.wrapped_key.into(),
+                wrapping: s.wrapping.map(Into::into),
             }),
         }
     }
@@ -180,6 +181,7 @@ impl TryFrom<pb::ObjectMeta> for ObjectMeta {
                         key_id: s.key_id,
                         data_encryption: data_encryption_from_pb(s.data_encryption)?,
                         wrapped_key: s.wrapped_key.to_vec(),
+                        wrapping: s.wrapping.map(TryInto::try_into).transpose()?,
                     })
                 })
                 .transpose()?,

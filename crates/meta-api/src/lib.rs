@@ -8,8 +8,10 @@ mod client;
 mod client_identity;
 mod convert;
 mod convert_identity;
+mod convert_inventory;
 mod error;
 mod identity;
+mod inventory;
 mod names;
 mod object;
 mod outbound;
@@ -24,6 +26,7 @@ pub use api::{
 pub use client::{MAX_MESSAGE_SIZE, MetaGrpcClient};
 pub use error::MetaError;
 pub use identity::{AccessKey, AccessKeyStatus, Account, NewAccessKey, Policy, SealedSecret, User};
+pub use inventory::{InventoryEntry, InventoryQuery, RewrapObject, RewrapOutcome, WrappingKey};
 pub use names::{
     MAX_KEYS_LIMIT, MAX_PART_NUMBER, MIN_PART_SIZE, common_prefix, validate_bucket_name, validate_max_keys,
     validate_object_key, validate_part_number,

@@ -27,6 +27,8 @@ pub struct ObjectSse {
     pub data_encryption: Option<crate::DataEncryption>,
     /// The data key wrapped by the crypto service (self-describing ciphertext blob).
     pub wrapped_key: Vec<u8>,
+    /// The master key version that wrapped it; `None` in records written before versions were recorded.
+    pub wrapping: Option<crate::WrappingKey>,
 }
 
 /// Metadata the gateway supplies with an object.

@@ -19,7 +19,7 @@ use crate::convert::{acl_from_pb, meta_from};
 use crate::convert_identity::status_from_pb;
 use crate::{
     CompletedPart, CopyObjectRequest, IdentityStore, ListBucketsQuery, ListObjectsQuery, ListUploadsQuery,
-    MetaError, MetaForCaller, NewAccessKey, NewBucket, ObjectStore, SealedSecret,
+    MetaError, MetaForCaller, NewAccessKey, NewBucket, ObjectStore, RewrapOutcome, SealedSecret,
 };
 
 /// The identities allowed to call the metadata service at all; per-operation rules are the
@@ -373,6 +373,22 @@ impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
         let r = req.into_inner();
         api.abort_upload(&r.bucket, &r.key, &r.upload_id).await?;
         ok(pb::Empty {})
+    }
+
+    async fn key_inventory(&self, req: Request<pb::KeyInventoryRequest>) -> Reply<pb::KeyInventoryResponse> {
+        let api = self.api(&req)?;
+        let entries = api.key_inventory(req.into_inner().into()).await?;
+        ok(pb::KeyInventoryResponse {
+            entries: entries.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    async fn rewrap_object(&self, req: Request<pb::RewrapObjectRequest>) -> Reply<pb::RewrapObjectResponse> {
+        let api = self.api(&req)?;
+        let outcome = api.rewrap_object(req.into_inner().try_into()?).await?;
+        ok(pb::RewrapObjectResponse {
+            rewrapped: outcome == RewrapOutcome::Rewrapped,
+        })
     }
 
     async fn create_account(&self, req: Request<pb::CreateAccountRequest>) -> Reply<pb::Account> {

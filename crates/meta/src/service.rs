@@ -10,10 +10,11 @@ use bytes::Bytes;
 use cang_meta_api::{
     AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
     ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, IdentityStore,
-    ListBucketsPage, ListBucketsQuery, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
-    ListUploadsQuery, MetaError, MultipartUpload, NewAccessKey, NewBucket, ObjectInfo, ObjectMeta,
-    ObjectStore, PartInfo, Policy, Preconditions, PutObjectHeader, PutTrailer, UploadPartHeader, User,
-    WriteBody, WriteItem, validate_bucket_name, validate_object_key, validate_part_number,
+    InventoryEntry, InventoryQuery, ListBucketsPage, ListBucketsQuery, ListObjectsPage, ListObjectsQuery,
+    ListPartsPage, ListUploadsPage, ListUploadsQuery, MetaError, MultipartUpload, NewAccessKey, NewBucket,
+    ObjectInfo, ObjectMeta, ObjectStore, PartInfo, Policy, Preconditions, PutObjectHeader, PutTrailer,
+    RewrapObject, RewrapOutcome, UploadPartHeader, User, WriteBody, WriteItem, validate_bucket_name,
+    validate_object_key, validate_part_number,
 };
 use cang_telemetry::{Metrics, attributes};
 use futures::StreamExt;
@@ -316,6 +317,17 @@ impl ObjectStore for MetaService {
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), MetaError> {
         let (bucket, key, id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         self.run(move |s| s.abort_upload(&bucket, &key, &id)).await
+    }
+
+    async fn key_inventory(&self, query: InventoryQuery) -> Result<Vec<InventoryEntry>, MetaError> {
+        self.run(move |s| s.key_inventory(&query)).await
+    }
+
+    async fn rewrap_object(&self, request: RewrapObject) -> Result<RewrapOutcome, MetaError> {
+        validate_bucket_name(&request.bucket)?;
+        validate_object_key(&request.key)?;
+        attributes::record_meta_commit("rewrap_object");
+        self.run(move |s| s.rewrap_object(request)).await
     }
 }
 

@@ -7,10 +7,10 @@ use async_trait::async_trait;
 use cang_meta_api::{
     AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
     ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, IdentityStore,
-    ListBucketsPage, ListBucketsQuery, ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage,
-    ListUploadsQuery, MetaError, MetaForCaller, MultipartUpload, NewAccessKey, NewBucket, ObjectInfo,
-    ObjectMeta, ObjectStore, PartInfo, Policy, Preconditions, PutObjectHeader, UploadPartHeader, User,
-    WriteBody,
+    InventoryEntry, InventoryQuery, ListBucketsPage, ListBucketsQuery, ListObjectsPage, ListObjectsQuery,
+    ListPartsPage, ListUploadsPage, ListUploadsQuery, MetaError, MetaForCaller, MultipartUpload,
+    NewAccessKey, NewBucket, ObjectInfo, ObjectMeta, ObjectStore, PartInfo, Policy, Preconditions,
+    PutObjectHeader, RewrapObject, RewrapOutcome, UploadPartHeader, User, WriteBody,
 };
 use cang_tls::ServiceIdentity;
 
@@ -27,6 +27,8 @@ pub(crate) enum OperationClass {
     IdentityRead,
     /// Every identity write: admin only.
     IdentityWrite,
+    /// Key maintenance (the inventory, re-wrapping data keys in place): admin only.
+    Maintenance,
 }
 
 impl OperationClass {
@@ -135,6 +137,8 @@ checked_api! { ObjectStore {
         forbid_overwrite: bool
     ) -> ObjectInfo;
     Store fn abort_upload(bucket: &str, key: &str, upload_id: &str) -> ();
+    Maintenance fn key_inventory(query: InventoryQuery) -> Vec<InventoryEntry>;
+    Maintenance fn rewrap_object(request: RewrapObject) -> RewrapOutcome;
 }}
 
 checked_api! { IdentityStore {
@@ -172,6 +176,7 @@ mod tests {
             (Authenticate, true, true, true, false),
             (IdentityRead, false, true, false, false),
             (IdentityWrite, false, true, false, false),
+            (Maintenance, false, true, false, false),
         ];
         for (class, gateway, admin, kms, meta) in table {
             assert_eq!(class.allows(Gateway), gateway, "{class:?} gateway");
@@ -184,7 +189,7 @@ mod tests {
     #[test]
     fn kms_may_only_authenticate() {
         use OperationClass::*;
-        for class in [Store, IdentityRead, IdentityWrite] {
+        for class in [Store, IdentityRead, IdentityWrite, Maintenance] {
             assert!(!class.allows(ServiceIdentity::Kms), "{class:?}");
         }
         assert!(Authenticate.allows(ServiceIdentity::Kms));

@@ -337,6 +337,7 @@ fn an_append_sealed_under_another_record_is_refused() {
         key_id: None,
         data_encryption: None,
         wrapped_key: vec![key; 8],
+        wrapping: None,
     };
     let append = |pos: u64, data: &[u8], key: u8| {
         let blob = s.stage_bytes(data).unwrap();

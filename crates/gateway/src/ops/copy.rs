@@ -169,6 +169,7 @@ mod tests {
             key_id: Some("k".into()),
             data_encryption: None,
             wrapped_key: vec![0, 1, 2],
+            wrapping: None,
         });
         assert_eq!(copy_meta(&HeaderMap::new(), &src, false, None).unwrap().sse, None);
     }

@@ -6,6 +6,8 @@ mod bucket;
 mod commit;
 mod crc64;
 mod identity;
+mod inventory;
+mod legacy;
 mod listing;
 mod multipart;
 mod object;
@@ -138,9 +140,16 @@ fn recover(db: &Database) -> Result<u64, MetaError> {
         let last_blob = blobs.last().db()?.map_or(0, |(k, _)| k.value());
         last_chunk.max(last_blob) + 1
     };
+    let inventoried = inventory::rebuild_if_missing(&txn)?;
     txn.commit().db()?;
     if reclaimed > 0 {
         tracing::info!(reclaimed, "reclaimed uncommitted blobs");
+    }
+    if inventoried > 0 {
+        tracing::info!(
+            inventoried,
+            "built the key inventory of a store written before it existed"
+        );
     }
     Ok(next)
 }

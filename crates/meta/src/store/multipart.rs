@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use super::blob::{self, StagedBlob, StoredExtent};
 use super::bucket::{adjust_stats, require_bucket};
+use super::inventory::{self, Delta};
 use super::object::{StoredObject, load_object, replace_object};
-use super::tables::{DbResult, PARTS, UPLOADS, decode, encode, now_ms};
+use super::tables::{DbResult, PARTS, Record, UPLOADS, decode, encode, now_ms};
 use super::{Store, crc64};
 
 /// The stored form of a part.
@@ -24,6 +25,8 @@ struct StoredPart {
     last_modified_ms: u64,
     extent: StoredExtent,
 }
+
+impl Record for StoredPart {}
 
 impl StoredPart {
     fn info(&self, part_number: u32) -> PartInfo {
@@ -68,6 +71,7 @@ impl Store {
                 )
                 .db()?;
             drop(uploads);
+            inventory::adjust(txn, &u.bucket, &u.meta, Delta::upload(1))?;
             adjust_stats(txn, &u.bucket, 0, 0, 1)
         })?;
         Ok(upload)
@@ -259,7 +263,7 @@ impl Store {
                     .flatten(),
                 last_modified_ms: now_ms(),
                 object_type: ObjectType::Multipart,
-                meta: upload.meta,
+                meta: upload.meta.clone(),
                 extents: chosen.iter().map(|p| p.extent.clone()).collect(),
             };
             // Writes start here: every check above has passed.
@@ -269,7 +273,7 @@ impl Store {
                     blob::release(txn, p.extent.blob)?;
                 }
             }
-            remove_upload(txn, &bucket, &key, &upload_id, &stored)?;
+            remove_upload(txn, &upload, &stored)?;
             let old = load_object(txn, &bucket, &key)?;
             replace_object(txn, &bucket, &key, old.as_ref(), &object)?;
             Ok(object.info(&bucket, &key))
@@ -280,12 +284,12 @@ impl Store {
     pub fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), MetaError> {
         let (bucket, key, upload_id) = (bucket.to_owned(), key.to_owned(), upload_id.to_owned());
         self.writer().write(true, move |txn| {
-            load_upload(txn, &bucket, &key, &upload_id)?;
+            let upload = load_upload(txn, &bucket, &key, &upload_id)?;
             let stored = load_parts(txn, &upload_id)?;
             for (_, p) in &stored {
                 blob::release(txn, p.extent.blob)?;
             }
-            remove_upload(txn, &bucket, &key, &upload_id, &stored)
+            remove_upload(txn, &upload, &stored)
         })
     }
 }
@@ -317,20 +321,20 @@ fn load_parts(txn: &WriteTransaction, upload_id: &str) -> Result<Vec<(u32, Store
 /// Deletes the upload record and its part records (not their blobs).
 fn remove_upload(
     txn: &WriteTransaction,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
+    upload: &MultipartUpload,
     stored: &[(u32, StoredPart)],
 ) -> Result<(), MetaError> {
+    let (bucket, id) = (upload.bucket.as_str(), upload.upload_id.as_str());
     let mut parts = txn.open_table(PARTS).db()?;
     for (n, _) in stored {
-        parts.remove((upload_id, *n)).db()?;
+        parts.remove((id, *n)).db()?;
     }
     drop(parts);
     txn.open_table(UPLOADS)
         .db()?
-        .remove((bucket, key, upload_id))
+        .remove((bucket, upload.key.as_str(), id))
         .db()?;
+    inventory::adjust(txn, bucket, &upload.meta, Delta::upload(-1))?;
     adjust_stats(txn, bucket, 0, 0, -1)
 }
 

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blob::{self, ObjectReader, StagedBlob, StoredExtent};
 use super::bucket::{adjust_stats, require_bucket};
+use super::inventory::{self, Delta};
 use super::tables::{BUCKETS, CHUNKS, DbResult, OBJECTS, decode, encode, now_ms};
 use super::{Store, crc64};
 
@@ -173,6 +174,12 @@ impl Store {
                 .db()?;
             drop(objects);
             let created = i64::from(old.is_none());
+            let grown = Delta {
+                objects: created,
+                bytes: to_i64(trailer.plaintext_len),
+                uploads: 0,
+            };
+            inventory::adjust(txn, &header.bucket, &object.meta, grown)?;
             adjust_stats(txn, &header.bucket, created, to_i64(trailer.plaintext_len), 0)?;
             Ok(object.info(&header.bucket, &header.key))
         })?;
@@ -252,6 +259,7 @@ impl Store {
                     Some(bytes) => {
                         let old: StoredObject = decode(&bytes)?;
                         blob::release_all(txn, &old.extents)?;
+                        inventory::adjust(txn, &bucket, &old.meta, Delta::object(-1, old.size))?;
                         adjust_stats(txn, &bucket, -1, -to_i64(old.size), 0)?;
                         true
                     }
@@ -329,6 +337,10 @@ pub(crate) fn replace_object(
         }
         None => (1, 0),
     };
+    if let Some(o) = old {
+        inventory::adjust(txn, bucket, &o.meta, Delta::object(-1, o.size))?;
+    }
+    inventory::adjust(txn, bucket, &new.meta, Delta::object(1, new.size))?;
     adjust_stats(txn, bucket, objects, to_i64(new.size) - to_i64(old_size), 0)
 }
 

@@ -25,6 +25,10 @@ pub(crate) const BLOBS: TableDefinition<u64, (u64, u32)> = TableDefinition::new(
 pub(crate) const PENDING_BLOBS: TableDefinition<u64, ()> = TableDefinition::new("pending_blobs");
 /// (blob id, chunk index) → ciphertext bytes, each chunk [`CHUNK_SIZE`] except a blob's last.
 pub(crate) const CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("chunks");
+/// (bucket, SSE algorithm code, wrapping key id, version id) → (objects, plaintext bytes, unfinished
+/// uploads): the key inventory, adjusted by every commit. Empty ids: recorded before versions were.
+pub(crate) const INVENTORY: TableDefinition<(&str, u8, &str, &str), (u64, u64, u64)> =
+    TableDefinition::new("inventory");
 /// Account id → `Account`.
 pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 /// (account id, user name) → `User`.
@@ -40,25 +44,37 @@ pub(crate) const ATTACHMENTS: TableDefinition<(&str, &str, &str), ()> = TableDef
 /// above value + leaf overhead, so 1 MiB − 256 B keeps each chunk in a 1 MiB run instead of 2 MiB.
 pub const CHUNK_SIZE: usize = 1024 * 1024 - 256;
 
-/// Leading byte of every encoded record; bump it when a record's layout changes.
-const RECORD_VERSION: u8 = 1;
+/// Leading byte of every encoded record; bump it when a record's layout changes, and teach
+/// [`Record::decode_v1`] (or its successor) the old layout.
+///
+/// 2: the encryption record names the key version that wrapped the data key (`ObjectSse::wrapping`).
+const RECORD_VERSION: u8 = 2;
+
+/// A stored record type: what it looked like under each older record version.
+pub(crate) trait Record: Serialize + DeserializeOwned {
+    /// Decodes a body written under record version 1. Types whose layout has not changed since use
+    /// this default.
+    fn decode_v1(body: &[u8]) -> postcard::Result<Self> {
+        postcard::from_bytes(body)
+    }
+}
 
 /// Encodes a record as its version byte followed by postcard.
-pub(crate) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, MetaError> {
+pub(crate) fn encode<T: Record>(record: &T) -> Result<Vec<u8>, MetaError> {
     let mut out = vec![RECORD_VERSION];
     postcard::to_io(record, &mut out).map_err(|e| MetaError::Internal(format!("encode record: {e}")))?;
     Ok(out)
 }
 
-/// Decodes a record written by [`encode`].
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, MetaError> {
-    match bytes.split_first() {
-        Some((&RECORD_VERSION, body)) => {
-            postcard::from_bytes(body).map_err(|e| MetaError::Internal(format!("decode record: {e}")))
-        }
-        Some((v, _)) => Err(MetaError::Internal(format!("unknown record version {v}"))),
-        None => Err(MetaError::Internal("empty record".into())),
-    }
+/// Decodes a record written by [`encode`], under this or an older record version.
+pub(crate) fn decode<T: Record>(bytes: &[u8]) -> Result<T, MetaError> {
+    let decoded = match bytes.split_first() {
+        Some((&RECORD_VERSION, body)) => postcard::from_bytes(body),
+        Some((1, body)) => T::decode_v1(body),
+        Some((v, _)) => return Err(MetaError::Internal(format!("unknown record version {v}"))),
+        None => return Err(MetaError::Internal("empty record".into())),
+    };
+    decoded.map_err(|e| MetaError::Internal(format!("decode record: {e}")))
 }
 
 /// Maps any redb failure to `MetaError::Internal`.
@@ -96,6 +112,7 @@ pub(crate) fn create_all(txn: &redb::WriteTransaction) -> Result<(), MetaError> 
     txn.open_table(BLOBS).db()?;
     txn.open_table(PENDING_BLOBS).db()?;
     txn.open_table(CHUNKS).db()?;
+    txn.open_table(INVENTORY).db()?;
     txn.open_table(ACCOUNTS).db()?;
     txn.open_table(USERS).db()?;
     txn.open_table(ACCESS_KEYS).db()?;
