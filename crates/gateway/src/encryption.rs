@@ -178,17 +178,7 @@ impl Gateway {
             tracing::error!(bucket, key, "stored encryption record is malformed");
             OssError::internal_error()
         };
-        let (&binding_byte, blob) = record.wrapped_key.split_first().ok_or_else(corrupt)?;
-        let binding = match binding_byte {
-            BINDING_OBJECT => KeyBinding::Object {
-                bucket: bucket.to_owned(),
-                object: key.to_owned(),
-            },
-            BINDING_BUCKET => KeyBinding::Bucket {
-                bucket: bucket.to_owned(),
-            },
-            _ => return Err(corrupt()),
-        };
+        let (binding, blob) = split_stored(&record.wrapped_key, bucket, key).ok_or_else(corrupt)?;
         let kms_key = record.algorithm == MetaAlgorithm::Kms;
         let named = record.key_id.clone().unwrap_or_default();
         if kms_key {
@@ -197,7 +187,7 @@ impl Gateway {
         }
         let account = AccountId::new(owner).map_err(|e| kms_error_for(e, &named))?;
         let wrapped = WrappedDataKey(Bytes::copy_from_slice(blob));
-        let cacheable = !kms_key || binding_byte == BINDING_BUCKET;
+        let cacheable = !kms_key || matches!(binding, KeyBinding::Bucket { .. });
         let algorithm = echo_of(record).map_or("none", |rule| rule.algorithm.as_str());
         let span = tracing::info_span!("sse.recover_key", cang.sse.algorithm = algorithm);
         self.keys
@@ -216,16 +206,41 @@ fn wrapping_of(issued: &IssuedKey) -> WrappingKey {
     }
 }
 
-/// The stored form of an issued key: the binding byte, then the crypto service's ciphertext blob.
-fn stored_wrapped_key(issued: &IssuedKey) -> Vec<u8> {
-    let binding = match issued.binding {
+fn binding_byte(binding: &KeyBinding) -> u8 {
+    match binding {
         KeyBinding::Object { .. } => BINDING_OBJECT,
         KeyBinding::Bucket { .. } => BINDING_BUCKET,
-    };
-    let mut wrapped = Vec::with_capacity(issued.wrapped.0.len() + 1);
-    wrapped.push(binding);
-    wrapped.extend_from_slice(&issued.wrapped.0);
+    }
+}
+
+/// The stored form of an issued key: the binding byte, then the crypto service's ciphertext blob.
+fn stored_wrapped_key(issued: &IssuedKey) -> Vec<u8> {
+    join_stored(&issued.binding, &issued.wrapped.0)
+}
+
+/// A stored wrapped key made of what the key is bound to and the crypto service's blob.
+pub(crate) fn join_stored(binding: &KeyBinding, blob: &[u8]) -> Vec<u8> {
+    let mut wrapped = Vec::with_capacity(blob.len() + 1);
+    wrapped.push(binding_byte(binding));
+    wrapped.extend_from_slice(blob);
     wrapped
+}
+
+/// What the stored wrapped key of object `key` in `bucket` is bound to, and the crypto service's blob;
+/// `None` if the record is malformed.
+pub(crate) fn split_stored<'a>(wrapped: &'a [u8], bucket: &str, key: &str) -> Option<(KeyBinding, &'a [u8])> {
+    let (&byte, blob) = wrapped.split_first()?;
+    let binding = match byte {
+        BINDING_OBJECT => KeyBinding::Object {
+            bucket: bucket.to_owned(),
+            object: key.to_owned(),
+        },
+        BINDING_BUCKET => KeyBinding::Bucket {
+            bucket: bucket.to_owned(),
+        },
+        _ => return None,
+    };
+    Some((binding, blob))
 }
 
 /// The data cipher of a stored record (objects sealed only at rest use AES-256-GCM).

@@ -46,6 +46,8 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
+pub mod rewrap;
+
 pub use keys::KeyCacheLimits;
 pub use server::ConnectionLimits;
 pub use state::GatewayConfig;

@@ -117,6 +117,26 @@ pub enum ServiceKeySuite {
     Storage,
 }
 
+impl ServiceKeySuite {
+    /// Every service key.
+    pub const ALL: [Self; 3] = [Self::Aes256, Self::Sm4, Self::Storage];
+
+    /// The id the crypto service gives this service key: what its ciphertext blobs and the key inventory
+    /// name. Service keys are never listed among an account's CMKs.
+    pub const fn key_id(self) -> &'static str {
+        match self {
+            Self::Aes256 => "service-aes256",
+            Self::Sm4 => "service-sm4",
+            Self::Storage => "service-storage",
+        }
+    }
+
+    /// The service key whose id is `id`.
+    pub fn from_key_id(id: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.key_id() == id)
+    }
+}
+
 /// Automatic rotation settings of a CMK.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RotationPolicy {

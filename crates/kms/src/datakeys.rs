@@ -175,6 +175,23 @@ impl Keyring {
         dst: &EncryptionContext,
     ) -> Result<WrappedKey, KmsError> {
         let plain = self.decrypt(account, blob_bytes, src)?;
+        if destination.is_none() {
+            // A service key belongs to no account: its data keys are re-wrapped under its own primary
+            // version, which is how objects sealed under SSE-OSS or the storage key follow a rotation.
+            let service = {
+                let state = self.read();
+                state
+                    .keys
+                    .get(plain.key_id.as_str())
+                    .filter(|rec| rec.service)
+                    .cloned()
+            };
+            if let Some(rec) = service {
+                self.usable(&rec)?;
+                let primary = rec.primary().ok_or(KmsError::Internal)?;
+                return wrap(&rec, primary, plain.plaintext.expose(), dst);
+            }
+        }
         let dest = destination.cloned().unwrap_or(KeyRef::Id(plain.key_id.clone()));
         self.encrypt_under(account, &dest, plain.plaintext.expose(), dst)
             .await
@@ -206,14 +223,11 @@ impl Keyring {
     /// exists but does not decode is refused, never replaced: replacing it would shred every object
     /// sealed under it.
     async fn service_key(&self, suite: ServiceKeySuite) -> Result<KeyRecord, KmsError> {
-        let (id, spec, description) = match suite {
-            ServiceKeySuite::Aes256 => ("service-aes256", KeySpec::Aes256, "SSE-OSS service key (AES256)"),
-            ServiceKeySuite::Sm4 => ("service-sm4", KeySpec::Sm4, "SSE-OSS service key (SM4)"),
-            ServiceKeySuite::Storage => (
-                "service-storage",
-                KeySpec::Aes256,
-                "Instance storage key (objects without SSE)",
-            ),
+        let id = suite.key_id();
+        let (spec, description) = match suite {
+            ServiceKeySuite::Aes256 => (KeySpec::Aes256, "SSE-OSS service key (AES256)"),
+            ServiceKeySuite::Sm4 => (KeySpec::Sm4, "SSE-OSS service key (SM4)"),
+            ServiceKeySuite::Storage => (KeySpec::Aes256, "Instance storage key (objects without SSE)"),
         };
         let lookup = |kr: &Self| {
             let state = kr.read();

@@ -252,6 +252,18 @@ impl State {
         dst: &EncryptionContext,
     ) -> Result<WrappedKey, KmsError> {
         let plain = self.decrypt(account, blob, src)?;
+        if destination.is_none()
+            && let Some(key) = self.keys.get(plain.key_id.as_str()).filter(|k| k.service)
+        {
+            // A service key's data keys move to its own primary version (it belongs to no account).
+            self.usable(key)?;
+            return wrap(
+                key,
+                key.primary().ok_or(KmsError::Internal)?,
+                plain.plaintext.expose(),
+                dst,
+            );
+        }
         let dest = destination.cloned().unwrap_or(KeyRef::Id(plain.key_id.clone()));
         self.encrypt_under(account, &dest, plain.plaintext.expose(), dst)
     }
@@ -263,14 +275,11 @@ impl State {
         suite: ServiceKeySuite,
         ctx: &EncryptionContext,
     ) -> Result<DataKey, KmsError> {
-        let (id, spec, description) = match suite {
-            ServiceKeySuite::Aes256 => ("service-aes256", KeySpec::Aes256, "SSE-OSS service key (AES256)"),
-            ServiceKeySuite::Sm4 => ("service-sm4", KeySpec::Sm4, "SSE-OSS service key (SM4)"),
-            ServiceKeySuite::Storage => (
-                "service-storage",
-                KeySpec::Aes256,
-                "Instance storage key (objects without SSE)",
-            ),
+        let id = suite.key_id();
+        let (spec, description) = match suite {
+            ServiceKeySuite::Aes256 => (KeySpec::Aes256, "SSE-OSS service key (AES256)"),
+            ServiceKeySuite::Sm4 => (KeySpec::Sm4, "SSE-OSS service key (SM4)"),
+            ServiceKeySuite::Storage => (KeySpec::Aes256, "Instance storage key (objects without SSE)"),
         };
         if !self.keys.contains_key(id) {
             let key = Key {

@@ -1,0 +1,377 @@
+//! Rewrap: moves the data keys of stored objects from older versions of a master key to its current
+//! primary version. Each object's wrapped key is re-encrypted by the crypto service (`ReEncrypt`, which
+//! never hands the data key out) and swapped in by the metadata service only if the object still holds
+//! the wrapped key that was re-encrypted, so the ciphertext is never touched and an object overwritten
+//! meanwhile is skipped, never clobbered. Objects sharing one bucket key are re-encrypted once.
+//!
+//! The job walks the buckets the key inventory names, in name order, and each bucket's objects in key
+//! order, so a cursor (bucket, last key) resumes it; an object already under the primary version is
+//! skipped without a call to the crypto service, so a resumed job redoes nothing it committed.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cang_kms_api::{AccountId, KeyRef, KmsApi, KmsError, ServiceKeySuite, WrappedDataKey};
+use cang_meta_api::{
+    InventoryEntry, InventoryQuery, ListObjectsQuery, MetaApi, MetaError, ObjectInfo, ObjectSse,
+    RewrapObject, RewrapOutcome, SseAlgorithm, WrappingKey,
+};
+
+use crate::encryption::{join_stored, split_stored};
+use crate::keys::KeyBinding;
+
+/// Objects listed per page.
+const PAGE: u32 = 1000;
+
+/// What to rewrap.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RewrapJob {
+    /// The wrapping key: a CMK id (not an alias) or a service key id (`service-aes256`, …).
+    pub key_id: String,
+    /// The account that owns the CMK (ignored for service keys).
+    pub account: Option<AccountId>,
+    /// Only this bucket.
+    pub bucket: Option<String>,
+    /// Only objects under this version.
+    pub from_version: Option<String>,
+    /// At most this many objects per second.
+    pub rate: Option<f64>,
+}
+
+/// Where a job stands: it has finished every object of `bucket` up to and including `after`, and every
+/// bucket before it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RewrapCursor {
+    /// The bucket being walked.
+    pub bucket: String,
+    /// The last object key finished in it.
+    pub after: String,
+}
+
+/// Counts of a job so far.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RewrapProgress {
+    /// Objects the inventory showed under older (or unrecorded) versions of the key when the job started.
+    pub total_objects: u64,
+    /// Their plaintext bytes.
+    pub total_bytes: u64,
+    /// Objects whose wrapped key was swapped.
+    pub rewrapped: u64,
+    /// Plaintext bytes of those objects.
+    pub rewrapped_bytes: u64,
+    /// Objects found already under the primary version.
+    pub current: u64,
+    /// Objects overwritten or deleted between reading and swapping (left as the writer left them).
+    pub changed: u64,
+    /// `ReEncrypt` calls made (one per object, one per shared bucket key).
+    pub reencrypt_calls: u64,
+    /// The primary version objects were moved to, once known.
+    pub target_version: Option<String>,
+    /// Where to resume.
+    pub cursor: RewrapCursor,
+    /// When the job (this run) started.
+    pub started: Option<Instant>,
+}
+
+impl RewrapProgress {
+    /// Objects dealt with, either way.
+    pub fn done(&self) -> u64 {
+        self.rewrapped + self.current + self.changed
+    }
+}
+
+/// Why a job stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RewrapError {
+    /// The metadata service failed.
+    #[error("metadata service: {0}")]
+    Meta(#[from] MetaError),
+    /// The crypto service refused or failed (a disabled key stops the job; resume once it is enabled).
+    #[error("crypto service, object {bucket}/{key}: {error}")]
+    Kms {
+        /// Bucket of the object.
+        bucket: String,
+        /// Key of the object.
+        key: String,
+        /// What the crypto service said.
+        error: KmsError,
+    },
+    /// The key to rewrap does not exist.
+    #[error("crypto service: {0}")]
+    Key(KmsError),
+    /// An object's stored encryption record is malformed.
+    #[error("object {bucket}/{key} has a malformed encryption record")]
+    Malformed {
+        /// Bucket of the object.
+        bucket: String,
+        /// Key of the object.
+        key: String,
+    },
+}
+
+/// The key a record written before key versions were recorded was wrapped by, as far as the record says.
+fn unrecorded_key(sse: &ObjectSse) -> Option<&str> {
+    match sse.algorithm {
+        SseAlgorithm::Kms => sse.key_id.as_deref(),
+        SseAlgorithm::Aes256 => Some(ServiceKeySuite::Aes256.key_id()),
+        SseAlgorithm::Sm4 => Some(ServiceKeySuite::Sm4.key_id()),
+        SseAlgorithm::None => Some(ServiceKeySuite::Storage.key_id()),
+    }
+}
+
+/// Whether an inventory row may hold objects the job moves.
+fn row_selected(job: &RewrapJob, target: Option<&str>, row: &InventoryEntry) -> bool {
+    match &row.wrapping {
+        Some(w) => {
+            w.key_id == job.key_id
+                && target.is_none_or(|t| t != w.version_id)
+                && job.from_version.as_ref().is_none_or(|v| *v == w.version_id)
+        }
+        // An unrecorded version: a KMS row may be this CMK's; a service row is the service key's.
+        None => {
+            job.from_version.is_none()
+                && match row.algorithm {
+                    SseAlgorithm::Kms => ServiceKeySuite::from_key_id(&job.key_id).is_none(),
+                    SseAlgorithm::Aes256 => job.key_id == ServiceKeySuite::Aes256.key_id(),
+                    SseAlgorithm::Sm4 => job.key_id == ServiceKeySuite::Sm4.key_id(),
+                    SseAlgorithm::None => job.key_id == ServiceKeySuite::Storage.key_id(),
+                }
+        }
+    }
+}
+
+/// The objects and bytes the job would move, by the inventory, and the buckets holding them in name order.
+pub async fn plan(
+    meta: &dyn MetaApi,
+    job: &RewrapJob,
+    target: Option<&str>,
+) -> Result<(u64, u64, Vec<String>), MetaError> {
+    let rows = meta
+        .key_inventory(InventoryQuery {
+            bucket: job.bucket.clone(),
+            key_id: None,
+        })
+        .await?;
+    let (mut objects, mut bytes, mut buckets) = (0, 0, Vec::<String>::new());
+    for row in rows.iter().filter(|r| row_selected(job, target, r)) {
+        objects += row.objects;
+        bytes += row.bytes;
+        if buckets.last() != Some(&row.bucket) && !buckets.contains(&row.bucket) {
+            buckets.push(row.bucket.clone());
+        }
+    }
+    buckets.sort();
+    Ok((objects, bytes, buckets))
+}
+
+/// A running job's state that is not progress: caches and pacing.
+struct Walk<'a> {
+    meta: &'a dyn MetaApi,
+    kms: &'a dyn KmsApi,
+    job: &'a RewrapJob,
+    /// Bucket keys already re-encrypted in this run: old stored wrapped key → new one and its version.
+    shared: HashMap<Vec<u8>, (Vec<u8>, WrappingKey)>,
+    started: Instant,
+    paced: u64,
+}
+
+/// Runs (or resumes, from `resume`) a job. `report` sees the progress after every object; return from it
+/// quickly (save the cursor, draw a bar).
+pub async fn run(
+    meta: &dyn MetaApi,
+    kms: &dyn KmsApi,
+    job: &RewrapJob,
+    resume: Option<RewrapCursor>,
+    report: &mut (dyn FnMut(&RewrapProgress) + Send),
+) -> Result<RewrapProgress, RewrapError> {
+    let target = match (ServiceKeySuite::from_key_id(&job.key_id), &job.account) {
+        (None, Some(account)) => Some(
+            kms.describe_key(
+                account,
+                &KeyRef::Id(cang_kms_api::KeyId::new(job.key_id.clone()).map_err(RewrapError::Key)?),
+            )
+            .await
+            .map_err(RewrapError::Key)?
+            .primary_key_version,
+        ),
+        // A service key's primary version is learnt from the first re-encryption.
+        _ => None,
+    };
+    let (total_objects, total_bytes, buckets) = plan(meta, job, target.as_deref()).await?;
+    let started = Instant::now();
+    let mut progress = RewrapProgress {
+        total_objects,
+        total_bytes,
+        target_version: target,
+        started: Some(started),
+        ..RewrapProgress::default()
+    };
+    let mut walk = Walk {
+        meta,
+        kms,
+        job,
+        shared: HashMap::new(),
+        started,
+        paced: 0,
+    };
+    for bucket in buckets {
+        let mut after = String::new();
+        if let Some(cursor) = &resume {
+            if bucket < cursor.bucket {
+                continue;
+            }
+            if bucket == cursor.bucket {
+                after.clone_from(&cursor.after);
+            }
+        }
+        let owner = match meta.get_bucket(&bucket).await {
+            Ok(b) => b.owner,
+            Err(MetaError::NoSuchBucket) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let account = AccountId::new(owner.as_str()).map_err(RewrapError::Key)?;
+        walk.shared.clear();
+        loop {
+            let page = meta
+                .list_objects(
+                    &bucket,
+                    ListObjectsQuery {
+                        start_after: after.clone(),
+                        max_keys: PAGE,
+                        ..ListObjectsQuery::default()
+                    },
+                )
+                .await?;
+            for object in &page.objects {
+                walk.object(&account, object, &mut progress).await?;
+                progress.cursor = RewrapCursor {
+                    bucket: bucket.clone(),
+                    after: object.key.clone(),
+                };
+                report(&progress);
+            }
+            match (page.is_truncated, page.objects.last()) {
+                (true, Some(last)) => after.clone_from(&last.key),
+                _ => break,
+            }
+        }
+    }
+    Ok(progress)
+}
+
+impl Walk<'_> {
+    /// Whether the job moves this object, and from which version (`None`: unrecorded).
+    fn selects<'o>(&self, sse: &'o ObjectSse) -> Option<Option<&'o str>> {
+        let (key_id, version) = match &sse.wrapping {
+            Some(w) => (w.key_id.as_str(), Some(w.version_id.as_str())),
+            None => (unrecorded_key(sse)?, None),
+        };
+        if key_id != self.job.key_id {
+            return None;
+        }
+        match &self.job.from_version {
+            Some(from) if version != Some(from.as_str()) => None,
+            _ => Some(version),
+        }
+    }
+
+    async fn object(
+        &mut self,
+        account: &AccountId,
+        object: &ObjectInfo,
+        progress: &mut RewrapProgress,
+    ) -> Result<(), RewrapError> {
+        let Some(sse) = &object.meta.sse else {
+            return Ok(());
+        };
+        let recorded = sse
+            .wrapping
+            .as_ref()
+            .map(|w| (w.key_id.as_str(), w.version_id.as_str()));
+        if recorded
+            .is_some_and(|(k, v)| k == self.job.key_id && Some(v) == progress.target_version.as_deref())
+        {
+            progress.current += 1;
+            return Ok(());
+        }
+        let Some(old_version) = self.selects(sse) else {
+            return Ok(());
+        };
+        let malformed = || RewrapError::Malformed {
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+        };
+        let (binding, blob) =
+            split_stored(&sse.wrapped_key, &object.bucket, &object.key).ok_or_else(malformed)?;
+        let shared = matches!(binding, KeyBinding::Bucket { .. });
+        let cached = if shared {
+            self.shared.get(&sse.wrapped_key).cloned()
+        } else {
+            None
+        };
+        let (wrapped_key, wrapping) = match cached {
+            Some(hit) => hit,
+            None => {
+                self.pace().await;
+                let context = binding.context();
+                let wrapped = WrappedDataKey(Bytes::copy_from_slice(blob));
+                progress.reencrypt_calls += 1;
+                let fresh = self
+                    .kms
+                    .re_encrypt(account, &wrapped, &context, None, &context)
+                    .await
+                    .map_err(|error| RewrapError::Kms {
+                        bucket: object.bucket.clone(),
+                        key: object.key.clone(),
+                        error,
+                    })?;
+                let wrapping = WrappingKey {
+                    key_id: fresh.key_id.as_str().to_owned(),
+                    version_id: fresh.key_version_id.clone(),
+                };
+                progress
+                    .target_version
+                    .get_or_insert_with(|| wrapping.version_id.clone());
+                let entry = (join_stored(&binding, &fresh.ciphertext_blob.0), wrapping);
+                if shared {
+                    self.shared.insert(sse.wrapped_key.clone(), entry.clone());
+                }
+                entry
+            }
+        };
+        if old_version == Some(wrapping.version_id.as_str()) {
+            // Already under the primary version (found out by re-encrypting: a service key's first object).
+            progress.current += 1;
+            return Ok(());
+        }
+        let outcome = self
+            .meta
+            .rewrap_object(RewrapObject {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+                expected_wrapped_key: sse.wrapped_key.clone(),
+                wrapped_key,
+                wrapping,
+            })
+            .await?;
+        match outcome {
+            RewrapOutcome::Rewrapped => {
+                progress.rewrapped += 1;
+                progress.rewrapped_bytes += object.size;
+            }
+            RewrapOutcome::Changed => progress.changed += 1,
+        }
+        Ok(())
+    }
+
+    /// Waits so that calls to the crypto service stay within the job's rate.
+    async fn pace(&mut self) {
+        let Some(rate) = self.job.rate.filter(|r| *r > 0.0) else {
+            return;
+        };
+        self.paced += 1;
+        let due = self.started + Duration::from_secs_f64(self.paced as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+    }
+}
