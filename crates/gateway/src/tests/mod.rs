@@ -5,3 +5,4 @@ mod encryption_choice;
 mod key_cache;
 mod kms_calls;
 mod refusals;
+mod rewrap;

@@ -5,6 +5,7 @@ mod audit;
 mod byok;
 mod identity;
 mod kms;
+mod maintenance;
 mod render;
 
 use std::path::PathBuf;
@@ -60,6 +61,10 @@ pub enum AdminCommand {
     /// Customer master keys, aliases, rotation, BYOK import and the audit trail.
     #[command(subcommand)]
     Kms(kms::KmsCommand),
+    /// Objects, bytes and unfinished uploads per bucket, SSE mode and master key version.
+    Inventory(maintenance::InventoryArgs),
+    /// Move objects' data keys to their master key's primary version (no data is rewritten).
+    Rewrap(maintenance::RewrapArgs),
 }
 
 /// Runs one admin command.
@@ -79,6 +84,8 @@ async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Key(cmd) => identity::key(&ctx, cmd).await,
         AdminCommand::Policy(cmd) => identity::policy(&ctx, cmd).await,
         AdminCommand::Kms(cmd) => kms::run(&ctx, cmd).await,
+        AdminCommand::Inventory(cmd) => maintenance::inventory(&ctx, cmd).await,
+        AdminCommand::Rewrap(cmd) => maintenance::rewrap(&ctx, args.data_dir.as_deref(), cmd).await,
     }
 }
 

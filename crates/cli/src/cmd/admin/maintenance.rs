@@ -1,0 +1,344 @@
+//! `cang admin inventory` and `cang admin rewrap`: which master-key versions the stored objects depend on,
+//! and moving them to the current primary version without rewriting any data.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use cang_gateway::rewrap::{self, RewrapCursor, RewrapJob, RewrapProgress};
+use cang_kms_api::{AccountId, KeyRef, KmsApi, ServiceKeySuite};
+use cang_meta_api::{InventoryEntry, InventoryQuery, ObjectStore, SseAlgorithm};
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::Connection;
+use crate::cmd::output::{self, Table};
+
+/// `cang admin inventory`
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    /// Only this bucket.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Only this wrapping key: a CMK id or alias of the account, or a service key id (`service-aes256`,
+    /// `service-sm4`, `service-storage`).
+    #[arg(long)]
+    key: Option<String>,
+}
+
+/// `cang admin rewrap`
+#[derive(Debug, Args)]
+pub struct RewrapArgs {
+    /// The master key: a CMK id or alias of the account, or a service key id (`service-aes256`, `service-sm4`,
+    /// `service-storage`).
+    #[arg(long)]
+    key: String,
+    /// Only this bucket.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// Only objects under this key version.
+    #[arg(long)]
+    from_version: Option<String>,
+    /// At most this many re-encryptions per second.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Where the job's cursor is kept between runs (default: `jobs/` in --data-dir). A job killed midway
+    /// resumes from it; it is removed when the job finishes.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Start from the beginning even if a cursor was saved.
+    #[arg(long)]
+    restart: bool,
+}
+
+/// Resolves `--key` to the wrapping key id the inventory uses.
+async fn wrapping_key_id(ctx: &Connection, key: &str) -> anyhow::Result<String> {
+    if ServiceKeySuite::from_key_id(key).is_some() {
+        return Ok(key.to_owned());
+    }
+    let meta = ctx
+        .kms()?
+        .describe_key(&ctx.kms_account()?, &KeyRef::parse(key)?)
+        .await
+        .with_context(|| format!("looking up key {key}"))?;
+    Ok(meta.key_id.as_str().to_owned())
+}
+
+fn algorithm_name(a: SseAlgorithm) -> &'static str {
+    match a {
+        SseAlgorithm::None => "none",
+        SseAlgorithm::Aes256 => "AES256",
+        SseAlgorithm::Sm4 => "SM4",
+        SseAlgorithm::Kms => "KMS",
+    }
+}
+
+/// Each CMK's primary version, for the keys the rows name that belong to the account (service keys and
+/// other accounts' keys are left out).
+async fn primaries(ctx: &Connection, rows: &[InventoryEntry]) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let (Ok(kms), Ok(account)) = (ctx.kms(), ctx.kms_account()) else {
+        return out;
+    };
+    for row in rows {
+        let Some(w) = &row.wrapping else { continue };
+        if out.contains_key(&w.key_id) || ServiceKeySuite::from_key_id(&w.key_id).is_some() {
+            continue;
+        }
+        let Ok(id) = cang_kms_api::KeyId::new(w.key_id.clone()) else {
+            continue;
+        };
+        if let Ok(meta) = kms.describe_key(&account, &KeyRef::Id(id)).await {
+            out.insert(w.key_id.clone(), meta.primary_key_version);
+        }
+    }
+    out
+}
+
+/// `cang admin inventory`
+pub async fn inventory(ctx: &Connection, args: InventoryArgs) -> anyhow::Result<()> {
+    let key_id = match &args.key {
+        Some(k) => Some(wrapping_key_id(ctx, k).await?),
+        None => None,
+    };
+    let rows = ctx
+        .meta()?
+        .key_inventory(InventoryQuery {
+            bucket: args.bucket,
+            key_id,
+        })
+        .await?;
+    let primary = primaries(ctx, &rows).await;
+    let is_primary = |row: &InventoryEntry| {
+        row.wrapping
+            .as_ref()
+            .and_then(|w| primary.get(&w.key_id).map(|p| *p == w.version_id))
+    };
+    if ctx.json {
+        let entries: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "bucket": r.bucket,
+                    "sse": algorithm_name(r.algorithm),
+                    "key_id": r.wrapping.as_ref().map(|w| w.key_id.clone()),
+                    "key_version_id": r.wrapping.as_ref().map(|w| w.version_id.clone()),
+                    "primary": is_primary(r),
+                    "objects": r.objects,
+                    "bytes": r.bytes,
+                    "uploads": r.uploads,
+                })
+            })
+            .collect();
+        return output::json(&json!({ "entries": entries }));
+    }
+    let mut table = Table::new(&[
+        "BUCKET", "SSE", "KEY", "VERSION", "PRIMARY", "OBJECTS", "BYTES", "UPLOADS",
+    ]);
+    for r in &rows {
+        let (key, version) = r
+            .wrapping
+            .as_ref()
+            .map_or(("(unrecorded)".to_owned(), String::new()), |w| {
+                (w.key_id.clone(), w.version_id.clone())
+            });
+        let primary = match is_primary(r) {
+            Some(true) => "yes",
+            Some(false) => "no",
+            None => "",
+        };
+        table.row(vec![
+            r.bucket.clone(),
+            algorithm_name(r.algorithm).to_owned(),
+            key,
+            version,
+            primary.to_owned(),
+            r.objects.to_string(),
+            r.bytes.to_string(),
+            r.uploads.to_string(),
+        ]);
+    }
+    output::line(table.render().trim_end())
+}
+
+/// The saved cursor of a job, in a small JSON file written by rename so a kill never leaves half of one.
+#[derive(Debug)]
+struct CursorFile {
+    path: PathBuf,
+    /// What the saved cursor belongs to; a cursor of another job is never resumed.
+    job: Value,
+}
+
+impl CursorFile {
+    fn load(&self) -> anyhow::Result<Option<RewrapCursor>> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", self.path.display())),
+        };
+        let saved: Value =
+            serde_json::from_str(&text).with_context(|| format!("parsing {}", self.path.display()))?;
+        if saved.get("job") != Some(&self.job) {
+            bail!(
+                "{} holds the cursor of another rewrap job; pass --restart or another --state",
+                self.path.display()
+            );
+        }
+        let field = |name: &str| {
+            saved
+                .get(name)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Ok(Some(RewrapCursor {
+            bucket: field("bucket"),
+            after: field("after"),
+        }))
+    }
+
+    fn save(&self, cursor: &RewrapCursor) -> anyhow::Result<()> {
+        let body = json!({ "job": self.job, "bucket": cursor.bucket, "after": cursor.after });
+        let tmp = self.path.with_extension("tmp");
+        std::fs::write(&tmp, body.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, &self.path).with_context(|| format!("writing {}", self.path.display()))
+    }
+
+    fn remove(&self) -> anyhow::Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("removing {}", self.path.display()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn progress_json(p: &RewrapProgress, finished: bool) -> Value {
+    json!({
+        "finished": finished,
+        "total_objects": p.total_objects,
+        "total_bytes": p.total_bytes,
+        "rewrapped": p.rewrapped,
+        "rewrapped_bytes": p.rewrapped_bytes,
+        "already_current": p.current,
+        "changed_meanwhile": p.changed,
+        "reencrypt_calls": p.reencrypt_calls,
+        "target_version": p.target_version,
+        "cursor": { "bucket": p.cursor.bucket, "after": p.cursor.after },
+        "elapsed_seconds": p.started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
+    })
+}
+
+/// One line of progress: objects, bytes covered and the time left at the rate so far.
+fn progress_line(p: &RewrapProgress) -> String {
+    let elapsed = p.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let done = p.done();
+    let rate = if elapsed > 0.0 { done as f64 / elapsed } else { 0.0 };
+    let left = p.total_objects.saturating_sub(done);
+    let eta = if rate > 0.0 {
+        format!("{:.0}s", left as f64 / rate)
+    } else {
+        "?".to_owned()
+    };
+    let percent = if p.total_objects == 0 {
+        100.0
+    } else {
+        (done as f64 * 100.0 / p.total_objects as f64).min(100.0)
+    };
+    format!(
+        "[{:<30}] {done}/{} objects, {} bytes moved, {rate:.0}/s, ETA {eta}",
+        "#".repeat((percent * 30.0 / 100.0) as usize),
+        p.total_objects,
+        p.rewrapped_bytes,
+    )
+}
+
+fn state_path(data_dir: Option<&Path>, explicit: Option<PathBuf>, key_id: &str) -> anyhow::Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p);
+    }
+    let Some(dir) = data_dir else {
+        bail!("pass --state FILE (or --data-dir) to keep the job's cursor");
+    };
+    let jobs = dir.join("jobs");
+    std::fs::create_dir_all(&jobs).with_context(|| format!("creating {}", jobs.display()))?;
+    Ok(jobs.join(format!("rewrap-{key_id}.json")))
+}
+
+/// `cang admin rewrap`
+pub async fn rewrap(ctx: &Connection, data_dir: Option<&Path>, args: RewrapArgs) -> anyhow::Result<()> {
+    let key_id = wrapping_key_id(ctx, &args.key).await?;
+    let account = match ServiceKeySuite::from_key_id(&key_id) {
+        Some(_) => None,
+        None => Some(AccountId::new(ctx.account()?)?),
+    };
+    let job = RewrapJob {
+        key_id: key_id.clone(),
+        account,
+        bucket: args.bucket.clone(),
+        from_version: args.from_version.clone(),
+        rate: args.rate,
+    };
+    let cursor_file = CursorFile {
+        path: state_path(data_dir, args.state, &key_id)?,
+        job: json!({ "key": key_id, "bucket": args.bucket, "from_version": args.from_version }),
+    };
+    if args.restart {
+        cursor_file.remove()?;
+    }
+    let resume = cursor_file.load()?;
+    let (meta, kms) = (ctx.meta()?, ctx.kms()?);
+    let json_out = ctx.json;
+    let bar = !json_out && std::io::stderr().is_terminal();
+    let mut last = Instant::now();
+    let mut failure: Option<anyhow::Error> = None;
+    let mut report = |p: &RewrapProgress| {
+        if last.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        last = Instant::now();
+        if let Err(e) = cursor_file.save(&p.cursor) {
+            failure.get_or_insert(e);
+        }
+        let shown = if json_out {
+            output::line(&progress_json(p, false).to_string())
+        } else if bar {
+            let mut err = std::io::stderr().lock();
+            write!(err, "\r{}", progress_line(p))
+                .and_then(|()| err.flush())
+                .context("writing to stderr")
+        } else {
+            Ok(())
+        };
+        if let Err(e) = shown {
+            failure.get_or_insert(e);
+        }
+    };
+    let outcome = rewrap::run(&meta, &kms, &job, resume, &mut report).await;
+    if bar {
+        let _ = writeln!(std::io::stderr());
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let progress = match outcome {
+        Ok(p) => p,
+        Err(e) => return Err(anyhow::Error::new(e).context("rewrap stopped; run it again to resume")),
+    };
+    cursor_file.remove()?;
+    if json_out {
+        return output::line(&progress_json(&progress, true).to_string());
+    }
+    output::line(&format!(
+        "rewrapped {} objects ({} bytes) to version {} with {} ReEncrypt calls; {} already current, {} changed meanwhile",
+        progress.rewrapped,
+        progress.rewrapped_bytes,
+        progress.target_version.as_deref().unwrap_or("-"),
+        progress.reencrypt_calls,
+        progress.current,
+        progress.changed,
+    ))
+}
