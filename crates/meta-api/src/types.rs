@@ -15,6 +15,18 @@ pub enum SseAlgorithm {
     Kms,
 }
 
+impl SseAlgorithm {
+    /// The header value (`none` when there is none).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Aes256 => "AES256",
+            Self::Sm4 => "SM4",
+            Self::Kms => "KMS",
+        }
+    }
+}
+
 /// `x-oss-server-side-data-encryption`: the data cipher used under SSE-KMS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DataEncryption {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use cang_meta_api::{MetaError, MetaGrpcServer};
 use cang_proto::cang::meta::v1::meta_server::MetaServer;
+use cang_telemetry::metrics::KeyVersionLabels;
 use cang_telemetry::metrics::http::serve_metrics;
 use cang_telemetry::{GrpcMetricsLayer, GrpcServerLayer};
 use cang_tls::{Privacy, PrivatePathError, TlsFiles};
@@ -166,7 +167,7 @@ pub async fn run(
     result
 }
 
-/// Serves `/metrics` and keeps the stored-bytes gauge current until `shutdown`.
+/// Serves `/metrics` and keeps the stored-bytes and key inventory gauges current until `shutdown`.
 async fn report_metrics(service: Arc<MetaService>, listener: TcpListener, shutdown: CancellationToken) {
     let metrics = Arc::clone(service.metrics());
     let stop = shutdown.clone();
@@ -181,11 +182,20 @@ async fn report_metrics(service: Arc<MetaService>, listener: TcpListener, shutdo
             () = shutdown.cancelled() => break,
             _ = tick.tick() => {
                 let store = service.store().clone();
-                match tokio::task::spawn_blocking(move || store.stored_bytes()).await {
-                    Ok(Ok(bytes)) => {
-                        service.metrics().meta.stored_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                let measured = tokio::task::spawn_blocking(move || {
+                    Ok::<_, cang_meta_api::MetaError>((store.stored_bytes()?, store.key_inventory(&Default::default())?))
+                });
+                match measured.await {
+                    Ok(Ok((bytes, inventory))) => {
+                        let meta = &service.metrics().meta;
+                        meta.stored_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+                        meta.set_inventory(inventory.into_iter().map(|row| {
+                            let (key_id, key_version) =
+                                row.wrapping.map(|w| (w.key_id, w.version_id)).unwrap_or_default();
+                            (KeyVersionLabels { sse: row.algorithm.as_str(), key_id, key_version }, row.objects, row.bytes)
+                        }));
                     }
-                    Ok(Err(e)) => tracing::warn!(error = %e, "stored bytes not measured"),
+                    Ok(Err(e)) => tracing::warn!(error = %e, "stored bytes and inventory not measured"),
                     Err(e) => tracing::warn!(error = %e, "stored bytes task failed"),
                 }
             }

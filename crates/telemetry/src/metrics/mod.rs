@@ -176,6 +176,43 @@ pub struct MetaStoreMetrics {
     pub commit_latency: Histogram,
     /// Ciphertext bytes currently stored.
     pub stored_bytes: Gauge,
+    /// Objects per SSE mode and wrapping key version (all buckets together).
+    pub inventory_objects: Family<KeyVersionLabels, Gauge>,
+    /// Plaintext bytes per SSE mode and wrapping key version.
+    pub inventory_bytes: Family<KeyVersionLabels, Gauge>,
+}
+
+/// Labels of the key inventory gauges. Their values are key ids and versions (a handful per key), never
+/// bucket or object names.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct KeyVersionLabels {
+    /// `none`, `AES256`, `SM4` or `KMS`.
+    pub sse: &'static str,
+    /// The wrapping key id; empty for records older than the inventory.
+    pub key_id: String,
+    /// The key version id; empty for records older than the inventory.
+    pub key_version: String,
+}
+
+impl MetaStoreMetrics {
+    /// Replaces the inventory gauges with `rows` (summed by label set): versions no object depends on
+    /// any more disappear.
+    pub fn set_inventory(&self, rows: impl IntoIterator<Item = (KeyVersionLabels, u64, u64)>) {
+        let mut sums: std::collections::HashMap<KeyVersionLabels, (u64, u64)> =
+            std::collections::HashMap::new();
+        for (labels, objects, bytes) in rows {
+            let entry = sums.entry(labels).or_default();
+            entry.0 = entry.0.saturating_add(objects);
+            entry.1 = entry.1.saturating_add(bytes);
+        }
+        self.inventory_objects.clear();
+        self.inventory_bytes.clear();
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for (labels, (objects, bytes)) in sums {
+            self.inventory_objects.get_or_create(&labels).set(gauge(objects));
+            self.inventory_bytes.get_or_create(&labels).set(gauge(bytes));
+        }
+    }
 }
 
 /// The full set of Cang metric families, registered under the `cang_` prefix. Each service
@@ -219,6 +256,8 @@ impl Metrics {
         let meta = MetaStoreMetrics {
             commit_latency: latency_histogram(),
             stored_bytes: Gauge::default(),
+            inventory_objects: Family::default(),
+            inventory_bytes: Family::default(),
         };
         let audit_records = Counter::default();
 
@@ -288,6 +327,17 @@ impl Metrics {
             Unit::Bytes,
             meta.stored_bytes.clone(),
         );
+        registry.register(
+            "inventory_objects",
+            "Stored objects per SSE mode and wrapping key version",
+            meta.inventory_objects.clone(),
+        );
+        registry.register_with_unit(
+            "inventory",
+            "Plaintext bytes of stored objects per SSE mode and wrapping key version",
+            Unit::Bytes,
+            meta.inventory_bytes.clone(),
+        );
         registry.register("audit_records", "Audit records appended", audit_records.clone());
         Self {
             registry,
@@ -319,6 +369,33 @@ mod tests {
 
     fn line<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
         text.lines().find(|l| l.starts_with(prefix))
+    }
+
+    #[test]
+    fn inventory_gauges_sum_rows_and_forget_emptied_versions() {
+        let m = Metrics::new();
+        let labels = |v: &str| KeyVersionLabels {
+            sse: "KMS",
+            key_id: "cmk".into(),
+            key_version: v.into(),
+        };
+        m.meta
+            .set_inventory([(labels("v1"), 2, 10), (labels("v1"), 1, 5), (labels("v2"), 4, 40)]);
+        let text = m.encode().unwrap();
+        assert_eq!(
+            line(
+                &text,
+                r#"cang_inventory_bytes{sse="KMS",key_id="cmk",key_version="v1"}"#
+            ),
+            Some(r#"cang_inventory_bytes{sse="KMS",key_id="cmk",key_version="v1"} 15"#)
+        );
+        assert!(
+            text.contains(r#"cang_inventory_objects{sse="KMS",key_id="cmk",key_version="v2"} 4"#),
+            "{text}"
+        );
+        m.meta.set_inventory([(labels("v2"), 7, 70)]);
+        let text = m.encode().unwrap();
+        assert!(!text.contains(r#"key_version="v1""#), "{text}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use cang_gateway::rewrap::{self, RewrapCursor, RewrapJob, RewrapProgress};
 use cang_kms_api::{AccountId, KeyRef, KmsApi, ServiceKeySuite};
-use cang_meta_api::{InventoryEntry, InventoryQuery, ObjectStore, SseAlgorithm};
+use cang_meta_api::{InventoryEntry, InventoryQuery, ObjectStore};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -66,15 +66,6 @@ async fn wrapping_key_id(ctx: &Connection, key: &str) -> anyhow::Result<String> 
     Ok(meta.key_id.as_str().to_owned())
 }
 
-fn algorithm_name(a: SseAlgorithm) -> &'static str {
-    match a {
-        SseAlgorithm::None => "none",
-        SseAlgorithm::Aes256 => "AES256",
-        SseAlgorithm::Sm4 => "SM4",
-        SseAlgorithm::Kms => "KMS",
-    }
-}
-
 /// Each CMK's primary version, for the keys the rows name that belong to the account (service keys and
 /// other accounts' keys are left out).
 async fn primaries(ctx: &Connection, rows: &[InventoryEntry]) -> BTreeMap<String, String> {
@@ -122,7 +113,7 @@ pub async fn inventory(ctx: &Connection, args: InventoryArgs) -> anyhow::Result<
             .map(|r| {
                 json!({
                     "bucket": r.bucket,
-                    "sse": algorithm_name(r.algorithm),
+                    "sse": r.algorithm.as_str(),
                     "key_id": r.wrapping.as_ref().map(|w| w.key_id.clone()),
                     "key_version_id": r.wrapping.as_ref().map(|w| w.version_id.clone()),
                     "primary": is_primary(r),
@@ -151,7 +142,7 @@ pub async fn inventory(ctx: &Connection, args: InventoryArgs) -> anyhow::Result<
         };
         table.row(vec![
             r.bucket.clone(),
-            algorithm_name(r.algorithm).to_owned(),
+            r.algorithm.as_str().to_owned(),
             key,
             version,
             primary.to_owned(),
