@@ -184,9 +184,7 @@ def running(binary, data_dir):
             start_new_session=True,
         )
     try:
-        env = _wait_until_serving(proc, data_dir / "credentials.env", log_path)
-        if env["OSS_ENDPOINT"] != f"http://127.0.0.1:{port}":
-            raise StartupError(f"credentials.env names {env['OSS_ENDPOINT']}, not port {port}")
+        env = _wait_until_serving(proc, data_dir / "credentials.env", log_path, f"http://127.0.0.1:{port}")
         yield CangInstance(
             binary=binary,
             data_dir=data_dir,
@@ -202,20 +200,23 @@ def running(binary, data_dir):
         _reap_leftover_services(data_dir)
 
 
-def _wait_until_serving(proc, credentials_file, log_path):
+def _wait_until_serving(proc, credentials_file, log_path, endpoint):
+    """The instance's credentials.env once it names `endpoint` and that endpoint answers. A data directory
+    started before holds the previous run's file until the new run rewrites it, so the file is read again until
+    it names this run's port."""
     deadline = time.monotonic() + STARTUP_DEADLINE_S
-    env = None
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise StartupError(f"cang up exited with {proc.returncode}:\n{_log_tail(log_path)}")
-        if env is None and credentials_file.is_file():
-            env = _read_env_file(credentials_file)
-            if "OSS_ACCESS_KEY_SECRET" not in env:
-                env = None  # still being written
-        if env is not None and _answers_http(env["OSS_ENDPOINT"]):
+        env = _read_env_file(credentials_file) if credentials_file.is_file() else {}
+        if (
+            "OSS_ACCESS_KEY_SECRET" in env  # else still being written
+            and env.get("OSS_ENDPOINT") == endpoint
+            and _answers_http(endpoint)
+        ):
             return env
         time.sleep(0.1)
-    raise StartupError(f"cang up did not serve within {STARTUP_DEADLINE_S} s:\n{_log_tail(log_path)}")
+    raise StartupError(f"cang up did not serve {endpoint} within {STARTUP_DEADLINE_S} s:\n{_log_tail(log_path)}")
 
 
 def oss2_bucket(cang, version, name, credentials=None):
