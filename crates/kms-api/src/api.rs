@@ -62,6 +62,14 @@ pub trait KmsApi: Send + Sync + 'static {
 
     /// `RotateKey`: a new primary version; old versions keep decrypting.
     async fn rotate_key(&self, account: &AccountId, key: &KeyRef) -> Result<KeyVersion, KmsError>;
+    /// Deletes the material of a version that is no longer primary (and has not been for the service's
+    /// grace period). Data keys it wrapped can never be decrypted again: retire only what nothing uses.
+    async fn retire_key_version(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        version_id: &str,
+    ) -> Result<(), KmsError>;
     /// `UpdateRotationPolicy`.
     async fn update_rotation_policy(
         &self,

@@ -429,6 +429,22 @@ impl KmsApi for KmsGrpcClient {
             .try_into()
     }
 
+    async fn retire_key_version(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        version_id: &str,
+    ) -> Result<(), KmsError> {
+        let r = key_req(account, key);
+        let msg = pb::RetireKeyVersionRequest {
+            account: r.account,
+            key_id: r.key_id,
+            key_version_id: version_id.to_owned(),
+        };
+        self.client().retire_key_version(self.request(msg)?).await?;
+        Ok(())
+    }
+
     async fn delete_key_material(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.client()
             .delete_key_material(self.request(key_req(account, key))?)

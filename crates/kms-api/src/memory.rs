@@ -51,6 +51,7 @@ pub const METHODS: &[&str] = &[
     "get_parameters_for_import",
     "import_key_material",
     "delete_key_material",
+    "retire_key_version",
     "tag_resource",
     "untag_resource",
     "list_resource_tags",
@@ -416,6 +417,16 @@ impl KmsApi for MemoryKms {
     ) -> Result<KeyMetadata, KmsError> {
         self.op("import_key_material", |s| {
             s.import_material(account, key, encrypted_key_material, import_token, expire_unix)
+        })
+    }
+    async fn retire_key_version(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        version_id: &str,
+    ) -> Result<(), KmsError> {
+        self.op("retire_key_version", |s| {
+            s.retire_version(account, key, version_id)
         })
     }
     async fn delete_key_material(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {

@@ -369,6 +369,17 @@ impl<F: KmsForCaller> Kms for KmsGrpcServer<F> {
             .into())
     }
 
+    async fn retire_key_version(
+        &self,
+        req: Request<pb::RetireKeyVersionRequest>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let api = self.api(&req)?;
+        let r = req.into_inner();
+        api.retire_key_version(&account(r.account)?, &key(&r.key_id)?, &r.key_version_id)
+            .await?;
+        ok(pb::Empty {})
+    }
+
     async fn delete_key_material(
         &self,
         req: Request<pb::KeyRequest>,

@@ -34,6 +34,10 @@ pub struct KeyringConfig {
     /// Rotation interval of the service keys (SSE-OSS and the instance storage key), seconds (default
     /// 30 days).
     pub service_key_rotation_seconds: u64,
+    /// How long after a version stops being primary it may be retired, seconds (default 600): gateways
+    /// keep issuing cached bucket keys of the old version for their cache lifetime (300 s by default),
+    /// so this must exceed the gateways' `--data-key-cache-secs`.
+    pub version_retire_grace_seconds: u64,
 }
 
 impl Default for KeyringConfig {
@@ -41,6 +45,7 @@ impl Default for KeyringConfig {
         Self {
             region: "cn-cang".to_owned(),
             service_key_rotation_seconds: 30 * 86_400,
+            version_retire_grace_seconds: 600,
         }
     }
 }
@@ -473,6 +478,49 @@ impl Keyring {
             key_version_id: v.id.clone(),
             creation_date: v.created,
         })
+    }
+
+    /// Deletes the material of a version no longer primary, once it has been superseded for the retire
+    /// grace period. What depends on it can no longer be decrypted: the caller checks first that nothing
+    /// does (`cang admin kms retire-version` asks the metadata service's inventory).
+    pub(crate) async fn retire_version(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        version_id: &str,
+    ) -> Result<(), KmsError> {
+        let grace = i64::try_from(self.config.version_retire_grace_seconds).unwrap_or(i64::MAX);
+        self.update_key(account, key, |kr, rec| {
+            if rec.origin() == KeyOrigin::External {
+                return Err(KmsError::InvalidArgument(
+                    "versions of keys with imported material cannot be retired".into(),
+                ));
+            }
+            let at = rec
+                .versions
+                .iter()
+                .position(|v| v.id == version_id)
+                .ok_or(KmsError::KeyVersionNotFound)?;
+            if rec.primary().is_some_and(|p| p.id == version_id) {
+                return Err(KmsError::InvalidArgument(
+                    "the primary version cannot be retired; rotate the key first".into(),
+                ));
+            }
+            let superseded = rec.versions.get(at + 1).map_or(i64::MAX, |next| next.created);
+            let now = kr.clock.now();
+            if now.saturating_sub(superseded) < grace {
+                return Err(KmsError::InvalidArgument(format!(
+                    "version {version_id} was superseded {}s ago; it may be retired {grace}s after (gateways may \
+                     still hold data keys of it)",
+                    now.saturating_sub(superseded).max(0)
+                )));
+            }
+            let mut retired = rec.versions.remove(at);
+            zeroize::Zeroize::zeroize(&mut retired.material);
+            Ok(())
+        })
+        .await?;
+        Ok(())
     }
 
     pub(crate) async fn set_rotation_policy(

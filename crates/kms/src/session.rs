@@ -505,6 +505,23 @@ impl KmsApi for KmsSession {
         )
         .await
     }
+    async fn retire_key_version(
+        &self,
+        account: &AccountId,
+        key: &KeyRef,
+        version_id: &str,
+    ) -> Result<(), KmsError> {
+        let fut = self.keyring.retire_version(account, key, version_id);
+        self.run(
+            "RetireKeyVersion",
+            Class::Admin,
+            account.as_str(),
+            &key.to_string(),
+            None,
+            fut,
+        )
+        .await
+    }
     async fn delete_key_material(&self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         let fut = self.keyring.delete_material(account, key);
         self.run(

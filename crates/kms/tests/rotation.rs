@@ -186,3 +186,70 @@ async fn service_key_interval_is_configurable() -> anyhow::Result<()> {
     assert_ne!(next.key_version_id, first.key_version_id);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_superseded_version_is_retired_after_the_grace_period_and_its_blobs_die() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let clock = ManualClock::new(T0);
+    let config = KeyringConfig {
+        version_retire_grace_seconds: 600,
+        ..KeyringConfig::default()
+    };
+    let service = open(dir.path(), &clock, config)?;
+    let kms = admin(&service);
+    let meta = kms
+        .create_key(create(KeyOrigin::AliyunKms, RotationPolicy::new(false, 0)?))
+        .await?;
+    let key = KeyRef::Id(meta.key_id.clone());
+    let v1 = meta.primary_key_version.clone();
+    let gw = gateway(&service);
+    let old = gw.generate_data_key(&acct(), &key, 0, &ctx("o1")).await?;
+
+    // The primary version is never retired; an unknown one is not found.
+    let refused = kms.retire_key_version(&acct(), &key, &v1).await;
+    assert!(
+        matches!(&refused, Err(cang_kms_api::KmsError::InvalidArgument(m)) if m.contains("primary")),
+        "{refused:?}"
+    );
+    assert_eq!(
+        kms.retire_key_version(&acct(), &key, "no-such-version").await,
+        Err(cang_kms_api::KmsError::KeyVersionNotFound)
+    );
+    let v2 = kms.rotate_key(&acct(), &key).await?.key_version_id;
+    // Within the grace period gateways may still hold bucket keys of v1.
+    clock.advance(599);
+    let early = kms.retire_key_version(&acct(), &key, &v1).await;
+    assert!(
+        matches!(&early, Err(cang_kms_api::KmsError::InvalidArgument(m)) if m.contains("superseded 599s ago")),
+        "{early:?}"
+    );
+    // Only the admin retires.
+    assert_eq!(
+        gw.retire_key_version(&acct(), &key, &v1).await,
+        Err(cang_kms_api::KmsError::AccessDenied)
+    );
+    clock.advance(1);
+    kms.retire_key_version(&acct(), &key, &v1).await?;
+    let versions: Vec<String> = kms
+        .list_key_versions(&acct(), &key)
+        .await?
+        .into_iter()
+        .map(|v| v.key_version_id)
+        .collect();
+    assert_eq!(versions, vec![v2.clone()]);
+    assert_eq!(
+        gw.decrypt(&acct(), &old.ciphertext_blob, &ctx("o1")).await.err(),
+        Some(cang_kms_api::KmsError::KeyVersionNotFound)
+    );
+    // Still gone after a restart, and v2 still works.
+    drop((kms, gw));
+    let service = reopen(dir.path(), &clock, service).await?;
+    let gw = gateway(&service);
+    assert_eq!(
+        gw.decrypt(&acct(), &old.ciphertext_blob, &ctx("o1")).await.err(),
+        Some(cang_kms_api::KmsError::KeyVersionNotFound)
+    );
+    let fresh = gw.generate_data_key(&acct(), &key, 0, &ctx("o2")).await?;
+    assert_eq!(fresh.key_version_id, v2);
+    Ok(())
+}

@@ -34,6 +34,10 @@ pub struct KmsArgs {
     #[arg(long, env = "CANG_SERVICE_KEY_ROTATION_DAYS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub service_key_rotation_days: u64,
+    /// How long after a key version stops being primary it may be retired, seconds. Keep it above the
+    /// gateways' --data-key-cache-secs: they may issue cached bucket keys of the old version that long.
+    #[arg(long, env = "CANG_VERSION_RETIRE_GRACE_SECS", default_value_t = 600)]
+    pub version_retire_grace_secs: u64,
     /// How often deletion windows and rotation schedules are checked, seconds.
     #[arg(long, env = "CANG_MAINTENANCE_INTERVAL_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -91,6 +95,7 @@ async fn run(args: KmsArgs) -> anyhow::Result<()> {
         keyring: KeyringConfig {
             region: args.region,
             service_key_rotation_seconds: args.service_key_rotation_days * 86_400,
+            version_retire_grace_seconds: args.version_retire_grace_secs,
         },
         maintenance_interval: Duration::from_secs(args.maintenance_interval_secs),
         metrics_listen: args.metrics_listen,

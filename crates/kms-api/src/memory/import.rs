@@ -149,6 +149,35 @@ impl State {
         Ok(metadata)
     }
 
+    /// Deletes a superseded version (no grace period: the double has no gateways caching keys).
+    pub fn retire_version(
+        &mut self,
+        account: &AccountId,
+        key: &KeyRef,
+        version_id: &str,
+    ) -> Result<(), KmsError> {
+        self.update_described(account, key, |_, k| {
+            if k.origin == KeyOrigin::External {
+                return Err(KmsError::InvalidArgument(
+                    "versions of keys with imported material cannot be retired".into(),
+                ));
+            }
+            let at = k
+                .versions
+                .iter()
+                .position(|v| v.id == version_id)
+                .ok_or(KmsError::KeyVersionNotFound)?;
+            if k.primary().is_some_and(|p| p.id == version_id) {
+                return Err(KmsError::InvalidArgument(
+                    "the primary version cannot be retired; rotate the key first".into(),
+                ));
+            }
+            k.versions.remove(at);
+            Ok(())
+        })
+        .map(|_| ())
+    }
+
     pub fn delete_material(&mut self, account: &AccountId, key: &KeyRef) -> Result<KeyMetadata, KmsError> {
         self.update_described(account, key, |_, k| {
             external(k.origin)?;

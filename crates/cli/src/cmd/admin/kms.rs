@@ -75,6 +75,13 @@ pub enum KmsCommand {
     },
     /// Create a new primary version of a CMK.
     RotateKey { key: String },
+    /// Delete the material of a superseded version of a CMK, once the key inventory shows that no object
+    /// or unfinished upload depends on it (`cang admin rewrap` moves them off it first).
+    RetireVersion {
+        key: String,
+        /// The version to retire.
+        version: String,
+    },
     /// List a CMK's versions, oldest first.
     ListKeyVersions { key: String },
     /// Set a CMK's automatic rotation.
@@ -349,6 +356,9 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
                 table.row(vec![a.name.to_string(), a.key_id.to_string()]);
             }
             table.print()
+        }
+        KmsCommand::RetireVersion { key, version } => {
+            super::maintenance::retire_version(ctx, &kms, &account, &key, &version).await
         }
         KmsCommand::RotateKey { key } => {
             let version = kms

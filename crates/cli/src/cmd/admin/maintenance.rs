@@ -333,3 +333,57 @@ pub async fn rewrap(ctx: &Connection, data_dir: Option<&Path>, args: RewrapArgs)
         progress.changed,
     ))
 }
+
+/// `cang admin kms retire-version`: refused while the inventory shows anything under the version, or objects
+/// whose version was never recorded (a rewrap of the key records them).
+pub async fn retire_version(
+    ctx: &Connection,
+    kms: &cang_kms_api::KmsGrpcClient,
+    account: &AccountId,
+    key: &str,
+    version: &str,
+) -> anyhow::Result<()> {
+    let key_id = wrapping_key_id(ctx, key).await?;
+    if ServiceKeySuite::from_key_id(&key_id).is_some() {
+        bail!("service key versions are retired by the crypto service itself, not by hand");
+    }
+    let rows = ctx.meta()?.key_inventory(InventoryQuery::default()).await?;
+    let (mut objects, mut bytes, mut uploads, mut buckets) = (0u64, 0u64, 0u64, Vec::new());
+    let mut unrecorded = 0u64;
+    for row in &rows {
+        match &row.wrapping {
+            Some(w) if w.key_id == key_id && w.version_id == version => {
+                objects += row.objects;
+                bytes += row.bytes;
+                uploads += row.uploads;
+                buckets.push(row.bucket.clone());
+            }
+            None if row.algorithm == cang_meta_api::SseAlgorithm::Kms => {
+                unrecorded += row.objects + row.uploads
+            }
+            _ => {}
+        }
+    }
+    if objects + uploads > 0 {
+        bail!(
+            "refused: {objects} objects ({bytes} bytes) and {uploads} unfinished uploads in {} still depend on \
+             version {version}; move them with `cang admin rewrap --key {key_id}` (uploads: complete or abort them)",
+            buckets.join(", ")
+        );
+    }
+    if unrecorded > 0 {
+        bail!(
+            "refused: {unrecorded} KMS objects or uploads were stored before key versions were recorded; \
+             `cang admin rewrap --key {key_id}` records theirs"
+        );
+    }
+    let key_ref = KeyRef::Id(cang_kms_api::KeyId::new(key_id.clone())?);
+    kms.retire_key_version(account, &key_ref, version)
+        .await
+        .context("RetireKeyVersion")?;
+    super::render::show(
+        ctx,
+        json!({ "KeyId": key_id, "KeyVersionId": version, "Retired": true }),
+        || format!("retired version {version} of {key_id}: its material is deleted"),
+    )
+}

@@ -174,11 +174,19 @@ pub async fn service_data_keys(s: &Subject) -> anyhow::Result<()> {
             kms.describe_key(&acct(), &KeyRef::parse(id)?).await,
             Err(KmsError::KeyNotFound)
         );
+        // ReEncrypt without a destination keeps a service key's data key under that service key, at its
+        // primary version: how rewrap moves SSE-OSS objects after a service key rotation.
+        let kept = kms
+            .re_encrypt(&acct(), &dk.ciphertext_blob, &ctx("s"), None, &ctx("s"))
+            .await?;
         assert_eq!(
-            kms.re_encrypt(&acct(), &dk.ciphertext_blob, &ctx("s"), None, &ctx("s"))
-                .await,
-            Err(KmsError::KeyNotFound)
+            (kept.key_id.as_str(), kept.key_version_id.as_str()),
+            (id, dk.key_version_id.as_str())
         );
+        let reopened = kms
+            .decrypt(&other_acct(), &kept.ciphertext_blob, &ctx("s"))
+            .await?;
+        assert_eq!(reopened.plaintext, dk.plaintext);
     }
     let page = cang_kms_api::Page::new(1, 10)?;
     assert_eq!(kms.list_keys(&acct(), page).await?.total_count, 0);
