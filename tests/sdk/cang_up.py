@@ -170,14 +170,15 @@ def _reap_leftover_services(data_dir):
 
 
 @contextlib.contextmanager
-def running(binary, data_dir):
-    """Run `cang up` in `data_dir` on a free loopback port until the block ends; yields a CangInstance."""
+def running(binary, data_dir, extra_args=()):
+    """Run `cang up` in `data_dir` on a free loopback port (with `extra_args`) until the block ends; yields a
+    CangInstance."""
     log_path = data_dir.parent / f"{data_dir.name}.log"
     port = _free_loopback_port()
     with open(log_path, "wb") as log:
         # A session of its own, so that a last-resort kill of the group reaches the three services too.
         proc = subprocess.Popen(
-            [str(binary), "up", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}"],
+            [str(binary), "up", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}", *extra_args],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -193,7 +193,14 @@ def _meta_pid(data_dir):
     raise AssertionError("no meta process")
 
 
-def test_a_rewrap_survives_the_metadata_service_being_killed(bin_dir, tmp_path, bucket_name):
+def _retire(cang, cmk, version):
+    cmd = [str(cang.binary), "admin", "--data-dir", str(cang.data_dir), "--json", "kms", "retire-version", cmk, version]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+
+
+def test_a_rewrap_survives_the_metadata_service_being_killed_and_lets_the_old_version_retire(
+    bin_dir, tmp_path, bucket_name
+):
     data_dir = tmp_path / "instance"
     with running(bin_dir / "cang", data_dir) as cang:
         cmk = cang.create_key()
@@ -204,12 +211,22 @@ def test_a_rewrap_survives_the_metadata_service_being_killed(bin_dir, tmp_path, 
         cang.admin("kms", "rotate-key", cmk)
         records = cang.audit_records()
         issued = _issued_versions(records, bucket_name)
+        (old_version,) = set(issued.values())
+        refused = _retire(cang, cmk, old_version)
+        assert refused.returncode != 0 and "30 objects" in refused.stderr, refused.stderr
         proc, _ = _start_slow_rewrap(cang, cmk, bucket_name)
         os.kill(_meta_pid(data_dir), signal.SIGKILL)
         proc.wait(timeout=60)
         assert proc.returncode != 0, "the job stops when the metadata service goes away"
-    with running(bin_dir / "cang", data_dir) as cang:
+    # No grace period in this instance: its gateway uses no bucket keys for KMS, so none of the old version.
+    with running(bin_dir / "cang", data_dir, ["--version-retire-grace-secs", "0"]) as cang:
         done = subprocess.run(_rewrap_cmd(cang, "--key", cmk, "--bucket", bucket_name), capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr
         _check_moved(cang, bucket_name, cmk, bodies, issued, records)
+        primary = cang.admin("kms", "describe-key", cmk)["PrimaryKeyVersion"]
+        assert "primary" in _retire(cang, cmk, primary).stderr
+        retired = _retire(cang, cmk, old_version)
+        assert retired.returncode == 0, retired.stderr
+        versions = [v["KeyVersionId"] for v in cang.admin("kms", "list-key-versions", cmk)["KeyVersions"]]
+        assert versions == [primary]
         _read_everything(cang, bucket_name, bodies, cmk)

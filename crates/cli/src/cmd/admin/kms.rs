@@ -80,7 +80,8 @@ pub enum KmsCommand {
     RetireVersion {
         key: String,
         /// The version to retire.
-        version: String,
+        #[arg(value_name = "VERSION")]
+        key_version: String,
     },
     /// List a CMK's versions, oldest first.
     ListKeyVersions { key: String },
@@ -357,8 +358,8 @@ pub async fn run(ctx: &Connection, cmd: KmsCommand) -> anyhow::Result<()> {
             }
             table.print()
         }
-        KmsCommand::RetireVersion { key, version } => {
-            super::maintenance::retire_version(ctx, &kms, &account, &key, &version).await
+        KmsCommand::RetireVersion { key, key_version } => {
+            super::maintenance::retire_version(ctx, &kms, &account, &key, &key_version).await
         }
         KmsCommand::RotateKey { key } => {
             let version = kms

@@ -347,6 +347,13 @@ pub async fn retire_version(
     if ServiceKeySuite::from_key_id(&key_id).is_some() {
         bail!("service key versions are retired by the crypto service itself, not by hand");
     }
+    let key_ref = KeyRef::Id(cang_kms_api::KeyId::new(key_id.clone())?);
+    let described = kms.describe_key(account, &key_ref).await.context("DescribeKey")?;
+    if described.primary_key_version == version {
+        bail!(
+            "refused: {version} is the primary version of {key_id}; rotate the key, rewrap, then retire it"
+        );
+    }
     let rows = ctx.meta()?.key_inventory(InventoryQuery::default()).await?;
     let (mut objects, mut bytes, mut uploads, mut buckets) = (0u64, 0u64, 0u64, Vec::new());
     let mut unrecorded = 0u64;
@@ -377,7 +384,6 @@ pub async fn retire_version(
              `cang admin rewrap --key {key_id}` records theirs"
         );
     }
-    let key_ref = KeyRef::Id(cang_kms_api::KeyId::new(key_id.clone())?);
     kms.retire_key_version(account, &key_ref, version)
         .await
         .context("RetireKeyVersion")?;

@@ -38,6 +38,10 @@ pub struct UpArgs {
     /// How long each service may take to stop before it is killed, seconds.
     #[arg(long, env = "CANG_STOP_TIMEOUT_SECS", default_value_t = 15)]
     pub stop_timeout_secs: u64,
+    /// How long after a key version stops being primary `cang admin kms retire-version` may delete it, seconds
+    /// (`cang kms --version-retire-grace-secs`). The gateway here caches bucket keys for 300 s.
+    #[arg(long, env = "CANG_VERSION_RETIRE_GRACE_SECS", default_value_t = 600)]
+    pub version_retire_grace_secs: u64,
 }
 
 /// Why the instance stopped.
@@ -239,6 +243,8 @@ impl Up<'_> {
                 kms_grpc.to_string().into(),
                 "--meta-endpoint".into(),
                 meta.to_string().into(),
+                "--version-retire-grace-secs".into(),
+                self.args.version_retire_grace_secs.to_string().into(),
             ],
         )?;
         self.supervisor.spawn(
