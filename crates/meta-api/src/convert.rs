@@ -5,8 +5,8 @@ use cang_proto::cang::meta::v1 as pb;
 
 use crate::{
     Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats, CiphertextRange, DataEncryption,
-    Extent, MetaError, MultipartUpload, ObjectInfo, ObjectMeta, ObjectSse, ObjectType, PartInfo,
-    Preconditions, PutObjectHeader, PutTrailer, SseAlgorithm, UploadPartHeader,
+    ExpectedObject, Extent, MetaError, MultipartUpload, ObjectInfo, ObjectMeta, ObjectSse, ObjectType,
+    PartInfo, Preconditions, PutObjectHeader, PutTrailer, SseAlgorithm, UploadPartHeader,
 };
 
 pub(crate) fn bad(what: &str) -> MetaError {
@@ -295,6 +295,11 @@ impl From<PutObjectHeader> for pb::PutObjectHeader {
             meta: Some(h.meta.into()),
             format: h.format.into(),
             forbid_overwrite: h.forbid_overwrite,
+            replaces: h.replaces.map(|r| pb::ExpectedObject {
+                etag: r.etag,
+                last_modified_ms: r.last_modified_ms,
+                wrapped_key: r.wrapped_key.into(),
+            }),
         }
     }
 }
@@ -308,6 +313,11 @@ impl TryFrom<pb::PutObjectHeader> for PutObjectHeader {
             meta: meta_from(h.meta)?,
             format: h.format.to_vec(),
             forbid_overwrite: h.forbid_overwrite,
+            replaces: h.replaces.map(|r| ExpectedObject {
+                etag: r.etag,
+                last_modified_ms: r.last_modified_ms,
+                wrapped_key: r.wrapped_key.to_vec(),
+            }),
         })
     }
 }
@@ -478,6 +488,10 @@ mod tests {
                     key_id: Some("key-1".into()),
                     data_encryption: Some(DataEncryption::Sm4),
                     wrapped_key: vec![1, 2, 3],
+                    wrapping: Some(crate::WrappingKey {
+                        key_id: "key-1".into(),
+                        version_id: "v2".into(),
+                    }),
                 }),
             },
             extents: vec![Extent {

@@ -32,9 +32,9 @@ pub use names::{
     validate_object_key, validate_part_number,
 };
 pub use object::{
-    AppendObjectHeader, CiphertextRange, CompletedPart, CopyObjectRequest, Extent, ListObjectsPage,
-    ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery, MultipartUpload, ObjectInfo,
-    ObjectMeta, ObjectSse, ObjectType, PartInfo, Preconditions, PutObjectHeader, PutTrailer,
+    AppendObjectHeader, CiphertextRange, CompletedPart, CopyObjectRequest, ExpectedObject, Extent,
+    ListObjectsPage, ListObjectsQuery, ListPartsPage, ListUploadsPage, ListUploadsQuery, MultipartUpload,
+    ObjectInfo, ObjectMeta, ObjectSse, ObjectType, PartInfo, Preconditions, PutObjectHeader, PutTrailer,
     UploadPartHeader,
 };
 pub use server::{META_CALLERS, MetaGrpcServer};

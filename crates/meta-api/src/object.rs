@@ -309,6 +309,41 @@ pub struct PutObjectHeader {
     pub format: Vec<u8>,
     /// `x-oss-forbid-overwrite`: fail with `FileAlreadyExists` if the key exists at commit.
     pub forbid_overwrite: bool,
+    /// Commit only if the key still holds exactly this version (else `PreconditionFailed`, nothing
+    /// written): how an object is re-encrypted in place without clobbering a concurrent overwrite.
+    pub replaces: Option<ExpectedObject>,
+}
+
+/// One version of an object, as a write that must replace exactly it names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpectedObject {
+    /// Its ETag.
+    pub etag: String,
+    /// Its last modification, ms since the epoch.
+    pub last_modified_ms: u64,
+    /// Its stored wrapped data key (fresh for every write but one under a shared bucket key).
+    pub wrapped_key: Vec<u8>,
+}
+
+impl ExpectedObject {
+    /// The version `info` describes.
+    pub fn of(info: &ObjectInfo) -> Self {
+        Self {
+            etag: info.etag.clone(),
+            last_modified_ms: info.last_modified_ms,
+            wrapped_key: info
+                .meta
+                .sse
+                .as_ref()
+                .map(|s| s.wrapped_key.clone())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Whether `info` is that version.
+    pub fn matches(&self, info: &ObjectInfo) -> bool {
+        *self == Self::of(info)
+    }
 }
 
 /// The header that opens a streamed AppendObject.

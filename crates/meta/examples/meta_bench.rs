@@ -28,6 +28,7 @@ fn header(key: &str) -> PutObjectHeader {
         meta: ObjectMeta::default(),
         format: vec![0; 48],
         forbid_overwrite: false,
+        replaces: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn put_header(bucket: &str, key: &str, forbid_overwrite: bool) -> PutObjectHeade
         },
         format: vec![9],
         forbid_overwrite,
+        replaces: None,
     }
 }
 

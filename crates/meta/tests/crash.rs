@@ -365,6 +365,7 @@ async fn work(
                 meta: meta(),
                 format: vec![7],
                 forbid_overwrite: false,
+                replaces: None,
             };
             let trailer = PutTrailer {
                 plaintext_len: len as u64,

@@ -23,6 +23,7 @@ fn header(key: &str) -> PutObjectHeader {
         },
         format: vec![1, 2, 3],
         forbid_overwrite: false,
+        replaces: None,
     }
 }
 

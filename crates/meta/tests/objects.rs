@@ -364,3 +364,34 @@ fn an_append_sealed_under_another_record_is_refused() {
     assert_eq!(info.size, 3);
     assert_eq!(info.meta.sse, Some(record(1)));
 }
+
+#[test]
+fn a_write_that_replaces_one_version_commits_over_that_version_only() {
+    use cang_meta_api::ExpectedObject;
+    let (_d, s) = store();
+    bucket(&s, "bk1");
+    let first = put(&s, "bk1", "k", b"one", "E1");
+    let write = |data: &[u8], etag: &str, replaces: Option<ExpectedObject>| {
+        let mut h = header("bk1", "k");
+        h.replaces = replaces;
+        s.put_object(h, s.stage_bytes(data).unwrap(), trailer(data.len(), etag))
+    };
+    // Over the version it names: committed.
+    let second = write(b"two", "E2", Some(ExpectedObject::of(&first))).unwrap();
+    assert_eq!(read_all(&s, "bk1", "k"), b"two");
+    // Naming a version that was replaced meanwhile: refused, the newer one stays, nothing is left staged.
+    assert_eq!(
+        write(b"three", "E3", Some(ExpectedObject::of(&first))).err(),
+        Some(MetaError::PreconditionFailed)
+    );
+    assert_eq!(read_all(&s, "bk1", "k"), b"two");
+    assert_eq!(s.head_object("bk1", "k").unwrap().etag, second.etag);
+    // A deleted object is not recreated.
+    s.delete_objects("bk1", vec!["k".into()]).unwrap();
+    assert_eq!(
+        write(b"four", "E4", Some(ExpectedObject::of(&second))).err(),
+        Some(MetaError::PreconditionFailed)
+    );
+    assert!(s.head_object("bk1", "k").is_err());
+    assert_eq!(s.blob_usage().unwrap().staged_blobs, 0);
+}

@@ -84,6 +84,7 @@ pub async fn copy_object(
         meta: copy_meta(headers, &src.info, onto_itself, upload.sse)?,
         format: upload.format,
         forbid_overwrite,
+        replaces: None,
     };
     let meta = gw.meta.clone();
     let (info, sealed) = seal_into(gw, plaintext, encryptor, |b| async move {

@@ -36,6 +36,7 @@ pub async fn put_object(
         meta: object_meta(headers, upload.sse)?,
         format: upload.format,
         forbid_overwrite: forbids_overwrite(headers),
+        replaces: None,
     };
     let meta = gw.meta.clone();
     let source = request_source(headers, body)?;

@@ -232,6 +232,7 @@ mod tests {
                     meta: meta(version),
                     format: vec![],
                     forbid_overwrite: false,
+                    replaces: None,
                 };
                 let trailer = PutTrailer {
                     plaintext_len: len,

@@ -78,6 +78,13 @@ impl Store {
             if header.forbid_overwrite && old.is_some() {
                 return Err(MetaError::FileAlreadyExists);
             }
+            if let Some(expected) = &header.replaces
+                && !old
+                    .as_ref()
+                    .is_some_and(|o| expected.matches(&o.info(&header.bucket, &header.key)))
+            {
+                return Err(MetaError::PreconditionFailed);
+            }
             let object = StoredObject {
                 size: trailer.plaintext_len,
                 etag: trailer.etag,

@@ -41,6 +41,7 @@ pub fn header(bucket: &str, key: &str) -> PutObjectHeader {
         },
         format: b"fmt".to_vec(),
         forbid_overwrite: false,
+        replaces: None,
     }
 }
 
