@@ -46,6 +46,7 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
+pub mod reseal;
 pub mod rewrap;
 
 pub use keys::KeyCacheLimits;

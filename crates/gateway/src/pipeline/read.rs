@@ -207,20 +207,37 @@ pub(crate) async fn source_plaintext(
     start: u64,
     end: u64,
 ) -> Result<PlaintextSource<SourceStream>, Failure> {
+    match stored_plaintext(gw, call, source, start, end).await? {
+        Some(plaintext) => Ok(plaintext),
+        None => {
+            // The source was replaced after its conditions were checked; the client retries a 503.
+            tracing::warn!(bucket = %source.info.bucket, key = %source.info.key, "copy source changed during the copy");
+            Err(OssError::service_unavailable().into())
+        }
+    }
+}
+
+/// The plaintext bytes `start..end` of the stored object version `source.info` as the input of a write;
+/// `None` if the key holds another version by now.
+pub(crate) async fn stored_plaintext(
+    gw: &Gateway,
+    call: &Call,
+    source: &Source,
+    start: u64,
+    end: u64,
+) -> Result<Option<PlaintextSource<SourceStream>>, Failure> {
     let (tx, rx) = mpsc::channel(4);
     if let ReadStart::Changed(_) =
         read_plaintext(gw, call, &source.owner, &source.info, start, end, tx).await?
     {
-        // The source was replaced after its conditions were checked; the client retries a 503.
-        tracing::warn!(bucket = %source.info.bucket, key = %source.info.key, "copy source changed during the copy");
-        return Err(OssError::service_unavailable().into());
+        return Ok(None);
     }
-    Ok(PlaintextSource {
+    Ok(Some(PlaintextSource {
         body: ReceiverStream::new(rx),
         declared: Some(end - start),
         expected_md5: None,
         failure: source_failure,
-    })
+    }))
 }
 
 /// A copy whose stored source fails part-way is the service's fault, never the client's.

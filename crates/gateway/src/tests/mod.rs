@@ -5,4 +5,5 @@ mod encryption_choice;
 mod key_cache;
 mod kms_calls;
 mod refusals;
+mod reseal;
 mod rewrap;
