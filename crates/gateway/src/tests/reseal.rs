@@ -207,7 +207,12 @@ async fn every_kind_of_object_ends_under_the_target_with_what_it_had() {
     .await;
     // (The inventory does not tell appendable objects apart: the one left alone still counts.)
     assert_eq!(
-        (again.resealed, again.current, again.appendable, again.total_objects),
+        (
+            again.resealed,
+            again.current,
+            again.appendable,
+            again.total_objects
+        ),
         (0, 6, 1, Some(1))
     );
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use cang_gateway::reseal::{self, ResealJob, ResealProgress, Target};
 use cang_gateway::rewrap::{self, RewrapCursor, RewrapJob, RewrapProgress};
 use cang_kms_api::{AccountId, KeyRef, KmsApi, ServiceKeySuite};
 use cang_meta_api::{InventoryEntry, InventoryQuery, ObjectStore};
@@ -163,7 +164,8 @@ struct CursorFile {
 }
 
 impl CursorFile {
-    fn load(&self) -> anyhow::Result<Option<RewrapCursor>> {
+    /// The saved position of this job, if any.
+    fn load_position(&self) -> anyhow::Result<Option<Value>> {
         let text = match std::fs::read_to_string(&self.path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -173,25 +175,29 @@ impl CursorFile {
             serde_json::from_str(&text).with_context(|| format!("parsing {}", self.path.display()))?;
         if saved.get("job") != Some(&self.job) {
             bail!(
-                "{} holds the cursor of another rewrap job; pass --restart or another --state",
+                "{} holds the cursor of another job; pass --restart or another --state",
                 self.path.display()
             );
         }
-        let field = |name: &str| {
-            saved
-                .get(name)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        Ok(Some(RewrapCursor {
-            bucket: field("bucket"),
-            after: field("after"),
+        Ok(saved.get("position").cloned())
+    }
+
+    fn load(&self) -> anyhow::Result<Option<RewrapCursor>> {
+        Ok(self.load_position()?.map(|p| {
+            let field = |name: &str| p.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+            RewrapCursor {
+                bucket: field("bucket"),
+                after: field("after"),
+            }
         }))
     }
 
     fn save(&self, cursor: &RewrapCursor) -> anyhow::Result<()> {
-        let body = json!({ "job": self.job, "bucket": cursor.bucket, "after": cursor.after });
+        self.save_position(&json!({ "bucket": cursor.bucket, "after": cursor.after }))
+    }
+
+    fn save_position(&self, position: &Value) -> anyhow::Result<()> {
+        let body = json!({ "job": self.job, "position": position });
         let tmp = self.path.with_extension("tmp");
         std::fs::write(&tmp, body.to_string()).with_context(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, &self.path).with_context(|| format!("writing {}", self.path.display()))
@@ -247,7 +253,7 @@ fn progress_line(p: &RewrapProgress) -> String {
     )
 }
 
-fn state_path(data_dir: Option<&Path>, explicit: Option<PathBuf>, key_id: &str) -> anyhow::Result<PathBuf> {
+fn state_path(data_dir: Option<&Path>, explicit: Option<PathBuf>, name: &str) -> anyhow::Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p);
     }
@@ -256,7 +262,7 @@ fn state_path(data_dir: Option<&Path>, explicit: Option<PathBuf>, key_id: &str) 
     };
     let jobs = dir.join("jobs");
     std::fs::create_dir_all(&jobs).with_context(|| format!("creating {}", jobs.display()))?;
-    Ok(jobs.join(format!("rewrap-{key_id}.json")))
+    Ok(jobs.join(format!("{name}.json")))
 }
 
 /// `cang admin rewrap`
@@ -274,7 +280,7 @@ pub async fn rewrap(ctx: &Connection, data_dir: Option<&Path>, args: RewrapArgs)
         rate: args.rate,
     };
     let cursor_file = CursorFile {
-        path: state_path(data_dir, args.state, &key_id)?,
+        path: state_path(data_dir, args.state, &format!("rewrap-{key_id}"))?,
         job: json!({ "key": key_id, "bucket": args.bucket, "from_version": args.from_version }),
     };
     if args.restart {
@@ -392,4 +398,181 @@ pub async fn retire_version(
         json!({ "KeyId": key_id, "KeyVersionId": version, "Retired": true }),
         || format!("retired version {version} of {key_id}: its material is deleted"),
     )
+}
+
+/// `cang admin encrypt-existing`
+#[derive(Debug, Args)]
+pub struct EncryptExistingArgs {
+    /// The bucket.
+    #[arg(long)]
+    bucket: String,
+    /// Only keys starting with this.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    /// The encryption to bring objects to: AES256, SM4 or KMS.
+    #[arg(long, required_unless_present = "to_default", conflicts_with = "to_default")]
+    sse: Option<String>,
+    /// With `--sse KMS`: the CMK (id or alias; default: the managed key alias/acs/oss).
+    #[arg(long, requires = "sse")]
+    key: Option<String>,
+    /// With `--sse KMS`: encrypt the data with SM4 (`x-oss-server-side-data-encryption: SM4`).
+    #[arg(long, requires = "sse")]
+    sm4_data: bool,
+    /// Bring objects to the bucket's current default encryption.
+    #[arg(long)]
+    to_default: bool,
+    /// At most this many objects per second.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Where the job's cursor is kept between runs (default: `jobs/` in --data-dir).
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Start from the beginning even if a cursor was saved.
+    #[arg(long)]
+    restart: bool,
+}
+
+fn reseal_json(p: &ResealProgress, finished: bool) -> Value {
+    json!({
+        "finished": finished,
+        "total_objects": p.total_objects,
+        "total_bytes": p.total_bytes,
+        "encrypted": p.resealed,
+        "encrypted_bytes": p.resealed_bytes,
+        "already_encrypted": p.current,
+        "appendable_skipped": p.appendable,
+        "changed_meanwhile": p.changed,
+        "sse": p.target.as_ref().map(|(a, _)| a.as_str()),
+        "key_id": p.target.as_ref().and_then(|(_, k)| k.clone()),
+        "cursor": p.cursor,
+        "elapsed_seconds": p.started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
+    })
+}
+
+fn reseal_line(p: &ResealProgress) -> String {
+    let elapsed = p.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+    let done = p.done();
+    let rate = if elapsed > 0.0 {
+        p.resealed_bytes as f64 / elapsed / 1e6
+    } else {
+        0.0
+    };
+    match p.total_objects {
+        Some(total) => {
+            let percent = if total == 0 {
+                100.0
+            } else {
+                (done as f64 * 100.0 / total as f64).min(100.0)
+            };
+            let left = p.total_bytes.unwrap_or(0).saturating_sub(p.resealed_bytes) as f64 / 1e6;
+            let eta = if rate > 0.0 {
+                format!("{:.0}s", left / rate)
+            } else {
+                "?".to_owned()
+            };
+            format!(
+                "[{:<30}] {done}/{total} objects, {} bytes encrypted, {rate:.1} MB/s, ETA {eta}",
+                "#".repeat((percent * 30.0 / 100.0) as usize),
+                p.resealed_bytes
+            )
+        }
+        None => format!(
+            "{done} objects, {} bytes encrypted, {rate:.1} MB/s",
+            p.resealed_bytes
+        ),
+    }
+}
+
+/// `cang admin encrypt-existing`
+pub async fn encrypt_existing(
+    ctx: &Connection,
+    data_dir: Option<&Path>,
+    args: EncryptExistingArgs,
+) -> anyhow::Result<()> {
+    let target = match args.sse.as_deref().map(str::to_ascii_uppercase).as_deref() {
+        None => Target::BucketDefault,
+        Some("AES256") if args.key.is_none() && !args.sm4_data => Target::Aes256,
+        Some("SM4") if args.key.is_none() && !args.sm4_data => Target::Sm4,
+        Some("KMS") => Target::Kms {
+            key: args.key.clone(),
+            sm4_data: args.sm4_data,
+        },
+        Some("AES256" | "SM4") => bail!("--key and --sm4-data go with --sse KMS"),
+        Some(other) => bail!("--sse must be AES256, SM4 or KMS, not {other}"),
+    };
+    let job = ResealJob {
+        bucket: args.bucket.clone(),
+        prefix: args.prefix.clone(),
+        target: target.clone(),
+        rate: args.rate,
+    };
+    let cursor_file = CursorFile {
+        path: state_path(data_dir, args.state, &format!("encrypt-{}", args.bucket))?,
+        job: json!({
+            "bucket": args.bucket, "prefix": args.prefix, "target": format!("{target:?}"),
+        }),
+    };
+    if args.restart {
+        cursor_file.remove()?;
+    }
+    let resume = cursor_file
+        .load_position()?
+        .and_then(|p| p.get("after").and_then(Value::as_str).map(str::to_owned));
+    let kms: std::sync::Arc<dyn KmsApi> = std::sync::Arc::new(ctx.kms()?);
+    let meta: std::sync::Arc<dyn cang_meta_api::MetaApi> = std::sync::Arc::new(ctx.meta()?);
+    let json_out = ctx.json;
+    let bar = !json_out && std::io::stderr().is_terminal();
+    let mut last = Instant::now();
+    let mut failure: Option<anyhow::Error> = None;
+    let mut report = |p: &ResealProgress| {
+        if last.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        last = Instant::now();
+        if let Err(e) = cursor_file.save_position(&json!({ "after": p.cursor })) {
+            failure.get_or_insert(e);
+        }
+        let shown = if json_out {
+            output::line(&reseal_json(p, false).to_string())
+        } else if bar {
+            let mut err = std::io::stderr().lock();
+            write!(err, "\r{}", reseal_line(p))
+                .and_then(|()| err.flush())
+                .context("writing to stderr")
+        } else {
+            Ok(())
+        };
+        if let Err(e) = shown {
+            failure.get_or_insert(e);
+        }
+    };
+    let outcome = reseal::run(kms, meta, &job, resume, &mut report).await;
+    if bar {
+        let _ = writeln!(std::io::stderr());
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let progress = match outcome {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context("encrypt-existing stopped; run it again to resume"));
+        }
+    };
+    cursor_file.remove()?;
+    if json_out {
+        return output::line(&reseal_json(&progress, true).to_string());
+    }
+    output::line(&format!(
+        "encrypted {} objects ({} bytes) under {}; {} already were, {} appendable left alone, {} changed meanwhile",
+        progress.resealed,
+        progress.resealed_bytes,
+        progress.target.as_ref().map_or("-".to_owned(), |(a, k)| match k {
+            Some(k) => format!("{} {k}", a.as_str()),
+            None => a.as_str().to_owned(),
+        }),
+        progress.current,
+        progress.appendable,
+        progress.changed,
+    ))
 }

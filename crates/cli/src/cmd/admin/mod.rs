@@ -65,6 +65,8 @@ pub enum AdminCommand {
     Inventory(maintenance::InventoryArgs),
     /// Move objects' data keys to their master key's primary version (no data is rewritten).
     Rewrap(maintenance::RewrapArgs),
+    /// Encrypt the existing objects of a bucket in place (copy-in-place through the normal sealing path).
+    EncryptExisting(maintenance::EncryptExistingArgs),
 }
 
 /// Runs one admin command.
@@ -86,6 +88,9 @@ async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Kms(cmd) => kms::run(&ctx, cmd).await,
         AdminCommand::Inventory(cmd) => maintenance::inventory(&ctx, cmd).await,
         AdminCommand::Rewrap(cmd) => maintenance::rewrap(&ctx, args.data_dir.as_deref(), cmd).await,
+        AdminCommand::EncryptExisting(cmd) => {
+            maintenance::encrypt_existing(&ctx, args.data_dir.as_deref(), cmd).await
+        }
     }
 }
 
