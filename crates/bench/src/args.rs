@@ -55,6 +55,16 @@ pub enum BenchCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Rewrap rate over many small objects after a rotation, and encrypt-existing throughput of a large object
+    /// beside a plain PUT of it, against a fresh `cang up`.
+    Jobs {
+        /// Small objects to rewrap (default: 100000, or 500 with --quick).
+        #[arg(long)]
+        objects: Option<u64>,
+        /// The large object encrypted in place, MiB (default: 1024, or 16 with --quick).
+        #[arg(long)]
+        object_mib: Option<u64>,
+    },
 }
 
 /// Sizes and durations of one run.

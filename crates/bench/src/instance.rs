@@ -125,6 +125,7 @@ pub struct DataDir {
 struct InstanceFile {
     kms: Option<SocketAddr>,
     meta: Option<SocketAddr>,
+    account_id: Option<String>,
 }
 
 impl DataDir {
@@ -147,6 +148,25 @@ impl DataDir {
                 path.display()
             ))),
         }
+    }
+
+    /// The first account's id, as `cang up` recorded it.
+    pub fn account_id(&self) -> Result<String, BenchError> {
+        let path = self.root.join("instance.json");
+        let file: InstanceFile = serde_json::from_slice(&std::fs::read(&path)?)
+            .map_err(|e| BenchError::Instance(format!("{}: {e}", path.display())))?;
+        file.account_id
+            .ok_or_else(|| BenchError::Instance(format!("{} lacks the account id", path.display())))
+    }
+
+    /// An admin-identity client of the metadata service.
+    pub fn meta_admin(&self) -> Result<cang_meta_api::MetaGrpcClient, BenchError> {
+        let (_, meta) = self.service_addresses()?;
+        let tls = cang_tls::TlsFiles::in_dir(&self.tls(), "admin")
+            .client_config()
+            .map_err(|e| BenchError::Instance(e.to_string()))?;
+        cang_meta_api::MetaGrpcClient::connect_lazy(&meta.to_string(), tls)
+            .map_err(|e| BenchError::Instance(e.to_string()))
     }
 
     /// The certificate directory.
@@ -296,4 +316,26 @@ mod tests {
         );
         Ok(())
     }
+}
+
+/// Starts `cang up` in a fresh temporary directory on a free loopback port and waits until it serves.
+pub async fn start_temp_up(
+    exe: &Path,
+    timeout: Duration,
+) -> Result<(tempfile::TempDir, Spawned, DataDir), BenchError> {
+    let temp = tempfile::Builder::new().prefix("cang-bench-").tempdir()?;
+    let root = temp.path().join("data");
+    let port = free_port()?;
+    crate::run::progress(&format!("starting cang up in {} on port {port}", root.display()));
+    let argv: Vec<String> = vec![
+        "up".into(),
+        "--data-dir".into(),
+        root.display().to_string(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+    ];
+    let mut up = Spawned::start(exe, "cang up", &argv, temp.path().join("up.log"))?;
+    wait_for_file(&mut up, &root.join("credentials.env"), timeout).await?;
+    wait_listening(&mut up, SocketAddr::from(([127, 0, 0, 1], port)), timeout).await?;
+    Ok((temp, up, DataDir { root }))
 }

@@ -7,6 +7,7 @@ pub mod ceiling;
 pub mod client;
 pub mod instance;
 pub mod interleave;
+pub mod jobs;
 pub mod kms;
 pub mod payload;
 pub mod phases;

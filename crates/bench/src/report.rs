@@ -127,6 +127,8 @@ pub struct Report {
     pub disk: Option<DiskRow>,
     /// The crypto service benchmark.
     pub kms: Vec<KmsResult>,
+    /// The key maintenance jobs.
+    pub jobs: Option<crate::jobs::JobsRow>,
     /// What could not be measured, and why.
     pub unavailable: Vec<String>,
     /// The targets.
@@ -389,6 +391,9 @@ impl Report {
             s.push('\n');
         }
         self.markdown_interleaved(&mut s);
+        if let Some(jobs) = &self.jobs {
+            let _ = writeln!(s, "{}", jobs.markdown());
+        }
         if !self.ranges.is_empty() {
             let _ = writeln!(s, "### Range GET latency (AES256 objects, one client)\n");
             let _ = writeln!(s, "| object | range | requests | p50 ms | p99 ms |");

@@ -20,7 +20,7 @@ use crate::report::{DiskRow, KmsCallsRow, LargeRow, MemoryRow, RangeRow, Report,
 const STARTUP: Duration = Duration::from_secs(180);
 const STOP_GRACE: Duration = Duration::from_secs(30);
 
-fn progress(what: &str) {
+pub(crate) fn progress(what: &str) {
     eprintln!("cang bench: {what}");
 }
 
@@ -31,6 +31,13 @@ pub async fn run(args: BenchArgs, exe: &Path) -> Result<Report, BenchError> {
         profile: profile.name.to_owned(),
         ..Report::default()
     };
+    if let Some(BenchCommand::Jobs { objects, object_mib }) = &args.command {
+        let quick = profile.name == "quick";
+        let objects = objects.unwrap_or(if quick { 500 } else { 100_000 });
+        let mib = object_mib.unwrap_or(if quick { 16 } else { 1024 });
+        report.jobs = Some(crate::jobs::bench(exe, objects, mib << 20).await?);
+        return Ok(report);
+    }
     if let Some(BenchCommand::Kms { data_dir }) = &args.command {
         kms_section(&mut report, data_dir.as_deref(), &profile).await?;
         report.evaluate_targets();
@@ -118,22 +125,7 @@ impl Instance {
                 (data.credentials()?, Some(data), None, None)
             }
             (None, None) => {
-                let temp = tempfile::Builder::new().prefix("cang-bench-").tempdir()?;
-                let root = temp.path().join("data");
-                let port = instance::free_port()?;
-                progress(&format!("starting cang up in {} on port {port}", root.display()));
-                let argv: Vec<String> = vec![
-                    "up".into(),
-                    "--data-dir".into(),
-                    root.display().to_string(),
-                    "--listen".into(),
-                    format!("127.0.0.1:{port}"),
-                ];
-                let mut up = Spawned::start(exe, "cang up", &argv, temp.path().join("up.log"))?;
-                instance::wait_for_file(&mut up, &root.join("credentials.env"), STARTUP).await?;
-                let addr = SocketAddr::from(([127, 0, 0, 1], port));
-                instance::wait_listening(&mut up, addr, STARTUP).await?;
-                let data = DataDir { root };
+                let (temp, up, data) = instance::start_temp_up(exe, STARTUP).await?;
                 (data.credentials()?, Some(data), Some(up), Some(temp))
             }
         };
