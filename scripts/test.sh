@@ -30,6 +30,7 @@ cargo test --workspace --doc
 
 step "cang bench --quick (smoke run, no thresholds)"
 "$target/debug/cang" bench --quick --json "$target/bench-smoke.json" --svg "$target/bench-smoke.svg"
+"$target/debug/cang" bench --quick --json "$target/bench-jobs-smoke.json" jobs
 
 step "Python virtualenv ($venv)"
 if [ ! -x "$venv/bin/python" ]; then

@@ -184,6 +184,17 @@ async fn service_key_interval_is_configurable() -> anyhow::Result<()> {
         .generate_service_data_key(ServiceKeySuite::Aes256, &ctx("c"))
         .await?;
     assert_ne!(next.key_version_id, first.key_version_id);
+    // ReEncrypt without a destination moves a blob of the old version to the new one, as rewrap does for
+    // SSE-OSS objects; the data key is the same.
+    let moved = gw
+        .re_encrypt(&acct(), &first.ciphertext_blob, &ctx("c"), None, &ctx("c"))
+        .await?;
+    assert_eq!(
+        (moved.key_id.as_str(), moved.key_version_id.as_str()),
+        ("service-aes256", next.key_version_id.as_str())
+    );
+    let opened = gw.decrypt(&acct(), &moved.ciphertext_blob, &ctx("c")).await?;
+    assert_eq!(opened.plaintext, first.plaintext);
     Ok(())
 }
 
