@@ -285,6 +285,28 @@ pub async fn wait_for_file(process: &mut Spawned, path: &Path, timeout: Duration
     Ok(())
 }
 
+/// Starts `cang up` in a fresh temporary directory on a free loopback port and waits until it serves.
+pub async fn start_temp_up(
+    exe: &Path,
+    timeout: Duration,
+) -> Result<(tempfile::TempDir, Spawned, DataDir), BenchError> {
+    let temp = tempfile::Builder::new().prefix("cang-bench-").tempdir()?;
+    let root = temp.path().join("data");
+    let port = free_port()?;
+    crate::run::progress(&format!("starting cang up in {} on port {port}", root.display()));
+    let argv: Vec<String> = vec![
+        "up".into(),
+        "--data-dir".into(),
+        root.display().to_string(),
+        "--listen".into(),
+        format!("127.0.0.1:{port}"),
+    ];
+    let mut up = Spawned::start(exe, "cang up", &argv, temp.path().join("up.log"))?;
+    wait_for_file(&mut up, &root.join("credentials.env"), timeout).await?;
+    wait_listening(&mut up, SocketAddr::from(([127, 0, 0, 1], port)), timeout).await?;
+    Ok((temp, up, DataDir { root }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -316,26 +338,4 @@ mod tests {
         );
         Ok(())
     }
-}
-
-/// Starts `cang up` in a fresh temporary directory on a free loopback port and waits until it serves.
-pub async fn start_temp_up(
-    exe: &Path,
-    timeout: Duration,
-) -> Result<(tempfile::TempDir, Spawned, DataDir), BenchError> {
-    let temp = tempfile::Builder::new().prefix("cang-bench-").tempdir()?;
-    let root = temp.path().join("data");
-    let port = free_port()?;
-    crate::run::progress(&format!("starting cang up in {} on port {port}", root.display()));
-    let argv: Vec<String> = vec![
-        "up".into(),
-        "--data-dir".into(),
-        root.display().to_string(),
-        "--listen".into(),
-        format!("127.0.0.1:{port}"),
-    ];
-    let mut up = Spawned::start(exe, "cang up", &argv, temp.path().join("up.log"))?;
-    wait_for_file(&mut up, &root.join("credentials.env"), timeout).await?;
-    wait_listening(&mut up, SocketAddr::from(([127, 0, 0, 1], port)), timeout).await?;
-    Ok((temp, up, DataDir { root }))
 }

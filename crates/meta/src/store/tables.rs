@@ -27,8 +27,10 @@ pub(crate) const PENDING_BLOBS: TableDefinition<u64, ()> = TableDefinition::new(
 pub(crate) const CHUNKS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("chunks");
 /// (bucket, SSE algorithm code, wrapping key id, version id) → (objects, plaintext bytes, unfinished
 /// uploads): the key inventory, adjusted by every commit. Empty ids: recorded before versions were.
-pub(crate) const INVENTORY: TableDefinition<(&str, u8, &str, &str), (u64, u64, u64)> =
+pub(crate) const INVENTORY: TableDefinition<InventoryRow, (u64, u64, u64)> =
     TableDefinition::new("inventory");
+/// The key of an inventory row: (bucket, SSE algorithm code, wrapping key id, version id).
+pub(crate) type InventoryRow = (&'static str, u8, &'static str, &'static str);
 /// Account id → `Account`.
 pub(crate) const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 /// (account id, user name) → `User`.
