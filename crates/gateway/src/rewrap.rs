@@ -9,7 +9,12 @@
 //! skipped without a call to the crypto service, so a resumed job redoes nothing it committed.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::OnceCell;
 
 use bytes::Bytes;
 use cang_kms_api::{AccountId, KeyRef, KmsApi, KmsError, ServiceKeySuite, WrappedDataKey};
@@ -100,6 +105,9 @@ pub enum RewrapError {
     /// The key to rewrap does not exist.
     #[error("crypto service: {0}")]
     Key(KmsError),
+    /// A lock was poisoned by a panicking task.
+    #[error("internal: a job task panicked")]
+    Poisoned,
     /// An object's stored encryption record is malformed.
     #[error("object {bucket}/{key} has a malformed encryption record")]
     Malformed {
@@ -165,19 +173,41 @@ pub async fn plan(
     Ok((objects, bytes, buckets))
 }
 
-/// A running job's state that is not progress: caches and pacing.
+/// Objects re-wrapped at once: the crypto service's round trip and the metadata service's durable commit
+/// are latency, not work, and the metadata service commits concurrent swaps together.
+const IN_FLIGHT: usize = 16;
+
+/// What the job did with one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    /// Not under the job's key (or version).
+    NotSelected,
+    /// Already under the primary version.
+    Current,
+    /// Swapped; its plaintext size.
+    Rewrapped(u64),
+    /// Overwritten or deleted meanwhile.
+    Changed,
+}
+
+/// A new wrapped key and the version that wrapped it.
+type Rewrapped = (Vec<u8>, WrappingKey);
+
+/// A running job's state that is not progress: caches and pacing, shared by the objects in flight.
 struct Walk<'a> {
     meta: &'a dyn MetaApi,
     kms: &'a dyn KmsApi,
     job: &'a RewrapJob,
-    /// Bucket keys already re-encrypted in this run: old stored wrapped key → new one and its version.
-    shared: HashMap<Vec<u8>, (Vec<u8>, WrappingKey)>,
+    /// Bucket keys re-encrypted in this bucket: old stored wrapped key → the one re-encryption of it.
+    shared: std::sync::Mutex<HashMap<Vec<u8>, Arc<OnceCell<Rewrapped>>>>,
+    /// `ReEncrypt` calls made.
+    calls: AtomicU64,
     started: Instant,
-    paced: u64,
+    paced: AtomicU64,
 }
 
-/// Runs (or resumes, from `resume`) a job. `report` sees the progress after every object; return from it
-/// quickly (save the cursor, draw a bar).
+/// Runs (or resumes, from `resume`) a job. `report` sees the progress after every object, in key order;
+/// return from it quickly (save the cursor, draw a bar).
 pub async fn run(
     meta: &dyn MetaApi,
     kms: &dyn KmsApi,
@@ -207,13 +237,14 @@ pub async fn run(
         started: Some(started),
         ..RewrapProgress::default()
     };
-    let mut walk = Walk {
+    let walk = Walk {
         meta,
         kms,
         job,
-        shared: HashMap::new(),
+        shared: std::sync::Mutex::new(HashMap::new()),
+        calls: AtomicU64::new(0),
         started,
-        paced: 0,
+        paced: AtomicU64::new(0),
     };
     for bucket in buckets {
         let mut after = String::new();
@@ -231,7 +262,7 @@ pub async fn run(
             Err(e) => return Err(e.into()),
         };
         let account = AccountId::new(owner.as_str()).map_err(RewrapError::Key)?;
-        walk.shared.clear();
+        walk.forget_bucket_keys();
         loop {
             let page = meta
                 .list_objects(
@@ -243,12 +274,25 @@ pub async fn run(
                     },
                 )
                 .await?;
-            for object in &page.objects {
-                walk.object(&account, object, &mut progress).await?;
-                progress.cursor = RewrapCursor {
-                    bucket: bucket.clone(),
-                    after: object.key.clone(),
-                };
+            let mut objects = page.objects.iter();
+            // Until a service key's primary version is known, one object at a time: it is learnt from the
+            // first re-encryption, and objects already under it must not be re-encrypted for nothing.
+            while progress.target_version.is_none() {
+                let Some(object) = objects.next() else { break };
+                let done = walk.object(&account, object, None).await?;
+                record(&mut progress, &walk, object, done);
+                report(&progress);
+            }
+            let target = progress.target_version.clone();
+            let results = futures::stream::iter(objects)
+                .map(|object| {
+                    let (walk, account, target) = (&walk, &account, target.as_deref());
+                    async move { (object, walk.object(account, object, target).await) }
+                })
+                .buffered(IN_FLIGHT);
+            futures::pin_mut!(results);
+            while let Some((object, done)) = results.next().await {
+                record(&mut progress, &walk, object, done?);
                 report(&progress);
             }
             match (page.is_truncated, page.objects.last()) {
@@ -258,6 +302,28 @@ pub async fn run(
         }
     }
     Ok(progress)
+}
+
+/// Counts one finished object and moves the cursor past it (objects finish in key order).
+fn record(progress: &mut RewrapProgress, walk: &Walk<'_>, object: &ObjectInfo, done: (Done, Option<String>)) {
+    let (done, learnt) = done;
+    match done {
+        Done::NotSelected => {}
+        Done::Current => progress.current += 1,
+        Done::Rewrapped(size) => {
+            progress.rewrapped += 1;
+            progress.rewrapped_bytes += size;
+        }
+        Done::Changed => progress.changed += 1,
+    }
+    if progress.target_version.is_none() {
+        progress.target_version = learnt;
+    }
+    progress.reencrypt_calls = walk.calls.load(Ordering::Relaxed);
+    progress.cursor = RewrapCursor {
+        bucket: object.bucket.clone(),
+        after: object.key.clone(),
+    };
 }
 
 impl Walk<'_> {
@@ -276,74 +342,67 @@ impl Walk<'_> {
         }
     }
 
+    fn forget_bucket_keys(&self) {
+        if let Ok(mut shared) = self.shared.lock() {
+            shared.clear();
+        }
+    }
+
+    /// Moves one object if the job selects it; also returns the version its re-encryption produced.
     async fn object(
-        &mut self,
+        &self,
         account: &AccountId,
         object: &ObjectInfo,
-        progress: &mut RewrapProgress,
-    ) -> Result<(), RewrapError> {
+        target: Option<&str>,
+    ) -> Result<(Done, Option<String>), RewrapError> {
         let Some(sse) = &object.meta.sse else {
-            return Ok(());
+            return Ok((Done::NotSelected, None));
         };
-        let recorded = sse
-            .wrapping
-            .as_ref()
-            .map(|w| (w.key_id.as_str(), w.version_id.as_str()));
-        if recorded
-            .is_some_and(|(k, v)| k == self.job.key_id && Some(v) == progress.target_version.as_deref())
-        {
-            progress.current += 1;
-            return Ok(());
-        }
         let Some(old_version) = self.selects(sse) else {
-            return Ok(());
+            return Ok((Done::NotSelected, None));
         };
+        if old_version.is_some() && old_version == target {
+            return Ok((Done::Current, None));
+        }
         let malformed = || RewrapError::Malformed {
             bucket: object.bucket.clone(),
             key: object.key.clone(),
         };
         let (binding, blob) =
             split_stored(&sse.wrapped_key, &object.bucket, &object.key).ok_or_else(malformed)?;
-        let shared = matches!(binding, KeyBinding::Bucket { .. });
-        let cached = if shared {
-            self.shared.get(&sse.wrapped_key).cloned()
+        let reencrypt = || async {
+            self.pace().await;
+            let context = binding.context();
+            let wrapped = WrappedDataKey(Bytes::copy_from_slice(blob));
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let fresh = self
+                .kms
+                .re_encrypt(account, &wrapped, &context, None, &context)
+                .await
+                .map_err(|error| RewrapError::Kms {
+                    bucket: object.bucket.clone(),
+                    key: object.key.clone(),
+                    error,
+                })?;
+            let wrapping = WrappingKey {
+                key_id: fresh.key_id.as_str().to_owned(),
+                version_id: fresh.key_version_id.clone(),
+            };
+            Ok::<_, RewrapError>((join_stored(&binding, &fresh.ciphertext_blob.0), wrapping))
+        };
+        let (wrapped_key, wrapping) = if matches!(binding, KeyBinding::Bucket { .. }) {
+            let cell = {
+                let mut shared = self.shared.lock().map_err(|_| RewrapError::Poisoned)?;
+                Arc::clone(shared.entry(sse.wrapped_key.clone()).or_default())
+            };
+            cell.get_or_try_init(reencrypt).await?.clone()
         } else {
-            None
+            reencrypt().await?
         };
-        let (wrapped_key, wrapping) = match cached {
-            Some(hit) => hit,
-            None => {
-                self.pace().await;
-                let context = binding.context();
-                let wrapped = WrappedDataKey(Bytes::copy_from_slice(blob));
-                progress.reencrypt_calls += 1;
-                let fresh = self
-                    .kms
-                    .re_encrypt(account, &wrapped, &context, None, &context)
-                    .await
-                    .map_err(|error| RewrapError::Kms {
-                        bucket: object.bucket.clone(),
-                        key: object.key.clone(),
-                        error,
-                    })?;
-                let wrapping = WrappingKey {
-                    key_id: fresh.key_id.as_str().to_owned(),
-                    version_id: fresh.key_version_id.clone(),
-                };
-                progress
-                    .target_version
-                    .get_or_insert_with(|| wrapping.version_id.clone());
-                let entry = (join_stored(&binding, &fresh.ciphertext_blob.0), wrapping);
-                if shared {
-                    self.shared.insert(sse.wrapped_key.clone(), entry.clone());
-                }
-                entry
-            }
-        };
+        let learnt = Some(wrapping.version_id.clone());
         if old_version == Some(wrapping.version_id.as_str()) {
             // Already under the primary version (found out by re-encrypting: a service key's first object).
-            progress.current += 1;
-            return Ok(());
+            return Ok((Done::Current, learnt));
         }
         let outcome = self
             .meta
@@ -355,23 +414,19 @@ impl Walk<'_> {
                 wrapping,
             })
             .await?;
-        match outcome {
-            RewrapOutcome::Rewrapped => {
-                progress.rewrapped += 1;
-                progress.rewrapped_bytes += object.size;
-            }
-            RewrapOutcome::Changed => progress.changed += 1,
-        }
-        Ok(())
+        Ok(match outcome {
+            RewrapOutcome::Rewrapped => (Done::Rewrapped(object.size), learnt),
+            RewrapOutcome::Changed => (Done::Changed, learnt),
+        })
     }
 
     /// Waits so that calls to the crypto service stay within the job's rate.
-    async fn pace(&mut self) {
+    async fn pace(&self) {
         let Some(rate) = self.job.rate.filter(|r| *r > 0.0) else {
             return;
         };
-        self.paced += 1;
-        let due = self.started + Duration::from_secs_f64(self.paced as f64 / rate);
+        let n = self.paced.fetch_add(1, Ordering::Relaxed) + 1;
+        let due = self.started + Duration::from_secs_f64(n as f64 / rate);
         tokio::time::sleep_until(due.into()).await;
     }
 }
