@@ -211,6 +211,133 @@ mod tests {
         }
     }
 
+    /// The inventory recounted from the objects and uploads themselves.
+    fn recount(s: &Store) -> Vec<InventoryEntry> {
+        let txn = s.db().begin_write().unwrap();
+        let mut table = txn.open_table(INVENTORY).unwrap();
+        while table.pop_first().unwrap().is_some() {}
+        drop(table);
+        rebuild_if_missing(&txn).unwrap();
+        txn.commit().unwrap();
+        s.key_inventory(&InventoryQuery::default()).unwrap()
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Put { key: u8, version: u8, len: u8 },
+        Append { key: u8, version: u8, len: u8 },
+        Delete { key: u8 },
+        Initiate { key: u8, version: u8 },
+        Finish { upload: u8, complete: bool },
+        Rewrap { key: u8, version: u8 },
+    }
+
+    fn op() -> impl proptest::strategy::Strategy<Value = Op> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (0..6u8, 0..3u8, 0..50u8).prop_map(|(key, version, len)| Op::Put { key, version, len }),
+            (0..6u8, 0..3u8, 0..50u8).prop_map(|(key, version, len)| Op::Append { key, version, len }),
+            (0..6u8).prop_map(|key| Op::Delete { key }),
+            (0..6u8, 0..3u8).prop_map(|(key, version)| Op::Initiate { key, version }),
+            (0..4u8, any::<bool>()).prop_map(|(upload, complete)| Op::Finish { upload, complete }),
+            (0..6u8, 0..3u8).prop_map(|(key, version)| Op::Rewrap { key, version }),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever sequence of commits ran (including refused ones), the counts kept commit by commit equal a
+        /// recount from the objects and uploads.
+        #[test]
+        fn the_inventory_always_equals_a_recount(ops in proptest::collection::vec(op(), 1..40)) {
+            let s = Store::in_memory().unwrap();
+            s.create_bucket(NewBucket {
+                name: "bk1".into(),
+                owner: "1".into(),
+                location: "r".into(),
+                acl: Acl::Private,
+                encryption: None,
+            })
+            .unwrap();
+            let mut uploads: Vec<cang_meta_api::MultipartUpload> = Vec::new();
+            for op in ops {
+                // Refusals (a non-appendable target, a wrong position, a stale rewrap) are part of the test.
+                match op {
+                    Op::Put { key, version, len } => {
+                        let header = PutObjectHeader {
+                            bucket: "bk1".into(),
+                            key: format!("k{key}"),
+                            meta: meta(&format!("v{version}")),
+                            format: vec![],
+                            forbid_overwrite: false,
+                            replaces: None,
+                        };
+                        let trailer = PutTrailer { plaintext_len: u64::from(len), etag: "E".into(), crc64: None };
+                        s.put_object(header, s.stage_bytes(b"x").unwrap(), trailer).unwrap();
+                    }
+                    Op::Append { key, version, len } => {
+                        let position = s.head_object("bk1", &format!("k{key}")).map_or(0, |i| i.size);
+                        let header = cang_meta_api::AppendObjectHeader {
+                            bucket: "bk1".into(),
+                            key: format!("k{key}"),
+                            position,
+                            meta: meta(&format!("v{version}")),
+                            format: vec![],
+                        };
+                        let trailer = PutTrailer { plaintext_len: u64::from(len), etag: "A".into(), crc64: None };
+                        let _ = s.append_object(header, s.stage_bytes(b"y").unwrap(), trailer);
+                    }
+                    Op::Delete { key } => {
+                        s.delete_objects("bk1", vec![format!("k{key}")]).unwrap();
+                    }
+                    Op::Initiate { key, version } => {
+                        uploads.push(s.initiate_upload("bk1", &format!("u{key}"), meta(&format!("v{version}"))).unwrap());
+                    }
+                    Op::Finish { upload, complete } => {
+                        if uploads.is_empty() {
+                            continue;
+                        }
+                        let u = uploads.remove(usize::from(upload) % uploads.len());
+                        if complete {
+                            let header = cang_meta_api::UploadPartHeader {
+                                bucket: u.bucket.clone(),
+                                key: u.key.clone(),
+                                upload_id: u.upload_id.clone(),
+                                part_number: 1,
+                                format: vec![],
+                            };
+                            let trailer = PutTrailer {
+                                plaintext_len: 3,
+                                etag: "0cc175b9c0f1b6a831c399e269772661".into(),
+                                crc64: None,
+                            };
+                            let part = s.upload_part(header, s.stage_bytes(b"zzz").unwrap(), trailer).unwrap();
+                            let listed = vec![cang_meta_api::CompletedPart { part_number: 1, etag: part.etag }];
+                            s.complete_upload(&u.bucket, &u.key, &u.upload_id, listed, false).unwrap();
+                        } else {
+                            s.abort_upload(&u.bucket, &u.key, &u.upload_id).unwrap();
+                        }
+                    }
+                    Op::Rewrap { key, version } => {
+                        let Ok(info) = s.head_object("bk1", &format!("k{key}")) else { continue };
+                        let expected = info.meta.sse.map(|x| x.wrapped_key).unwrap_or_default();
+                        s.rewrap_object(RewrapObject {
+                            bucket: "bk1".into(),
+                            key: format!("k{key}"),
+                            expected_wrapped_key: expected,
+                            wrapped_key: vec![2],
+                            wrapping: WrappingKey { key_id: "cmk".into(), version_id: format!("v{version}") },
+                        })
+                        .unwrap();
+                    }
+                }
+            }
+            let kept = s.key_inventory(&InventoryQuery::default()).unwrap();
+            proptest::prop_assert_eq!(kept, recount(&s));
+        }
+    }
+
     #[test]
     fn a_store_without_an_inventory_gets_one_built_at_open() {
         let dir = tempfile::tempdir().unwrap();
