@@ -125,18 +125,14 @@ async fn every_kind_of_object_ends_under_the_target_with_what_it_had() {
         .await;
     assert_eq!(append.status, StatusCode::OK, "{:?}", append.code());
 
-    let done = run(
-        &h,
-        &job(
-            "mixed",
-            Target::Kms {
-                key: Some(cmk.clone()),
-                sm4_data: false,
-            },
-        ),
-        None,
-    )
-    .await;
+    let to_cmk = job(
+        "mixed",
+        Target::Kms {
+            key: Some(cmk.clone()),
+            sm4_data: false,
+        },
+    );
+    let done = run(&h, &to_cmk, None).await;
     assert_eq!(
         (done.resealed, done.current, done.appendable, done.changed),
         (5, 1, 1, 0),
@@ -193,18 +189,7 @@ async fn every_kind_of_object_ends_under_the_target_with_what_it_had() {
         .await;
     assert_eq!(more.status, StatusCode::OK, "{:?}", more.code());
     // Nothing left to do.
-    let again = run(
-        &h,
-        &job(
-            "mixed",
-            Target::Kms {
-                key: Some(cmk.clone()),
-                sm4_data: false,
-            },
-        ),
-        None,
-    )
-    .await;
+    let again = run(&h, &to_cmk, None).await;
     // (The inventory does not tell appendable objects apart: the one left alone still counts.)
     assert_eq!(
         (

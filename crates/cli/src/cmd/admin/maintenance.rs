@@ -192,10 +192,6 @@ impl CursorFile {
         }))
     }
 
-    fn save(&self, cursor: &RewrapCursor) -> anyhow::Result<()> {
-        self.save_position(&json!({ "bucket": cursor.bucket, "after": cursor.after }))
-    }
-
     fn save_position(&self, position: &Value) -> anyhow::Result<()> {
         let body = json!({ "job": self.job, "position": position });
         let tmp = self.path.with_extension("tmp");
@@ -210,6 +206,105 @@ impl CursorFile {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// A job's progress as the commands show and save it.
+trait Shown {
+    /// Where the job resumes from.
+    fn position(&self) -> Value;
+    /// One JSON progress line.
+    fn json(&self, finished: bool) -> Value;
+    /// The progress bar.
+    fn bar(&self) -> String;
+}
+
+impl Shown for RewrapProgress {
+    fn position(&self) -> Value {
+        json!({ "bucket": self.cursor.bucket, "after": self.cursor.after })
+    }
+    fn json(&self, finished: bool) -> Value {
+        progress_json(self, finished)
+    }
+    fn bar(&self) -> String {
+        progress_line(self)
+    }
+}
+
+impl Shown for ResealProgress {
+    fn position(&self) -> Value {
+        json!({ "after": self.cursor })
+    }
+    fn json(&self, finished: bool) -> Value {
+        reseal_json(self, finished)
+    }
+    fn bar(&self) -> String {
+        reseal_line(self)
+    }
+}
+
+/// Saves a running job's cursor and shows its progress (a bar on a terminal, JSON lines with `--json`), at
+/// most every half second.
+struct Reporter<'a> {
+    cursor: &'a CursorFile,
+    json: bool,
+    bar: bool,
+    last: Instant,
+    failure: Option<anyhow::Error>,
+}
+
+impl<'a> Reporter<'a> {
+    fn new(cursor: &'a CursorFile, json: bool) -> Self {
+        Self {
+            cursor,
+            json,
+            bar: !json && std::io::stderr().is_terminal(),
+            last: Instant::now(),
+            failure: None,
+        }
+    }
+
+    fn tick(&mut self, p: &impl Shown) {
+        if self.last.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        self.last = Instant::now();
+        if let Err(e) = self.cursor.save_position(&p.position()) {
+            self.failure.get_or_insert(e);
+        }
+        let shown = if self.json {
+            output::line(&p.json(false).to_string())
+        } else if self.bar {
+            let mut err = std::io::stderr().lock();
+            write!(err, "\r{}", p.bar())
+                .and_then(|()| err.flush())
+                .context("writing to stderr")
+        } else {
+            Ok(())
+        };
+        if let Err(e) = shown {
+            self.failure.get_or_insert(e);
+        }
+    }
+
+    /// Ends the bar; the finished job's progress (its cursor removed), or why it stopped (its cursor kept).
+    fn finish<P: Shown, E>(self, outcome: Result<P, E>, what: &str) -> anyhow::Result<P>
+    where
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        if self.bar {
+            let _ = writeln!(std::io::stderr());
+        }
+        if let Some(e) = self.failure {
+            return Err(e);
+        }
+        let progress = outcome
+            .map_err(|e| anyhow::Error::new(e).context(format!("{what} stopped; run it again to resume")))?;
+        self.cursor.remove()?;
+        if self.json {
+            output::line(&progress.json(true).to_string())?;
+        }
+        Ok(progress)
     }
 }
 
@@ -288,46 +383,11 @@ pub async fn rewrap(ctx: &Connection, data_dir: Option<&Path>, args: RewrapArgs)
     }
     let resume = cursor_file.load()?;
     let (meta, kms) = (ctx.meta()?, ctx.kms()?);
-    let json_out = ctx.json;
-    let bar = !json_out && std::io::stderr().is_terminal();
-    let mut last = Instant::now();
-    let mut failure: Option<anyhow::Error> = None;
-    let mut report = |p: &RewrapProgress| {
-        if last.elapsed() < Duration::from_millis(500) {
-            return;
-        }
-        last = Instant::now();
-        if let Err(e) = cursor_file.save(&p.cursor) {
-            failure.get_or_insert(e);
-        }
-        let shown = if json_out {
-            output::line(&progress_json(p, false).to_string())
-        } else if bar {
-            let mut err = std::io::stderr().lock();
-            write!(err, "\r{}", progress_line(p))
-                .and_then(|()| err.flush())
-                .context("writing to stderr")
-        } else {
-            Ok(())
-        };
-        if let Err(e) = shown {
-            failure.get_or_insert(e);
-        }
-    };
-    let outcome = rewrap::run(&meta, &kms, &job, resume, &mut report).await;
-    if bar {
-        let _ = writeln!(std::io::stderr());
-    }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let progress = match outcome {
-        Ok(p) => p,
-        Err(e) => return Err(anyhow::Error::new(e).context("rewrap stopped; run it again to resume")),
-    };
-    cursor_file.remove()?;
-    if json_out {
-        return output::line(&progress_json(&progress, true).to_string());
+    let mut reporter = Reporter::new(&cursor_file, ctx.json);
+    let outcome = rewrap::run(&meta, &kms, &job, resume, &mut |p| reporter.tick(p)).await;
+    let progress = reporter.finish(outcome, "rewrap")?;
+    if ctx.json {
+        return Ok(());
     }
     output::line(&format!(
         "rewrapped {} objects ({} bytes) to version {} with {} ReEncrypt calls; {} already current, {} changed meanwhile",
@@ -520,48 +580,11 @@ pub async fn encrypt_existing(
         .and_then(|p| p.get("after").and_then(Value::as_str).map(str::to_owned));
     let kms: std::sync::Arc<dyn KmsApi> = std::sync::Arc::new(ctx.kms()?);
     let meta: std::sync::Arc<dyn cang_meta_api::MetaApi> = std::sync::Arc::new(ctx.meta()?);
-    let json_out = ctx.json;
-    let bar = !json_out && std::io::stderr().is_terminal();
-    let mut last = Instant::now();
-    let mut failure: Option<anyhow::Error> = None;
-    let mut report = |p: &ResealProgress| {
-        if last.elapsed() < Duration::from_millis(500) {
-            return;
-        }
-        last = Instant::now();
-        if let Err(e) = cursor_file.save_position(&json!({ "after": p.cursor })) {
-            failure.get_or_insert(e);
-        }
-        let shown = if json_out {
-            output::line(&reseal_json(p, false).to_string())
-        } else if bar {
-            let mut err = std::io::stderr().lock();
-            write!(err, "\r{}", reseal_line(p))
-                .and_then(|()| err.flush())
-                .context("writing to stderr")
-        } else {
-            Ok(())
-        };
-        if let Err(e) = shown {
-            failure.get_or_insert(e);
-        }
-    };
-    let outcome = reseal::run(kms, meta, &job, resume, &mut report).await;
-    if bar {
-        let _ = writeln!(std::io::stderr());
-    }
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    let progress = match outcome {
-        Ok(p) => p,
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context("encrypt-existing stopped; run it again to resume"));
-        }
-    };
-    cursor_file.remove()?;
-    if json_out {
-        return output::line(&reseal_json(&progress, true).to_string());
+    let mut reporter = Reporter::new(&cursor_file, ctx.json);
+    let outcome = reseal::run(kms, meta, &job, resume, &mut |p| reporter.tick(p)).await;
+    let progress = reporter.finish(outcome, "encrypt-existing")?;
+    if ctx.json {
+        return Ok(());
     }
     output::line(&format!(
         "encrypted {} objects ({} bytes) under {}; {} already were, {} appendable left alone, {} changed meanwhile",
