@@ -19,8 +19,8 @@ use tokio::sync::OnceCell;
 use bytes::Bytes;
 use cang_kms_api::{AccountId, KeyRef, KmsApi, KmsError, ServiceKeySuite, WrappedDataKey};
 use cang_meta_api::{
-    InventoryEntry, InventoryQuery, ListObjectsQuery, MetaApi, MetaError, ObjectInfo, ObjectSse,
-    RewrapObject, RewrapOutcome, SseAlgorithm, WrappingKey,
+    InventoryEntry, InventoryQuery, ListObjectsQuery, ListUploadsQuery, MetaApi, MetaError, MultipartUpload,
+    ObjectInfo, ObjectSse, RewrapObject, RewrapOutcome, SseAlgorithm, WrappingKey,
 };
 
 use crate::encryption::{join_stored, split_stored};
@@ -67,8 +67,11 @@ pub struct RewrapProgress {
     pub rewrapped_bytes: u64,
     /// Objects found already under the primary version.
     pub current: u64,
-    /// Objects overwritten or deleted between reading and swapping (left as the writer left them).
+    /// Objects overwritten or deleted between reading and swapping (left as the writer left them), and
+    /// uploads finished meanwhile.
     pub changed: u64,
+    /// Unfinished multipart uploads whose wrapped key was swapped (the object they complete into has it).
+    pub uploads_rewrapped: u64,
     /// `ReEncrypt` calls made (one per object, one per shared bucket key).
     pub reencrypt_calls: u64,
     /// The primary version objects were moved to, once known.
@@ -190,6 +193,38 @@ enum Done {
     Changed,
 }
 
+/// What one re-wrap moves: an object, or an unfinished multipart upload of a key.
+#[derive(Debug, Clone, Copy)]
+struct Item<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    upload_id: Option<&'a str>,
+    size: u64,
+    sse: Option<&'a ObjectSse>,
+}
+
+impl<'a> Item<'a> {
+    fn object(info: &'a ObjectInfo) -> Self {
+        Self {
+            bucket: &info.bucket,
+            key: &info.key,
+            upload_id: None,
+            size: info.size,
+            sse: info.meta.sse.as_ref(),
+        }
+    }
+
+    fn upload(upload: &'a MultipartUpload) -> Self {
+        Self {
+            bucket: &upload.bucket,
+            key: &upload.key,
+            upload_id: Some(&upload.upload_id),
+            size: 0,
+            sse: upload.meta.sse.as_ref(),
+        }
+    }
+}
+
 /// A new wrapped key and the version that wrapped it.
 type Rewrapped = (Vec<u8>, WrappingKey);
 
@@ -279,7 +314,7 @@ pub async fn run(
             // first re-encryption, and objects already under it must not be re-encrypted for nothing.
             while progress.target_version.is_none() {
                 let Some(object) = objects.next() else { break };
-                let done = walk.object(&account, object, None).await?;
+                let done = walk.object(&account, Item::object(object), None).await?;
                 record(&mut progress, &walk, object, done);
                 report(&progress);
             }
@@ -287,7 +322,7 @@ pub async fn run(
             let results = futures::stream::iter(objects)
                 .map(|object| {
                     let (walk, account, target) = (&walk, &account, target.as_deref());
-                    async move { (object, walk.object(account, object, target).await) }
+                    async move { (object, walk.object(account, Item::object(object), target).await) }
                 })
                 .buffered(IN_FLIGHT);
             futures::pin_mut!(results);
@@ -300,12 +335,23 @@ pub async fn run(
                 _ => break,
             }
         }
+        walk.uploads(&account, &bucket, &mut progress).await?;
+        report(&progress);
     }
     Ok(progress)
 }
 
 /// Counts one finished object and moves the cursor past it (objects finish in key order).
 fn record(progress: &mut RewrapProgress, walk: &Walk<'_>, object: &ObjectInfo, done: (Done, Option<String>)) {
+    count(progress, walk, done);
+    progress.cursor = RewrapCursor {
+        bucket: object.bucket.clone(),
+        after: object.key.clone(),
+    };
+}
+
+/// Counts one finished object or upload.
+fn count(progress: &mut RewrapProgress, walk: &Walk<'_>, done: (Done, Option<String>)) {
     let (done, learnt) = done;
     match done {
         Done::NotSelected => {}
@@ -320,10 +366,6 @@ fn record(progress: &mut RewrapProgress, walk: &Walk<'_>, object: &ObjectInfo, d
         progress.target_version = learnt;
     }
     progress.reencrypt_calls = walk.calls.load(Ordering::Relaxed);
-    progress.cursor = RewrapCursor {
-        bucket: object.bucket.clone(),
-        after: object.key.clone(),
-    };
 }
 
 impl Walk<'_> {
@@ -352,10 +394,10 @@ impl Walk<'_> {
     async fn object(
         &self,
         account: &AccountId,
-        object: &ObjectInfo,
+        object: Item<'_>,
         target: Option<&str>,
     ) -> Result<(Done, Option<String>), RewrapError> {
-        let Some(sse) = &object.meta.sse else {
+        let Some(sse) = object.sse else {
             return Ok((Done::NotSelected, None));
         };
         let Some(old_version) = self.selects(sse) else {
@@ -365,11 +407,11 @@ impl Walk<'_> {
             return Ok((Done::Current, None));
         }
         let malformed = || RewrapError::Malformed {
-            bucket: object.bucket.clone(),
-            key: object.key.clone(),
+            bucket: object.bucket.to_owned(),
+            key: object.key.to_owned(),
         };
         let (binding, blob) =
-            split_stored(&sse.wrapped_key, &object.bucket, &object.key).ok_or_else(malformed)?;
+            split_stored(&sse.wrapped_key, object.bucket, object.key).ok_or_else(malformed)?;
         let reencrypt = || async {
             self.pace().await;
             let context = binding.context();
@@ -380,8 +422,8 @@ impl Walk<'_> {
                 .re_encrypt(account, &wrapped, &context, None, &context)
                 .await
                 .map_err(|error| RewrapError::Kms {
-                    bucket: object.bucket.clone(),
-                    key: object.key.clone(),
+                    bucket: object.bucket.to_owned(),
+                    key: object.key.to_owned(),
                     error,
                 })?;
             let wrapping = WrappingKey {
@@ -407,8 +449,9 @@ impl Walk<'_> {
         let outcome = self
             .meta
             .rewrap_object(RewrapObject {
-                bucket: object.bucket.clone(),
-                key: object.key.clone(),
+                bucket: object.bucket.to_owned(),
+                key: object.key.to_owned(),
+                upload_id: object.upload_id.map(str::to_owned),
                 expected_wrapped_key: sse.wrapped_key.clone(),
                 wrapped_key,
                 wrapping,
@@ -418,6 +461,42 @@ impl Walk<'_> {
             RewrapOutcome::Rewrapped => (Done::Rewrapped(object.size), learnt),
             RewrapOutcome::Changed => (Done::Changed, learnt),
         })
+    }
+
+    /// Moves the bucket's unfinished multipart uploads (after its objects; a resumed job looks at all of them
+    /// again, and those already moved are current).
+    async fn uploads(
+        &self,
+        account: &AccountId,
+        bucket: &str,
+        progress: &mut RewrapProgress,
+    ) -> Result<(), RewrapError> {
+        let mut query = ListUploadsQuery {
+            max_uploads: PAGE,
+            ..ListUploadsQuery::default()
+        };
+        loop {
+            let page = self.meta.list_uploads(bucket, query.clone()).await?;
+            for upload in &page.uploads {
+                let target = progress.target_version.clone();
+                let (done, learnt) = self
+                    .object(account, Item::upload(upload), target.as_deref())
+                    .await?;
+                if matches!(done, Done::Rewrapped(_)) {
+                    progress.uploads_rewrapped += 1;
+                    count(progress, self, (Done::NotSelected, learnt));
+                } else {
+                    count(progress, self, (done, learnt));
+                }
+            }
+            match page.next_markers.filter(|_| page.is_truncated) {
+                Some((key, id)) => {
+                    query.key_marker = key;
+                    query.upload_id_marker = id;
+                }
+                None => return Ok(()),
+            }
+        }
     }
 
     /// Waits so that calls to the crypto service stay within the job's rate.

@@ -80,6 +80,7 @@ impl From<RewrapObject> for pb::RewrapObjectRequest {
             expected_wrapped_key: r.expected_wrapped_key.into(),
             wrapped_key: r.wrapped_key.into(),
             wrapping: Some(r.wrapping.into()),
+            upload_id: r.upload_id,
         }
     }
 }
@@ -93,6 +94,7 @@ impl TryFrom<pb::RewrapObjectRequest> for RewrapObject {
         Ok(Self {
             bucket: r.bucket,
             key: r.key,
+            upload_id: r.upload_id,
             expected_wrapped_key: r.expected_wrapped_key.to_vec(),
             wrapped_key: r.wrapped_key.to_vec(),
             wrapping: r.wrapping.ok_or_else(|| bad("wrapping key"))?.try_into()?,

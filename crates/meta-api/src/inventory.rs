@@ -62,6 +62,8 @@ pub struct RewrapObject {
     pub bucket: String,
     /// Object key.
     pub key: String,
+    /// The unfinished multipart upload of that key to swap the wrapped key of, instead of the object.
+    pub upload_id: Option<String>,
     /// The wrapped key the caller re-wrapped; the swap happens only if the object still holds it.
     pub expected_wrapped_key: Vec<u8>,
     /// The new wrapped key.

@@ -215,6 +215,7 @@ fn a_rewrap_swaps_only_the_wrapped_key_the_caller_saw() {
         s.rewrap_object(RewrapObject {
             bucket: "bk1".into(),
             key: "k".into(),
+            upload_id: None,
             expected_wrapped_key: vec![expected; 4],
             wrapped_key: vec![new; 4],
             wrapping: wrapping("cmk-1", version),
@@ -274,4 +275,36 @@ fn the_inventory_survives_reopening() {
         rows(&s, InventoryQuery::default()),
         vec![row("bk1", SseAlgorithm::Sm4, "service-sm4", "s1", 1, 10, 0)]
     );
+}
+
+#[test]
+fn an_upload_is_rewrapped_only_while_it_holds_the_expected_key() {
+    use SseAlgorithm::Kms;
+    let (_d, s) = store();
+    bucket(&s, "bk1");
+    let up = s
+        .initiate_upload("bk1", "big", sealed(Kms, "cmk-1", "v1", 1))
+        .unwrap();
+    let rewrap = |expected: u8| {
+        s.rewrap_object(RewrapObject {
+            bucket: "bk1".into(),
+            key: "big".into(),
+            upload_id: Some(up.upload_id.clone()),
+            expected_wrapped_key: vec![expected; 4],
+            wrapped_key: vec![9; 4],
+            wrapping: wrapping("cmk-1", "v2"),
+        })
+        .unwrap()
+    };
+    assert_eq!(rewrap(3), RewrapOutcome::Changed);
+    assert_eq!(rewrap(1), RewrapOutcome::Rewrapped);
+    let record = s.get_upload("bk1", "big", &up.upload_id).unwrap();
+    assert_eq!(record.meta.sse.unwrap().wrapped_key, vec![9; 4]);
+    assert_eq!(
+        rows(&s, InventoryQuery::default()),
+        vec![row("bk1", Kms, "cmk-1", "v2", 0, 0, 1)]
+    );
+    s.abort_upload("bk1", "big", &up.upload_id).unwrap();
+    assert_eq!(rewrap(9), RewrapOutcome::Changed);
+    assert_eq!(rows(&s, InventoryQuery::default()), vec![]);
 }

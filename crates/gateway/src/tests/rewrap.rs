@@ -207,3 +207,84 @@ async fn service_key_objects_already_current_cost_one_call() {
     assert_eq!((done.rewrapped, done.current, done.reencrypt_calls), (0, 5, 1));
     reads_back(&h, "sse-oss", 0..5).await;
 }
+
+#[tokio::test]
+async fn an_unfinished_upload_moves_too_and_completes_into_a_readable_object() {
+    let h = Harness::start().await;
+    let cmk = h.cmk(KeySpec::Aes256).await;
+    h.bucket(
+        "uploads",
+        &[
+            ("x-oss-server-side-encryption", "KMS"),
+            ("x-oss-server-side-encryption-key-id", &cmk),
+        ],
+    )
+    .await;
+    let init = h.root(Method::POST, "/uploads/big?uploads", &[], "").await;
+    assert_eq!(init.status, StatusCode::OK, "{:?}", init.code());
+    let text = String::from_utf8(init.body.to_vec()).expect("xml");
+    let start = text.find("<UploadId>").expect("upload id") + "<UploadId>".len();
+    let upload = &text[start..start + text[start..].find('<').expect("end")];
+    let part = h
+        .root(
+            Method::PUT,
+            &format!("/uploads/big?partNumber=1&uploadId={upload}"),
+            &[],
+            vec![1u8; 100 * 1024],
+        )
+        .await;
+    assert_eq!(part.status, StatusCode::OK, "{:?}", part.code());
+    let etag = part.header("etag").expect("etag").to_owned();
+    let newest = rotate(&h, &cmk).await;
+
+    let done = run(&h, &job(&cmk), None).await;
+    assert_eq!(
+        (done.rewrapped, done.uploads_rewrapped, done.reencrypt_calls),
+        (0, 1, 1)
+    );
+    let rows = h
+        .meta_admin
+        .key_inventory(InventoryQuery::default())
+        .await
+        .expect("inventory");
+    let uploads: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.wrapping.as_ref().map(|w| w.version_id.clone()),
+                r.objects,
+                r.uploads,
+            )
+        })
+        .collect();
+    assert_eq!(uploads, vec![(Some(newest.clone()), 0, 1)]);
+    // A part uploaded after the rewrap and the one before open under the same data key.
+    let more = h
+        .root(
+            Method::PUT,
+            &format!("/uploads/big?partNumber=2&uploadId={upload}"),
+            &[],
+            "part two",
+        )
+        .await;
+    assert_eq!(more.status, StatusCode::OK, "{:?}", more.code());
+    let etag2 = more.header("etag").expect("etag").to_owned();
+    let body = format!(
+        "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>{etag}</ETag></Part>\
+         <Part><PartNumber>2</PartNumber><ETag>{etag2}</ETag></Part></CompleteMultipartUpload>"
+    );
+    let complete = h
+        .root(
+            Method::POST,
+            &format!("/uploads/big?uploadId={upload}"),
+            &[],
+            body,
+        )
+        .await;
+    assert_eq!(complete.status, StatusCode::OK, "{:?}", complete.code());
+    let got = h.root(Method::GET, "/uploads/big", &[], "").await;
+    let mut expected = vec![1u8; 100 * 1024];
+    expected.extend_from_slice(b"part two");
+    assert_eq!(got.body.as_ref(), expected.as_slice());
+    assert_eq!(by_version(&h, &cmk).await, BTreeMap::from([(newest, 1)]));
+}

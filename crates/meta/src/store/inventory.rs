@@ -163,6 +163,9 @@ impl Store {
     pub fn rewrap_object(&self, request: RewrapObject) -> Result<RewrapOutcome, MetaError> {
         validate_bucket_name(&request.bucket)?;
         validate_object_key(&request.key)?;
+        if request.upload_id.is_some() {
+            return self.rewrap_upload(request);
+        }
         self.writer().write(true, move |txn| {
             let Some(mut object) = load_object(txn, &request.bucket, &request.key)? else {
                 return Ok(RewrapOutcome::Changed);
@@ -184,6 +187,37 @@ impl Store {
                 .db()?;
             adjust(txn, &request.bucket, &before, Delta::object(-1, object.size))?;
             adjust(txn, &request.bucket, &object.meta, Delta::object(1, object.size))?;
+            Ok(RewrapOutcome::Rewrapped)
+        })
+    }
+
+    /// [`Store::rewrap_object`] for an unfinished multipart upload: its parts keep their ciphertext, the upload
+    /// record (and so the object it completes into) gets the new wrapped key.
+    fn rewrap_upload(&self, request: RewrapObject) -> Result<RewrapOutcome, MetaError> {
+        let upload_id = request.upload_id.clone().unwrap_or_default();
+        self.writer().write(true, move |txn| {
+            let row = (request.bucket.as_str(), request.key.as_str(), upload_id.as_str());
+            let mut uploads = txn.open_table(UPLOADS).db()?;
+            let Some(mut upload) = uploads
+                .get(row)
+                .db()?
+                .map(|g| decode::<cang_meta_api::MultipartUpload>(g.value()))
+                .transpose()?
+            else {
+                return Ok(RewrapOutcome::Changed);
+            };
+            let before = upload.meta.clone();
+            match upload.meta.sse.as_mut() {
+                Some(sse) if sse.wrapped_key == request.expected_wrapped_key => {
+                    sse.wrapped_key = request.wrapped_key;
+                    sse.wrapping = Some(request.wrapping);
+                }
+                _ => return Ok(RewrapOutcome::Changed),
+            }
+            uploads.insert(row, encode(&upload)?.as_slice()).db()?;
+            drop(uploads);
+            adjust(txn, &request.bucket, &before, Delta::upload(-1))?;
+            adjust(txn, &request.bucket, &upload.meta, Delta::upload(1))?;
             Ok(RewrapOutcome::Rewrapped)
         })
     }
@@ -325,6 +359,7 @@ mod tests {
                         s.rewrap_object(RewrapObject {
                             bucket: "bk1".into(),
                             key: format!("k{key}"),
+                            upload_id: None,
                             expected_wrapped_key: expected,
                             wrapped_key: vec![2],
                             wrapping: WrappingKey { key_id: "cmk".into(), version_id: format!("v{version}") },

@@ -317,6 +317,7 @@ fn progress_json(p: &RewrapProgress, finished: bool) -> Value {
         "rewrapped_bytes": p.rewrapped_bytes,
         "already_current": p.current,
         "changed_meanwhile": p.changed,
+        "uploads_rewrapped": p.uploads_rewrapped,
         "reencrypt_calls": p.reencrypt_calls,
         "target_version": p.target_version,
         "cursor": { "bucket": p.cursor.bucket, "after": p.cursor.after },
@@ -390,9 +391,11 @@ pub async fn rewrap(ctx: &Connection, data_dir: Option<&Path>, args: RewrapArgs)
         return Ok(());
     }
     output::line(&format!(
-        "rewrapped {} objects ({} bytes) to version {} with {} ReEncrypt calls; {} already current, {} changed meanwhile",
+        "rewrapped {} objects ({} bytes) and {} unfinished uploads to version {} with {} ReEncrypt calls; {} already \
+         current, {} changed meanwhile",
         progress.rewrapped,
         progress.rewrapped_bytes,
+        progress.uploads_rewrapped,
         progress.target_version.as_deref().unwrap_or("-"),
         progress.reencrypt_calls,
         progress.current,
@@ -440,7 +443,7 @@ pub async fn retire_version(
     if objects + uploads > 0 {
         bail!(
             "refused: {objects} objects ({bytes} bytes) and {uploads} unfinished uploads in {} still depend on \
-             version {version}; move them with `cang admin rewrap --key {key_id}` (uploads: complete or abort them)",
+             version {version}; move them with `cang admin rewrap --key {key_id}`",
             buckets.join(", ")
         );
     }
