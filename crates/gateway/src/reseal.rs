@@ -12,6 +12,8 @@
 //! already under the requested encryption are skipped without reading them.
 
 use std::sync::Arc;
+
+use futures::StreamExt;
 use std::time::{Duration, Instant};
 
 use cang_kms_api::{KmsApi, KmsError};
@@ -33,6 +35,18 @@ use crate::state::{Call, Gateway, GatewayConfig};
 
 /// Objects listed per page.
 const PAGE: u32 = 1000;
+
+/// Objects re-encrypted at once.
+const IN_FLIGHT: usize = 4;
+
+/// What the job did with one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    Appendable,
+    Current,
+    Resealed,
+    Changed,
+}
 
 /// The encryption to bring objects to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,7 +251,7 @@ pub async fn run(
     let gw = Gateway::new(GatewayConfig::default(), kms, Arc::clone(&meta));
     let call = owner_call(&bucket);
     let mut after = resume.unwrap_or_default();
-    let mut paced = 0u64;
+    let paced = std::sync::atomic::AtomicU64::new(0);
     loop {
         let page = meta
             .list_objects(
@@ -250,25 +264,49 @@ pub async fn run(
                 },
             )
             .await?;
-        for info in &page.objects {
-            if info.object_type == ObjectType::Appendable {
-                progress.appendable += 1;
-            } else if already(info.meta.sse.as_ref(), &rule, key_id.as_deref()) {
-                progress.current += 1;
-            } else {
-                if let Some(rate) = job.rate.filter(|r| *r > 0.0) {
-                    paced += 1;
-                    let due = started + Duration::from_secs_f64(paced as f64 / rate);
-                    tokio::time::sleep_until(due.into()).await;
+        // A few objects at once (each one streamed, its memory bounded): small objects are latency-bound.
+        // Results are taken in key order, so the cursor only ever passes finished objects.
+        let results = futures::stream::iter(&page.objects)
+            .map(|info| {
+                let (gw, call, rule, key_id, paced, owner) = (
+                    &gw,
+                    &call,
+                    &rule,
+                    key_id.as_deref(),
+                    &paced,
+                    bucket.owner.as_str(),
+                );
+                async move {
+                    let done = if info.object_type == ObjectType::Appendable {
+                        Ok(Done::Appendable)
+                    } else if already(info.meta.sse.as_ref(), rule, key_id) {
+                        Ok(Done::Current)
+                    } else {
+                        if let Some(rate) = job.rate.filter(|r| *r > 0.0) {
+                            let n = paced.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                            let due = started + Duration::from_secs_f64(n as f64 / rate);
+                            tokio::time::sleep_until(due.into()).await;
+                        }
+                        match reseal(gw, call, owner, info, rule).await {
+                            Ok(true) => Ok(Done::Resealed),
+                            Ok(false) => Ok(Done::Changed),
+                            Err(e) => Err(object_error(&info.bucket, &info.key, e)),
+                        }
+                    };
+                    (info, done)
                 }
-                match reseal(&gw, &call, &bucket.owner, info, &rule).await {
-                    Ok(true) => {
-                        progress.resealed += 1;
-                        progress.resealed_bytes += info.size;
-                    }
-                    Ok(false) => progress.changed += 1,
-                    Err(e) => return Err(object_error(&info.bucket, &info.key, e)),
+            })
+            .buffered(IN_FLIGHT);
+        futures::pin_mut!(results);
+        while let Some((info, done)) = results.next().await {
+            match done? {
+                Done::Appendable => progress.appendable += 1,
+                Done::Current => progress.current += 1,
+                Done::Resealed => {
+                    progress.resealed += 1;
+                    progress.resealed_bytes += info.size;
                 }
+                Done::Changed => progress.changed += 1,
             }
             progress.cursor.clone_from(&info.key);
             report(&progress);
