@@ -168,7 +168,7 @@ pub async fn plan(
     for row in rows.iter().filter(|r| row_selected(job, target, r)) {
         objects += row.objects;
         bytes += row.bytes;
-        if buckets.last() != Some(&row.bucket) && !buckets.contains(&row.bucket) {
+        if !buckets.contains(&row.bucket) {
             buckets.push(row.bucket.clone());
         }
     }
