@@ -9,6 +9,7 @@ mod deadlines;
 mod faults;
 mod http;
 mod isolation;
+mod keys;
 mod listing;
 mod multipart;
 mod objects;

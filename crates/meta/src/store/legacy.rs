@@ -213,6 +213,19 @@ mod tests {
         assert_eq!(decode::<StoredObject>(&again).unwrap(), object);
     }
 
+    proptest::proptest! {
+        /// Whatever bytes a record holds (a torn page, a foreign file), decoding answers an error or a record,
+        /// never a panic, under every record version.
+        #[test]
+        fn arbitrary_record_bytes_never_panic(version in 0u8..4, body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let mut bytes = vec![version];
+            bytes.extend(body);
+            let _ = decode::<StoredObject>(&bytes);
+            let _ = decode::<MultipartUpload>(&bytes);
+            let _ = decode::<Bucket>(&bytes);
+        }
+    }
+
     #[test]
     fn an_unknown_record_version_is_refused() {
         let err = decode::<Bucket>(&[9, 0, 0]).unwrap_err();
