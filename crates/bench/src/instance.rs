@@ -293,7 +293,7 @@ pub async fn start_temp_up(
     let temp = tempfile::Builder::new().prefix("cang-bench-").tempdir()?;
     let root = temp.path().join("data");
     let port = free_port()?;
-    crate::run::progress(&format!("starting cang up in {} on port {port}", root.display()));
+    crate::progress::progress(&format!("starting cang up in {} on port {port}", root.display()));
     let argv: Vec<String> = vec![
         "up".into(),
         "--data-dir".into(),

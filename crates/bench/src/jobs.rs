@@ -18,7 +18,7 @@ use crate::ceiling::{Ceiling, Cipher};
 use crate::client::{BucketSse, OssClient};
 use crate::instance::{self, DataDir};
 use crate::payload::Payload;
-use crate::run::progress;
+use crate::progress::progress;
 
 /// Concurrent writers that fill the rewrap bucket.
 const WRITERS: usize = 32;

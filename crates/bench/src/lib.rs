@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod kms;
 pub mod payload;
 pub mod phases;
+mod progress;
 pub mod report;
 mod run;
 pub mod stats;

@@ -15,14 +15,11 @@ use crate::interleave;
 use crate::kms::{self, LocalKms};
 use crate::payload::Payload;
 use crate::phases::{self, Ledger, Op, Target};
+use crate::progress::progress;
 use crate::report::{DiskRow, KmsCallsRow, LargeRow, MemoryRow, RangeRow, Report, SmallRow};
 
 const STARTUP: Duration = Duration::from_secs(180);
 const STOP_GRACE: Duration = Duration::from_secs(30);
-
-pub(crate) fn progress(what: &str) {
-    eprintln!("cang bench: {what}");
-}
 
 /// Runs the benchmark `args` ask for; `exe` is the `cang` binary used to start an instance.
 pub async fn run(args: BenchArgs, exe: &Path) -> Result<Report, BenchError> {
