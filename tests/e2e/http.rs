@@ -1,5 +1,6 @@
-//! Helpers shared by the multipart, copy, listing and append tests: an OpenDAL operator, V1-signed raw
-//! requests, bucket creation, deterministic bodies and a minimal reader for the XML the gateway returns.
+//! Helpers shared by the end-to-end tests: an OpenDAL operator, V1-signed raw
+//! requests, bucket creation, customer keys, a cluster on a manual clock, deterministic bodies and a minimal
+//! reader for the XML the gateway returns.
 
 use cang_access_keys::NewCredentials;
 use cang_tests::Cluster;
@@ -200,4 +201,33 @@ pub fn md5_hex(data: &[u8]) -> String {
 pub fn md5_bytes(data: &[u8]) -> [u8; 16] {
     use md5::{Digest, Md5};
     Md5::digest(data).into()
+}
+
+/// A cluster whose crypto service reads a manual clock set to now, and that clock.
+pub async fn cluster_on_manual_clock() -> (Cluster, std::sync::Arc<cang_kms::ManualClock>) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let clock = std::sync::Arc::new(cang_kms::ManualClock::new(i64::try_from(now).expect("seconds")));
+    let cluster = Cluster::start_with_kms_clock(clock.clone())
+        .await
+        .expect("cluster");
+    (cluster, clock)
+}
+
+/// A new AES-256 customer master key of the cluster's account, without automatic rotation.
+pub async fn customer_key(cluster: &Cluster, description: &str) -> cang_kms_api::KeyMetadata {
+    use cang_kms_api::{AccountId, CreateKeyRequest, KeyOrigin, KeySpec, RotationPolicy};
+    cluster
+        .kms_admin
+        .create_key(CreateKeyRequest {
+            account: AccountId::new(cluster.account.clone()).expect("account"),
+            description: description.into(),
+            spec: KeySpec::Aes256,
+            origin: KeyOrigin::AliyunKms,
+            rotation: RotationPolicy::new(false, 0).expect("policy"),
+        })
+        .await
+        .expect("create key")
 }

@@ -8,11 +8,10 @@ use std::sync::Arc;
 
 use cang_gateway::reseal::{self, ResealJob, Target};
 use cang_gateway::rewrap::{self, RewrapJob};
-use cang_kms_api::{AccountId, CreateKeyRequest, KeyOrigin, KeyRef, KeySpec, KmsError, RotationPolicy};
+use cang_kms_api::{AccountId, KeyRef, KmsError};
 use cang_meta_api::{InventoryQuery, SseAlgorithm};
-use cang_tests::Cluster;
 
-use crate::http::{create_bucket, op};
+use crate::http::{cluster_on_manual_clock, create_bucket, customer_key, op};
 
 fn body(i: usize) -> Vec<u8> {
     (0..(100 + i * 37)).map(|j| (j * 7 + i) as u8).collect()
@@ -20,27 +19,10 @@ fn body(i: usize) -> Vec<u8> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotate_rewrap_retire_and_encrypt_existing_with_opendal() {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    let clock = Arc::new(cang_kms::ManualClock::new(now));
-    let cluster = Cluster::start_with_kms_clock(clock.clone())
-        .await
-        .expect("cluster");
+    let (cluster, clock) = cluster_on_manual_clock().await;
     let root = cluster.root.clone();
     let account = AccountId::new(cluster.account.clone()).expect("account");
-    let key = cluster
-        .kms_admin
-        .create_key(CreateKeyRequest {
-            account: account.clone(),
-            description: "rotated".into(),
-            spec: KeySpec::Aes256,
-            origin: KeyOrigin::AliyunKms,
-            rotation: RotationPolicy::new(false, 0).expect("policy"),
-        })
-        .await
-        .expect("create key");
+    let key = customer_key(&cluster, "rotated").await;
     let key_ref = KeyRef::Id(key.key_id.clone());
     let v1 = key.primary_key_version.clone();
     let cmk = key.key_id.as_str().to_owned();

@@ -250,21 +250,11 @@ async fn changing_the_bucket_default_leaves_existing_objects_alone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn customer_keys_need_kms_permissions_and_follow_key_state() {
-    use cang_kms_api::{AccountId, CreateKeyRequest, KeyOrigin, KeyRef, KeySpec, RotationPolicy};
+    use cang_kms_api::{AccountId, KeyRef};
     let cluster = Cluster::start().await.expect("cluster");
     let root = cluster.root.clone();
     let account = AccountId::new(cluster.account.clone()).expect("account");
-    let key = cluster
-        .kms_admin
-        .create_key(CreateKeyRequest {
-            account: account.clone(),
-            description: "e2e".into(),
-            spec: KeySpec::Aes256,
-            origin: KeyOrigin::AliyunKms,
-            rotation: RotationPolicy::new(false, 0).expect("policy"),
-        })
-        .await
-        .expect("create key");
+    let key = crate::http::customer_key(&cluster, "e2e").await;
     let key_id = key.key_id.as_str().to_owned();
     create_bucket(
         &cluster,

@@ -1,40 +1,21 @@
 //! Crypto-shredding through the gateway: once a customer key's deletion window has passed, the key and every
 //! object under it are unreadable for good, while objects under other keys are untouched.
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use cang_kms_api::{AccountId, CreateKeyRequest, KeyOrigin, KeyRef, KeySpec, KmsError, RotationPolicy};
-use cang_tests::Cluster;
+use cang_kms_api::{AccountId, KeyRef, KmsError};
 use reqwest::StatusCode;
 
-use crate::http::{create_bucket, op, raw};
+use crate::http::{cluster_on_manual_clock, create_bucket, customer_key, op, raw};
 
 const DAY: i64 = 24 * 3600;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objects_under_a_deleted_key_are_gone_for_good() {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock")
-        .as_secs() as i64;
-    let clock = Arc::new(cang_kms::ManualClock::new(now));
-    let cluster = Cluster::start_with_kms_clock(clock.clone())
-        .await
-        .expect("cluster");
+    let (cluster, clock) = cluster_on_manual_clock().await;
     let root = cluster.root.clone();
     let account = AccountId::new(cluster.account.clone()).expect("account");
-    let key = cluster
-        .kms_admin
-        .create_key(CreateKeyRequest {
-            account: account.clone(),
-            description: "to be shredded".into(),
-            spec: KeySpec::Aes256,
-            origin: KeyOrigin::AliyunKms,
-            rotation: RotationPolicy::new(false, 0).expect("policy"),
-        })
-        .await
-        .expect("create key");
+    let key = customer_key(&cluster, "to be shredded").await;
     let key_id = key.key_id.as_str().to_owned();
     let sse = [
         ("x-oss-server-side-encryption", "KMS"),

@@ -53,7 +53,8 @@ pub fn rule_to_bucket(rule: &SseRule) -> BucketEncryptionRule {
     }
 }
 
-fn meta_algorithm(a: SseAlgorithm) -> MetaAlgorithm {
+/// The stored algorithm of a protocol one.
+pub(crate) fn meta_algorithm(a: SseAlgorithm) -> MetaAlgorithm {
     match a {
         SseAlgorithm::Aes256 => MetaAlgorithm::Aes256,
         SseAlgorithm::Sm4 => MetaAlgorithm::Sm4,

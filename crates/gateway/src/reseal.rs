@@ -26,7 +26,7 @@ use cang_oss::route::{Addressing, Endpoint, Route};
 use cang_policy::ConditionContext;
 
 use crate::authorize::Principal;
-use crate::encryption::{master_key, rule_from_bucket};
+use crate::encryption::{master_key, meta_algorithm, rule_from_bucket};
 use crate::errors::{Failure, Names};
 use crate::keys::MasterKey;
 use crate::pipeline::read::{Source, stored_plaintext};
@@ -137,14 +137,6 @@ pub enum ResealError {
         /// Its message.
         message: String,
     },
-}
-
-fn meta_algorithm(a: SseAlgorithm) -> MetaAlgorithm {
-    match a {
-        SseAlgorithm::Aes256 => MetaAlgorithm::Aes256,
-        SseAlgorithm::Sm4 => MetaAlgorithm::Sm4,
-        SseAlgorithm::Kms => MetaAlgorithm::Kms,
-    }
 }
 
 /// Whether a stored record is already what the rule (with its CMK resolved to `key_id`) would write.

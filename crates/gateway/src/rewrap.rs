@@ -121,13 +121,22 @@ pub enum RewrapError {
     },
 }
 
+/// The service key that wraps the data keys of objects stored with `algorithm` (`None` for KMS: a CMK).
+fn service_key_of(algorithm: SseAlgorithm) -> Option<&'static str> {
+    let suite = match algorithm {
+        SseAlgorithm::Kms => return None,
+        SseAlgorithm::Aes256 => ServiceKeySuite::Aes256,
+        SseAlgorithm::Sm4 => ServiceKeySuite::Sm4,
+        SseAlgorithm::None => ServiceKeySuite::Storage,
+    };
+    Some(suite.key_id())
+}
+
 /// The key a record written before key versions were recorded was wrapped by, as far as the record says.
 fn unrecorded_key(sse: &ObjectSse) -> Option<&str> {
     match sse.algorithm {
         SseAlgorithm::Kms => sse.key_id.as_deref(),
-        SseAlgorithm::Aes256 => Some(ServiceKeySuite::Aes256.key_id()),
-        SseAlgorithm::Sm4 => Some(ServiceKeySuite::Sm4.key_id()),
-        SseAlgorithm::None => Some(ServiceKeySuite::Storage.key_id()),
+        other => service_key_of(other),
     }
 }
 
@@ -142,18 +151,16 @@ fn row_selected(job: &RewrapJob, target: Option<&str>, row: &InventoryEntry) -> 
         // An unrecorded version: a KMS row may be this CMK's; a service row is the service key's.
         None => {
             job.from_version.is_none()
-                && match row.algorithm {
-                    SseAlgorithm::Kms => ServiceKeySuite::from_key_id(&job.key_id).is_none(),
-                    SseAlgorithm::Aes256 => job.key_id == ServiceKeySuite::Aes256.key_id(),
-                    SseAlgorithm::Sm4 => job.key_id == ServiceKeySuite::Sm4.key_id(),
-                    SseAlgorithm::None => job.key_id == ServiceKeySuite::Storage.key_id(),
+                && match service_key_of(row.algorithm) {
+                    None => ServiceKeySuite::from_key_id(&job.key_id).is_none(),
+                    Some(service) => job.key_id == service,
                 }
         }
     }
 }
 
 /// The objects and bytes the job would move, by the inventory, and the buckets holding them in name order.
-pub async fn plan(
+async fn plan(
     meta: &dyn MetaApi,
     job: &RewrapJob,
     target: Option<&str>,

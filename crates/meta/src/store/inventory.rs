@@ -126,6 +126,21 @@ pub(crate) fn rebuild_if_missing(txn: &WriteTransaction) -> Result<u64, MetaErro
     Ok(counted)
 }
 
+/// Puts `wrapped_key` (wrapped by `wrapping`) into `meta` if it still holds `expected`; the metadata as it
+/// was before, when it did.
+fn swap_wrapped_key(
+    meta: &mut ObjectMeta,
+    expected: Vec<u8>,
+    wrapped_key: Vec<u8>,
+    wrapping: WrappingKey,
+) -> Option<ObjectMeta> {
+    let before = meta.clone();
+    let sse = meta.sse.as_mut().filter(|sse| sse.wrapped_key == expected)?;
+    sse.wrapped_key = wrapped_key;
+    sse.wrapping = Some(wrapping);
+    Some(before)
+}
+
 impl Store {
     /// The inventory rows `query` selects, in (bucket, algorithm, key, version) order.
     pub fn key_inventory(&self, query: &InventoryQuery) -> Result<Vec<InventoryEntry>, MetaError> {
@@ -170,14 +185,14 @@ impl Store {
             let Some(mut object) = load_object(txn, &request.bucket, &request.key)? else {
                 return Ok(RewrapOutcome::Changed);
             };
-            let before = object.meta.clone();
-            match object.meta.sse.as_mut() {
-                Some(sse) if sse.wrapped_key == request.expected_wrapped_key => {
-                    sse.wrapped_key = request.wrapped_key;
-                    sse.wrapping = Some(request.wrapping);
-                }
-                _ => return Ok(RewrapOutcome::Changed),
-            }
+            let Some(before) = swap_wrapped_key(
+                &mut object.meta,
+                request.expected_wrapped_key,
+                request.wrapped_key,
+                request.wrapping,
+            ) else {
+                return Ok(RewrapOutcome::Changed);
+            };
             txn.open_table(OBJECTS)
                 .db()?
                 .insert(
@@ -206,14 +221,14 @@ impl Store {
             else {
                 return Ok(RewrapOutcome::Changed);
             };
-            let before = upload.meta.clone();
-            match upload.meta.sse.as_mut() {
-                Some(sse) if sse.wrapped_key == request.expected_wrapped_key => {
-                    sse.wrapped_key = request.wrapped_key;
-                    sse.wrapping = Some(request.wrapping);
-                }
-                _ => return Ok(RewrapOutcome::Changed),
-            }
+            let Some(before) = swap_wrapped_key(
+                &mut upload.meta,
+                request.expected_wrapped_key,
+                request.wrapped_key,
+                request.wrapping,
+            ) else {
+                return Ok(RewrapOutcome::Changed);
+            };
             uploads.insert(row, encode(&upload)?.as_slice()).db()?;
             drop(uploads);
             adjust(txn, &request.bucket, &before, Delta::upload(-1))?;

@@ -1,5 +1,6 @@
-//! `cang admin inventory` and `cang admin rewrap`: which master-key versions the stored objects depend on,
-//! and moving them to the current primary version without rewriting any data.
+//! `cang admin inventory`, `rewrap`, `kms retire-version` and `encrypt-existing`: which master-key versions
+//! the stored objects depend on, moving them to the current primary version without rewriting any data,
+//! deleting versions nothing depends on, and bringing existing objects under encryption.
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
@@ -219,15 +220,60 @@ trait Shown {
     fn bar(&self) -> String;
 }
 
+/// Seconds since a job run started.
+fn elapsed(started: Option<Instant>) -> f64 {
+    started.map_or(0.0, |s| s.elapsed().as_secs_f64())
+}
+
+/// `[####      ] done/total` and the seconds left for `left` more units at `rate` per second.
+fn bar(done: u64, total: u64, left: f64, rate: f64) -> String {
+    let fraction = if total == 0 {
+        1.0
+    } else {
+        (done as f64 / total as f64).min(1.0)
+    };
+    let eta = if rate > 0.0 {
+        format!("{:.0}s", left / rate)
+    } else {
+        "?".to_owned()
+    };
+    format!(
+        "[{:<30}] {done}/{total}, ETA {eta}",
+        "#".repeat((fraction * 30.0) as usize)
+    )
+}
+
 impl Shown for RewrapProgress {
     fn position(&self) -> Value {
         json!({ "bucket": self.cursor.bucket, "after": self.cursor.after })
     }
+
     fn json(&self, finished: bool) -> Value {
-        progress_json(self, finished)
+        json!({
+            "finished": finished,
+            "total_objects": self.total_objects,
+            "total_bytes": self.total_bytes,
+            "rewrapped": self.rewrapped,
+            "rewrapped_bytes": self.rewrapped_bytes,
+            "already_current": self.current,
+            "changed_meanwhile": self.changed,
+            "uploads_rewrapped": self.uploads_rewrapped,
+            "reencrypt_calls": self.reencrypt_calls,
+            "target_version": self.target_version,
+            "cursor": self.position(),
+            "elapsed_seconds": elapsed(self.started),
+        })
     }
+
     fn bar(&self) -> String {
-        progress_line(self)
+        let done = self.done();
+        let rate = done as f64 / elapsed(self.started).max(1e-9);
+        let left = self.total_objects.saturating_sub(done) as f64;
+        format!(
+            "{} objects, {} bytes moved, {rate:.0}/s",
+            bar(done, self.total_objects, left, rate),
+            self.rewrapped_bytes
+        )
     }
 }
 
@@ -235,11 +281,38 @@ impl Shown for ResealProgress {
     fn position(&self) -> Value {
         json!({ "after": self.cursor })
     }
+
     fn json(&self, finished: bool) -> Value {
-        reseal_json(self, finished)
+        json!({
+            "finished": finished,
+            "total_objects": self.total_objects,
+            "total_bytes": self.total_bytes,
+            "encrypted": self.resealed,
+            "encrypted_bytes": self.resealed_bytes,
+            "already_encrypted": self.current,
+            "appendable_skipped": self.appendable,
+            "changed_meanwhile": self.changed,
+            "sse": self.target.as_ref().map(|(a, _)| a.as_str()),
+            "key_id": self.target.as_ref().and_then(|(_, k)| k.clone()),
+            "cursor": self.cursor,
+            "elapsed_seconds": elapsed(self.started),
+        })
     }
+
     fn bar(&self) -> String {
-        reseal_line(self)
+        let done = self.done();
+        let mb_per_s = self.resealed_bytes as f64 / elapsed(self.started).max(1e-9) / 1e6;
+        let progress = match (self.total_objects, self.total_bytes) {
+            (Some(total), Some(bytes)) => {
+                let left = bytes.saturating_sub(self.resealed_bytes) as f64 / 1e6;
+                bar(done, total, left, mb_per_s)
+            }
+            _ => done.to_string(),
+        };
+        format!(
+            "{progress} objects, {} bytes encrypted, {mb_per_s:.1} MB/s",
+            self.resealed_bytes
+        )
     }
 }
 
@@ -308,47 +381,6 @@ impl<'a> Reporter<'a> {
     }
 }
 
-fn progress_json(p: &RewrapProgress, finished: bool) -> Value {
-    json!({
-        "finished": finished,
-        "total_objects": p.total_objects,
-        "total_bytes": p.total_bytes,
-        "rewrapped": p.rewrapped,
-        "rewrapped_bytes": p.rewrapped_bytes,
-        "already_current": p.current,
-        "changed_meanwhile": p.changed,
-        "uploads_rewrapped": p.uploads_rewrapped,
-        "reencrypt_calls": p.reencrypt_calls,
-        "target_version": p.target_version,
-        "cursor": { "bucket": p.cursor.bucket, "after": p.cursor.after },
-        "elapsed_seconds": p.started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
-    })
-}
-
-/// One line of progress: objects, bytes covered and the time left at the rate so far.
-fn progress_line(p: &RewrapProgress) -> String {
-    let elapsed = p.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-    let done = p.done();
-    let rate = if elapsed > 0.0 { done as f64 / elapsed } else { 0.0 };
-    let left = p.total_objects.saturating_sub(done);
-    let eta = if rate > 0.0 {
-        format!("{:.0}s", left as f64 / rate)
-    } else {
-        "?".to_owned()
-    };
-    let percent = if p.total_objects == 0 {
-        100.0
-    } else {
-        (done as f64 * 100.0 / p.total_objects as f64).min(100.0)
-    };
-    format!(
-        "[{:<30}] {done}/{} objects, {} bytes moved, {rate:.0}/s, ETA {eta}",
-        "#".repeat((percent * 30.0 / 100.0) as usize),
-        p.total_objects,
-        p.rewrapped_bytes,
-    )
-}
-
 fn state_path(data_dir: Option<&Path>, explicit: Option<PathBuf>, name: &str) -> anyhow::Result<PathBuf> {
     if let Some(p) = explicit {
         return Ok(p);
@@ -412,12 +444,15 @@ pub async fn retire_version(
     key: &str,
     version: &str,
 ) -> anyhow::Result<()> {
-    let key_id = wrapping_key_id(ctx, key).await?;
-    if ServiceKeySuite::from_key_id(&key_id).is_some() {
+    if ServiceKeySuite::from_key_id(key).is_some() {
         bail!("service key versions are retired by the crypto service itself, not by hand");
     }
-    let key_ref = KeyRef::Id(cang_kms_api::KeyId::new(key_id.clone())?);
-    let described = kms.describe_key(account, &key_ref).await.context("DescribeKey")?;
+    let described = kms
+        .describe_key(account, &KeyRef::parse(key)?)
+        .await
+        .with_context(|| format!("looking up key {key}"))?;
+    let key_id = described.key_id.as_str().to_owned();
+    let key_ref = KeyRef::Id(described.key_id.clone());
     if described.primary_key_version == version {
         bail!(
             "refused: {version} is the primary version of {key_id}; rotate the key, rewrap, then retire it"
@@ -493,57 +528,6 @@ pub struct EncryptExistingArgs {
     /// Start from the beginning even if a cursor was saved.
     #[arg(long)]
     restart: bool,
-}
-
-fn reseal_json(p: &ResealProgress, finished: bool) -> Value {
-    json!({
-        "finished": finished,
-        "total_objects": p.total_objects,
-        "total_bytes": p.total_bytes,
-        "encrypted": p.resealed,
-        "encrypted_bytes": p.resealed_bytes,
-        "already_encrypted": p.current,
-        "appendable_skipped": p.appendable,
-        "changed_meanwhile": p.changed,
-        "sse": p.target.as_ref().map(|(a, _)| a.as_str()),
-        "key_id": p.target.as_ref().and_then(|(_, k)| k.clone()),
-        "cursor": p.cursor,
-        "elapsed_seconds": p.started.map_or(0.0, |s| s.elapsed().as_secs_f64()),
-    })
-}
-
-fn reseal_line(p: &ResealProgress) -> String {
-    let elapsed = p.started.map_or(0.0, |s| s.elapsed().as_secs_f64());
-    let done = p.done();
-    let rate = if elapsed > 0.0 {
-        p.resealed_bytes as f64 / elapsed / 1e6
-    } else {
-        0.0
-    };
-    match p.total_objects {
-        Some(total) => {
-            let percent = if total == 0 {
-                100.0
-            } else {
-                (done as f64 * 100.0 / total as f64).min(100.0)
-            };
-            let left = p.total_bytes.unwrap_or(0).saturating_sub(p.resealed_bytes) as f64 / 1e6;
-            let eta = if rate > 0.0 {
-                format!("{:.0}s", left / rate)
-            } else {
-                "?".to_owned()
-            };
-            format!(
-                "[{:<30}] {done}/{total} objects, {} bytes encrypted, {rate:.1} MB/s, ETA {eta}",
-                "#".repeat((percent * 30.0 / 100.0) as usize),
-                p.resealed_bytes
-            )
-        }
-        None => format!(
-            "{done} objects, {} bytes encrypted, {rate:.1} MB/s",
-            p.resealed_bytes
-        ),
-    }
 }
 
 /// `cang admin encrypt-existing`
