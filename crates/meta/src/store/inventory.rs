@@ -126,18 +126,16 @@ pub(crate) fn rebuild_if_missing(txn: &WriteTransaction) -> Result<u64, MetaErro
     Ok(counted)
 }
 
-/// Puts `wrapped_key` (wrapped by `wrapping`) into `meta` if it still holds `expected`; the metadata as it
-/// was before, when it did.
-fn swap_wrapped_key(
-    meta: &mut ObjectMeta,
-    expected: Vec<u8>,
-    wrapped_key: Vec<u8>,
-    wrapping: WrappingKey,
-) -> Option<ObjectMeta> {
+/// Puts the request's new wrapped key into `meta` if it still holds the one the request re-wrapped; the
+/// metadata as it was before, when it did.
+fn swap_wrapped_key(meta: &mut ObjectMeta, request: &RewrapObject) -> Option<ObjectMeta> {
     let before = meta.clone();
-    let sse = meta.sse.as_mut().filter(|sse| sse.wrapped_key == expected)?;
-    sse.wrapped_key = wrapped_key;
-    sse.wrapping = Some(wrapping);
+    let sse = meta
+        .sse
+        .as_mut()
+        .filter(|sse| sse.wrapped_key == request.expected_wrapped_key)?;
+    sse.wrapped_key.clone_from(&request.wrapped_key);
+    sse.wrapping = Some(request.wrapping.clone());
     Some(before)
 }
 
@@ -185,12 +183,7 @@ impl Store {
             let Some(mut object) = load_object(txn, &request.bucket, &request.key)? else {
                 return Ok(RewrapOutcome::Changed);
             };
-            let Some(before) = swap_wrapped_key(
-                &mut object.meta,
-                request.expected_wrapped_key,
-                request.wrapped_key,
-                request.wrapping,
-            ) else {
+            let Some(before) = swap_wrapped_key(&mut object.meta, &request) else {
                 return Ok(RewrapOutcome::Changed);
             };
             txn.open_table(OBJECTS)
@@ -221,12 +214,7 @@ impl Store {
             else {
                 return Ok(RewrapOutcome::Changed);
             };
-            let Some(before) = swap_wrapped_key(
-                &mut upload.meta,
-                request.expected_wrapped_key,
-                request.wrapped_key,
-                request.wrapping,
-            ) else {
+            let Some(before) = swap_wrapped_key(&mut upload.meta, &request) else {
                 return Ok(RewrapOutcome::Changed);
             };
             uploads.insert(row, encode(&upload)?.as_slice()).db()?;
