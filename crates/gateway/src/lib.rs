@@ -24,6 +24,7 @@
 //! Errors are mapped in exactly four places in Cang: `cang-oss` renders `OssError` as OSS XML;
 //! `cang-kms-api` and `cang-meta-api` carry `KmsError` and `MetaError` across gRPC (each variant survives the
 //! hop); and this crate's `errors` turns those two into OSS errors. Nothing else maps an error.
+//! | `rewrap`, `reseal`, `jobs` | key maintenance over every stored object: re-wrapping data keys, re-encrypting objects, running both as audited jobs for the operator |
 //! | `observe`, `probes` | span attributes, metrics, the access log; `/metrics`, `/healthz`, `/readyz` |
 
 mod access;
@@ -46,6 +47,7 @@ mod testing;
 #[cfg(test)]
 mod tests;
 
+pub mod jobs;
 pub mod reseal;
 pub mod rewrap;
 

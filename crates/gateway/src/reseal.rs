@@ -48,24 +48,8 @@ enum Done {
     Changed,
 }
 
-/// The encryption to bring objects to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
-    /// SSE-OSS AES256.
-    Aes256,
-    /// SSE-OSS SM4.
-    Sm4,
-    /// SSE-KMS under this CMK (id or alias; `None`: the account's managed key `alias/acs/oss`), with SM4
-    /// data encryption if asked.
-    Kms {
-        /// The CMK.
-        key: Option<String>,
-        /// `x-oss-server-side-data-encryption: SM4`.
-        sm4_data: bool,
-    },
-    /// The bucket's current default encryption.
-    BucketDefault,
-}
+/// The encryption to bring objects to (the jobs service's own type, so a job runs as it was asked).
+pub use cang_jobs_api::EncryptionTarget as Target;
 
 /// What to re-encrypt.
 #[derive(Debug, Clone, PartialEq)]
@@ -258,17 +242,22 @@ pub async fn run(
             .await?;
         // A few objects at once (each one streamed, its memory bounded): small objects are latency-bound.
         // Results are taken in key order, so the cursor only ever passes finished objects.
-        let results = futures::stream::iter(&page.objects)
-            .map(|info| {
-                let (gw, call, rule, key_id, paced, owner) = (
-                    &gw,
-                    &call,
-                    &rule,
-                    key_id.as_deref(),
-                    &paced,
-                    bucket.owner.as_str(),
-                );
-                async move {
+        // Queued one by one rather than through a mapped stream: the job's future must be `Send` to run on a
+        // spawned task, which a stream of closures over borrowed objects cannot be shown to be.
+        let (gw, call, rule, key_id, paced, owner) = (
+            &gw,
+            &call,
+            &rule,
+            key_id.as_deref(),
+            &paced,
+            bucket.owner.as_str(),
+        );
+        let mut objects = page.objects.iter();
+        let mut results = futures::stream::FuturesOrdered::new();
+        loop {
+            while results.len() < IN_FLIGHT {
+                let Some(info) = objects.next() else { break };
+                results.push_back(async move {
                     let done = if info.object_type == ObjectType::Appendable {
                         Ok(Done::Appendable)
                     } else if already(info.meta.sse.as_ref(), rule, key_id) {
@@ -286,11 +275,11 @@ pub async fn run(
                         }
                     };
                     (info, done)
-                }
-            })
-            .buffered(IN_FLIGHT);
-        futures::pin_mut!(results);
-        while let Some((info, done)) = results.next().await {
+                });
+            }
+            let Some((info, done)) = results.next().await else {
+                break;
+            };
             match done? {
                 Done::Appendable => progress.appendable += 1,
                 Done::Current => progress.current += 1,

@@ -121,6 +121,21 @@ pub enum RewrapError {
     },
 }
 
+/// The wrapping key id the inventory and [`RewrapJob::key_id`] use for `key`: a service key id as it is,
+/// a CMK id or alias of `account` resolved to its id.
+pub async fn wrapping_key_id(
+    kms: &dyn KmsApi,
+    account: Option<&AccountId>,
+    key: &str,
+) -> Result<String, KmsError> {
+    if ServiceKeySuite::from_key_id(key).is_some() {
+        return Ok(key.to_owned());
+    }
+    let account = account.ok_or_else(|| KmsError::InvalidArgument("a CMK needs its account".into()))?;
+    let meta = kms.describe_key(account, &KeyRef::parse(key)?).await?;
+    Ok(meta.key_id.as_str().to_owned())
+}
+
 /// The service key that wraps the data keys of objects stored with `algorithm` (`None` for KMS: a CMK).
 fn service_key_of(algorithm: SseAlgorithm) -> Option<&'static str> {
     let suite = match algorithm {
@@ -326,14 +341,20 @@ pub async fn run(
                 report(&progress);
             }
             let target = progress.target_version.clone();
-            let results = futures::stream::iter(objects)
-                .map(|object| {
-                    let (walk, account, target) = (&walk, &account, target.as_deref());
-                    async move { (object, walk.object(account, Item::object(object), target).await) }
-                })
-                .buffered(IN_FLIGHT);
-            futures::pin_mut!(results);
-            while let Some((object, done)) = results.next().await {
+            // Queued one by one rather than through a mapped stream: the job's future must be `Send` to run
+            // on a spawned task, which a stream of closures over borrowed objects cannot be shown to be.
+            let (walk, account, target) = (&walk, &account, target.as_deref());
+            let mut results = futures::stream::FuturesOrdered::new();
+            loop {
+                while results.len() < IN_FLIGHT {
+                    let Some(object) = objects.next() else { break };
+                    results.push_back(async move {
+                        (object, walk.object(account, Item::object(object), target).await)
+                    });
+                }
+                let Some((object, done)) = results.next().await else {
+                    break;
+                };
                 record(&mut progress, &walk, object, done?);
                 report(&progress);
             }

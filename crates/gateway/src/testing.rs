@@ -66,6 +66,10 @@ pub(crate) struct Harness {
     pub kms_admin: Arc<dyn KmsApi>,
     /// The metadata service as `cang admin` sees it.
     pub meta_admin: Arc<dyn MetaApi>,
+    /// The crypto service as the gateway sees it.
+    pub kms_gateway: Arc<dyn KmsApi>,
+    /// The metadata service as the gateway sees it.
+    pub meta_gateway: Arc<dyn MetaApi>,
     root: (String, String),
     _dir: tempfile::TempDir,
 }
@@ -109,15 +113,18 @@ impl Harness {
             cang_access_keys::create_access_key(kms_admin.as_ref(), meta_admin.as_ref(), ACCOUNT, None)
                 .await
                 .expect("root access key");
+        let meta_gateway: Arc<dyn MetaApi> = Arc::new(meta.for_caller(ServiceIdentity::Gateway));
         let gateway = Arc::new(Gateway::new(
             config,
-            kms_gateway,
-            Arc::new(meta.for_caller(ServiceIdentity::Gateway)),
+            Arc::clone(&kms_gateway),
+            Arc::clone(&meta_gateway),
         ));
         Self {
             gateway,
             kms_admin,
             meta_admin,
+            kms_gateway,
+            meta_gateway,
             root: (creds.access_key_id, creds.access_key_secret.to_string()),
             _dir: dir,
         }

@@ -6,9 +6,9 @@ use cang_tls::ServiceIdentity;
 
 use crate::{
     AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, CreateKeyRequest, DataKey,
-    Decrypted, EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyRef,
-    KeyVersion, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag, WrappedDataKey,
-    WrappedKey,
+    Decrypted, EncryptionContext, EndUser, ImportParameters, JobAuditEvent, KeyId, KeyListEntry, KeyMetadata,
+    KeyRef, KeyVersion, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag,
+    WrappedDataKey, WrappedKey,
 };
 
 /// The crypto service.
@@ -169,6 +169,9 @@ pub trait KmsApi: Send + Sync + 'static {
     /// Walks the audit log's MAC chain from the first record, checking each record's seal and MAC and,
     /// when given, that the chain passes through `anchor` (administration).
     async fn verify_audit_log(&self, anchor: Option<AuditAnchor>) -> Result<AuditVerification, KmsError>;
+    /// Appends a key-maintenance job's start or end to the audit log (the gateway that runs jobs, and the
+    /// admin).
+    async fn record_job(&self, event: JobAuditEvent) -> Result<(), KmsError>;
 }
 
 /// Gives the gRPC server a [`KmsApi`] acting for the identity of each caller (for authorisation and

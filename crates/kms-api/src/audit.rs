@@ -31,7 +31,8 @@ pub struct AuditRecord {
     /// service's socket address; empty in records written before addresses were recorded.
     pub source: String,
     /// The encryption context bound by the operation (empty when none, and in records written before
-    /// contexts were recorded, which kept only the digest).
+    /// contexts were recorded, which kept only the digest). A job record ([`JobKind`]) holds the job's
+    /// parameters and counts here instead.
     pub encryption_context: EncryptionContext,
 }
 
@@ -61,6 +62,106 @@ impl std::str::FromStr for AuditAnchor {
         let bytes = hex::decode(mac).map_err(|_| bad())?;
         let mac = <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| bad())?;
         Ok(Self { sequence, mac })
+    }
+}
+
+/// The jobs whose runs the audit log records: key maintenance acting on many objects at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    /// Re-wrapping data keys under a key's primary version (`cang admin rewrap`).
+    Rewrap,
+    /// Copying objects in place under an encryption (`cang admin encrypt-existing`).
+    EncryptExisting,
+}
+
+impl JobKind {
+    /// The operation its records carry: `RewrapJob`, `EncryptExistingJob`.
+    pub fn operation(self) -> &'static str {
+        match self {
+            Self::Rewrap => "RewrapJob",
+            Self::EncryptExisting => "EncryptExistingJob",
+        }
+    }
+
+    /// The kind named by an operation.
+    pub fn from_operation(operation: &str) -> Option<Self> {
+        [Self::Rewrap, Self::EncryptExisting]
+            .into_iter()
+            .find(|k| k.operation() == operation)
+    }
+}
+
+/// Where a job's run is when it is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPhase {
+    /// It started.
+    Started,
+    /// It finished, every object dealt with.
+    Succeeded,
+    /// An error stopped it.
+    Failed,
+    /// It was stopped on request or by a shutdown.
+    Cancelled,
+}
+
+impl JobPhase {
+    /// The record's result: `started`, `ok`, `failed`, `cancelled`.
+    pub fn result(self) -> &'static str {
+        match self {
+            Self::Started => "started",
+            Self::Succeeded => "ok",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The phase named by a result.
+    pub fn from_result(result: &str) -> Option<Self> {
+        [Self::Started, Self::Succeeded, Self::Failed, Self::Cancelled]
+            .into_iter()
+            .find(|p| p.result() == result)
+    }
+}
+
+/// Entries a job record's details may hold, and the length of each key and value.
+pub const JOB_DETAILS_MAX: usize = 32;
+/// See [`JOB_DETAILS_MAX`].
+pub const JOB_DETAIL_MAX_LEN: usize = 1024;
+
+/// One step of a job's run, as the audit log records it: operation [`JobKind::operation`], result
+/// [`JobPhase::result`], the key the job concerns, and its parameters and counts as details (in the
+/// record's context field: `job_id`, `bucket`, `processed`, `error`, …).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobAuditEvent {
+    /// The job.
+    pub kind: JobKind,
+    /// Where its run is.
+    pub phase: JobPhase,
+    /// The account whose key or bucket the job concerns (empty for service keys across accounts).
+    pub account: String,
+    /// The key the job concerns (a CMK id or service key id), or empty.
+    pub key_id: String,
+    /// Parameters and counts, at most [`JOB_DETAILS_MAX`] entries; `job_id` among them.
+    pub details: std::collections::BTreeMap<String, String>,
+}
+
+impl JobAuditEvent {
+    /// Checks the sizes the audit log accepts.
+    pub fn validate(&self) -> Result<(), crate::KmsError> {
+        let too_long = |s: &str| s.len() > JOB_DETAIL_MAX_LEN;
+        if self.details.len() > JOB_DETAILS_MAX
+            || self
+                .details
+                .iter()
+                .any(|(k, v)| k.is_empty() || too_long(k) || too_long(v))
+            || too_long(&self.account)
+            || too_long(&self.key_id)
+        {
+            return Err(crate::KmsError::InvalidArgument(format!(
+                "a job record holds at most {JOB_DETAILS_MAX} details of at most {JOB_DETAIL_MAX_LEN} bytes"
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -14,9 +14,9 @@ use crate::convert::{context_to_pb, origin_to_pb, spec_to_pb, suite_to_pb};
 use crate::end_user::current_end_user;
 use crate::{
     AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, CreateKeyRequest, DataKey,
-    Decrypted, EncryptionContext, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyRef, KeyVersion,
-    KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag, WrappedDataKey,
-    WrappedKey,
+    Decrypted, EncryptionContext, ImportParameters, JobAuditEvent, KeyId, KeyListEntry, KeyMetadata, KeyRef,
+    KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag,
+    WrappedDataKey, WrappedKey,
 };
 
 /// The channel every call goes through: each call gets a client span whose context travels to the
@@ -521,5 +521,17 @@ impl KmsApi for KmsGrpcClient {
             .await?
             .into_inner()
             .try_into()
+    }
+
+    async fn record_job(&self, event: JobAuditEvent) -> Result<(), KmsError> {
+        let msg = pb::RecordJobRequest {
+            operation: event.kind.operation().to_owned(),
+            phase: event.phase.result().to_owned(),
+            account: event.account,
+            key_id: event.key_id,
+            details: event.details.into_iter().collect(),
+        };
+        self.client().record_job(self.request(msg)?).await?;
+        Ok(())
     }
 }

@@ -20,7 +20,10 @@ mod server;
 mod tags;
 
 pub use api::{KmsApi, KmsForCaller};
-pub use audit::{AuditAnchor, AuditRecord, AuditVerification};
+pub use audit::{
+    AuditAnchor, AuditRecord, AuditVerification, JOB_DETAIL_MAX_LEN, JOB_DETAILS_MAX, JobAuditEvent, JobKind,
+    JobPhase,
+};
 pub use client::KmsGrpcClient;
 pub use data_keys::{
     ACCESS_KEY_SECRET_PURPOSE, DataKey, Decrypted, EncryptionContext, SecretBytes, WrappedDataKey,

@@ -6,7 +6,7 @@
 //!
 //! It acts as the admin identity (every operation is allowed) and keeps no audit trail:
 //! `list_audit_records` returns nothing and `verify_audit_log` finds an empty, intact log;
-//! [`MemoryKms::call_log`] says what was asked.
+//! [`MemoryKms::call_log`] says what was asked and [`MemoryKms::job_records`] what `record_job` was given.
 
 mod crypto;
 mod import;
@@ -20,8 +20,8 @@ use async_trait::async_trait;
 use self::keys::State;
 use crate::{
     AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification, CreateKeyRequest, DataKey,
-    Decrypted, EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry, KeyMetadata, KeyRef,
-    KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag,
+    Decrypted, EncryptionContext, EndUser, ImportParameters, JobAuditEvent, KeyId, KeyListEntry, KeyMetadata,
+    KeyRef, KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes, ServiceKeySuite, Tag,
     WrappedDataKey, WrappedKey, current_end_user,
 };
 
@@ -57,6 +57,7 @@ pub const METHODS: &[&str] = &[
     "list_resource_tags",
     "list_audit_records",
     "verify_audit_log",
+    "record_job",
 ];
 
 /// One call made to a [`MemoryKms`].
@@ -74,6 +75,8 @@ struct Knobs {
     /// Failures to inject, in order: for any method (`None`) or for one.
     failures: VecDeque<(Option<&'static str>, KmsError)>,
     unavailable: bool,
+    /// Job records, in order.
+    jobs: Vec<JobAuditEvent>,
 }
 
 /// An in-memory crypto service; see the [module documentation](self).
@@ -188,6 +191,11 @@ impl MemoryKms {
     /// Every call so far, oldest first.
     pub fn call_log(&self) -> Vec<RecordedCall> {
         lock(&self.knobs).log.clone()
+    }
+
+    /// The job records appended so far (the audit trail's only entries here), oldest first.
+    pub fn job_records(&self) -> Vec<JobAuditEvent> {
+        lock(&self.knobs).jobs.clone()
     }
 
     /// Forgets the calls made so far (keys, aliases and injected failures stay).
@@ -479,6 +487,12 @@ impl KmsApi for MemoryKms {
                 failure: None,
             })
         })
+    }
+    async fn record_job(&self, event: JobAuditEvent) -> Result<(), KmsError> {
+        self.enter("record_job")?;
+        event.validate()?;
+        lock(&self.knobs).jobs.push(event);
+        Ok(())
     }
 }
 

@@ -12,8 +12,8 @@ use tonic::{Request, Response, Status};
 
 use crate::convert::{context_from_pb, origin_from_pb, spec_from_pb, suite_from_pb};
 use crate::{
-    AccountId, AliasName, AuditAnchor, CreateKeyRequest, EndUser, KeyRef, KmsApi, KmsError, KmsForCaller,
-    Page, RotationPolicy, Tag, WrappedDataKey,
+    AccountId, AliasName, AuditAnchor, CreateKeyRequest, EndUser, JobAuditEvent, JobKind, JobPhase, KeyRef,
+    KmsApi, KmsError, KmsForCaller, Page, RotationPolicy, Tag, WrappedDataKey,
 };
 
 /// Identities allowed to call the crypto service at all; per-operation rules are the keyring's.
@@ -460,5 +460,22 @@ impl<F: KmsForCaller> Kms for KmsGrpcServer<F> {
             None => None,
         };
         ok(api.verify_audit_log(anchor).await?.into())
+    }
+
+    async fn record_job(&self, req: Request<pb::RecordJobRequest>) -> Result<Response<pb::Empty>, Status> {
+        let api = self.api(&req)?;
+        let r = req.into_inner();
+        let event = JobAuditEvent {
+            kind: JobKind::from_operation(&r.operation)
+                .ok_or_else(|| Status::invalid_argument("unknown job operation"))?,
+            phase: JobPhase::from_result(&r.phase)
+                .ok_or_else(|| Status::invalid_argument("unknown job phase"))?,
+            account: r.account,
+            key_id: r.key_id,
+            details: r.details.into_iter().collect(),
+        };
+        event.validate()?;
+        api.record_job(event).await?;
+        ok(pb::Empty {})
     }
 }

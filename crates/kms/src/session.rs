@@ -7,9 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use cang_kms_api::{
     ACCESS_KEY_SECRET_PURPOSE, AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification,
-    CreateKeyRequest, DataKey, Decrypted, EncryptionContext, EndUser, ImportParameters, KeyId, KeyListEntry,
-    KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy, SecretBytes,
-    ServiceKeySuite, Tag, WrappedDataKey, WrappedKey, current_end_user,
+    CreateKeyRequest, DataKey, Decrypted, EncryptionContext, EndUser, ImportParameters, JobAuditEvent, KeyId,
+    KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy,
+    SecretBytes, ServiceKeySuite, Tag, WrappedDataKey, WrappedKey, current_end_user,
 };
 use cang_tls::ServiceIdentity;
 
@@ -592,5 +592,30 @@ impl KmsApi for KmsSession {
             return Err(KmsError::AccessDenied);
         }
         crate::audit::verify(&self.keyring, anchor).await
+    }
+    async fn record_job(&self, event: JobAuditEvent) -> Result<(), KmsError> {
+        // Only the gateway that runs jobs and the admin write job records; the crypto service's own edge
+        // and meta never do.
+        if !matches!(self.caller, ServiceIdentity::Gateway | ServiceIdentity::Admin) {
+            return Err(KmsError::AccessDenied);
+        }
+        event.validate()?;
+        let context = EncryptionContext(event.details);
+        self.audit
+            .record(AuditEntry {
+                time_unix_ms: self.keyring.clock.now_ms(),
+                principal: self.caller.to_string(),
+                end_user: None,
+                account: event.account,
+                operation: event.kind.operation().to_owned(),
+                key_id: event.key_id,
+                key_version_id: String::new(),
+                context_digest: context.digest_hex(),
+                context: context.0,
+                result: event.phase.result().to_owned(),
+                source: self.peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+            })
+            .await;
+        Ok(())
     }
 }

@@ -149,10 +149,10 @@ pub trait ObjectStore: Send + Sync + 'static {
     async fn abort_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), MetaError>;
 
     /// The key inventory: objects and bytes per (bucket, SSE algorithm, wrapping key version), as of the
-    /// last commit. Maintenance (the admin's).
+    /// last commit. Maintenance (the admin's, and the gateway's jobs).
     async fn key_inventory(&self, query: InventoryQuery) -> Result<Vec<InventoryEntry>, MetaError>;
     /// Swaps one object's wrapped data key for a re-wrapped one, if the object still holds the one the
-    /// caller re-wrapped. Maintenance (the admin's).
+    /// caller re-wrapped. Maintenance (the admin's, and the gateway's jobs).
     async fn rewrap_object(&self, request: RewrapObject) -> Result<RewrapOutcome, MetaError>;
 }
 

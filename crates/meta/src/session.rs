@@ -27,7 +27,9 @@ pub(crate) enum OperationClass {
     IdentityRead,
     /// Every identity write: admin only.
     IdentityWrite,
-    /// Key maintenance (the inventory, re-wrapping data keys in place): admin only.
+    /// Key maintenance (the inventory, re-wrapping data keys in place): admin, and the gateway, which runs
+    /// maintenance jobs for the admin. A swap needs the wrapped key it replaces, so it can never put
+    /// back a key that was overwritten; the gateway can already rewrite any object outright.
     Maintenance,
 }
 
@@ -39,7 +41,7 @@ impl OperationClass {
             (ServiceIdentity::Admin, _)
                 | (
                     ServiceIdentity::Gateway,
-                    OperationClass::Store | OperationClass::Authenticate
+                    OperationClass::Store | OperationClass::Authenticate | OperationClass::Maintenance
                 )
                 // The crypto service's KMS OpenAPI authenticates its callers' access keys, nothing more.
                 | (ServiceIdentity::Kms, OperationClass::Authenticate)
@@ -176,7 +178,7 @@ mod tests {
             (Authenticate, true, true, true, false),
             (IdentityRead, false, true, false, false),
             (IdentityWrite, false, true, false, false),
-            (Maintenance, false, true, false, false),
+            (Maintenance, true, true, false, false),
         ];
         for (class, gateway, admin, kms, meta) in table {
             assert_eq!(class.allows(Gateway), gateway, "{class:?} gateway");

@@ -8,6 +8,7 @@ use anyhow::Context;
 use cang_gateway::ConnectionLimits;
 use cang_gateway::GatewayConfig;
 use cang_gateway::KeyCacheLimits;
+use cang_gateway::jobs::JobRunner;
 use cang_kms_api::{KmsApi, KmsGrpcClient};
 use cang_meta_api::{MetaApi, MetaGrpcClient};
 use clap::{ArgAction, Args};
@@ -92,6 +93,10 @@ pub struct GatewayArgs {
     /// Address serving Prometheus `/metrics`, `/healthz` and `/readyz` over plain HTTP (off when unset).
     #[arg(long, env = "CANG_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    /// Address serving key-maintenance jobs (gRPC over mutual TLS, the admin certificate only; off when
+    /// unset): `cang admin jobs …` starts and watches rewrap and encrypt-existing runs here.
+    #[arg(long, env = "CANG_JOBS_LISTEN")]
+    pub jobs_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -154,6 +159,27 @@ async fn run(args: GatewayArgs) -> anyhow::Result<()> {
     };
     let shutdown = service::shutdown_token(&args.supervision)?;
     let listener = service::bind(args.listen).await?;
+    let jobs = match args.jobs_listen {
+        Some(addr) => {
+            let listener = service::bind(addr).await?;
+            let server_tls = args.tls.files("gateway")?.server_config()?;
+            let runner = JobRunner::new(Arc::clone(&kms), Arc::clone(&meta));
+            tracing::info!(%addr, "cang gateway jobs listener");
+            let serving = cang_jobs_api::serve(
+                Arc::clone(&runner),
+                server_tls,
+                listener,
+                shutdown.clone().cancelled_owned(),
+            );
+            let task = tokio::spawn(async move {
+                if let Err(e) = serving.await {
+                    tracing::error!(error = %e, "jobs listener failed");
+                }
+            });
+            Some((runner, task))
+        }
+        None => None,
+    };
     cang_gateway::run(
         args.config(),
         limits,
@@ -163,6 +189,13 @@ async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         shutdown.cancelled_owned(),
     )
     .await;
+    if let Some((runner, task)) = jobs {
+        // Running jobs stop and record their end; a job is started again after the restart.
+        runner.shutdown().await;
+        if task.await.is_err() {
+            tracing::error!("jobs listener task failed");
+        }
+    }
     tracing::info!("cang gateway stopped");
     Ok(())
 }

@@ -171,6 +171,9 @@ pub struct InstanceState {
     /// Where the crypto service's gRPC API for applications listens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kms_grpc: Option<SocketAddr>,
+    /// Where the gateway serves key-maintenance jobs (gRPC, admin certificate only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jobs: Option<SocketAddr>,
 }
 
 /// The SDK settings written to `credentials.env`.

@@ -2,6 +2,7 @@
 //! an object gets, how data keys are issued and cached, and what a client sees when something is refused.
 
 mod encryption_choice;
+mod jobs;
 mod key_cache;
 mod kms_calls;
 mod refusals;

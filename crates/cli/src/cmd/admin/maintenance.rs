@@ -57,15 +57,10 @@ pub struct RewrapArgs {
 
 /// Resolves `--key` to the wrapping key id the inventory uses.
 async fn wrapping_key_id(ctx: &Connection, key: &str) -> anyhow::Result<String> {
-    if ServiceKeySuite::from_key_id(key).is_some() {
-        return Ok(key.to_owned());
-    }
-    let meta = ctx
-        .kms()?
-        .describe_key(&ctx.kms_account()?, &KeyRef::parse(key)?)
+    let account = ctx.kms_account().ok();
+    rewrap::wrapping_key_id(&ctx.kms()?, account.as_ref(), key)
         .await
-        .with_context(|| format!("looking up key {key}"))?;
-    Ok(meta.key_id.as_str().to_owned())
+        .with_context(|| format!("looking up key {key}"))
 }
 
 /// Each CMK's primary version, for the keys the rows name that belong to the account (service keys and
@@ -498,15 +493,9 @@ pub async fn retire_version(
     )
 }
 
-/// `cang admin encrypt-existing`
+/// The encryption `encrypt-existing` brings objects to.
 #[derive(Debug, Args)]
-pub struct EncryptExistingArgs {
-    /// The bucket.
-    #[arg(long)]
-    bucket: String,
-    /// Only keys starting with this.
-    #[arg(long, default_value = "")]
-    prefix: String,
+pub struct TargetArgs {
     /// The encryption to bring objects to: AES256, SM4 or KMS.
     #[arg(long, required_unless_present = "to_default", conflicts_with = "to_default")]
     sse: Option<String>,
@@ -519,6 +508,38 @@ pub struct EncryptExistingArgs {
     /// Bring objects to the bucket's current default encryption.
     #[arg(long)]
     to_default: bool,
+}
+
+impl TargetArgs {
+    /// The target the flags name.
+    pub fn target(&self) -> anyhow::Result<Target> {
+        Ok(
+            match self.sse.as_deref().map(str::to_ascii_uppercase).as_deref() {
+                None => Target::BucketDefault,
+                Some("AES256") if self.key.is_none() && !self.sm4_data => Target::Aes256,
+                Some("SM4") if self.key.is_none() && !self.sm4_data => Target::Sm4,
+                Some("KMS") => Target::Kms {
+                    key: self.key.clone(),
+                    sm4_data: self.sm4_data,
+                },
+                Some("AES256" | "SM4") => bail!("--key and --sm4-data go with --sse KMS"),
+                Some(other) => bail!("--sse must be AES256, SM4 or KMS, not {other}"),
+            },
+        )
+    }
+}
+
+/// `cang admin encrypt-existing`
+#[derive(Debug, Args)]
+pub struct EncryptExistingArgs {
+    /// The bucket.
+    #[arg(long)]
+    bucket: String,
+    /// Only keys starting with this.
+    #[arg(long, default_value = "")]
+    prefix: String,
+    #[command(flatten)]
+    target: TargetArgs,
     /// At most this many objects per second.
     #[arg(long)]
     rate: Option<f64>,
@@ -536,17 +557,7 @@ pub async fn encrypt_existing(
     data_dir: Option<&Path>,
     args: EncryptExistingArgs,
 ) -> anyhow::Result<()> {
-    let target = match args.sse.as_deref().map(str::to_ascii_uppercase).as_deref() {
-        None => Target::BucketDefault,
-        Some("AES256") if args.key.is_none() && !args.sm4_data => Target::Aes256,
-        Some("SM4") if args.key.is_none() && !args.sm4_data => Target::Sm4,
-        Some("KMS") => Target::Kms {
-            key: args.key.clone(),
-            sm4_data: args.sm4_data,
-        },
-        Some("AES256" | "SM4") => bail!("--key and --sm4-data go with --sse KMS"),
-        Some(other) => bail!("--sse must be AES256, SM4 or KMS, not {other}"),
-    };
+    let target = args.target.target()?;
     let job = ResealJob {
         bucket: args.bucket.clone(),
         prefix: args.prefix.clone(),

@@ -4,6 +4,7 @@
 mod audit;
 mod byok;
 mod identity;
+mod jobs;
 mod kms;
 mod maintenance;
 mod render;
@@ -11,6 +12,7 @@ mod render;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use cang_jobs_api::JobsGrpcClient;
 use cang_kms_api::{AccountId, KmsGrpcClient};
 use cang_meta_api::MetaGrpcClient;
 use clap::{Args, Subcommand};
@@ -31,6 +33,9 @@ pub struct AdminArgs {
     /// The metadata service, `host:port` (default: the one recorded in --data-dir).
     #[arg(long = "meta", env = "CANG_META_ENDPOINT", global = true)]
     pub meta_endpoint: Option<String>,
+    /// A gateway's jobs listener, `host:port` (default: the one recorded in --data-dir).
+    #[arg(long = "jobs", env = "CANG_JOBS_ENDPOINT", global = true)]
+    pub jobs_endpoint: Option<String>,
     /// Account to act on (default: the first account of --data-dir).
     #[arg(long, env = "CANG_ACCOUNT", global = true)]
     pub account: Option<String>,
@@ -67,6 +72,9 @@ pub enum AdminCommand {
     Rewrap(maintenance::RewrapArgs),
     /// Encrypt the existing objects of a bucket in place (copy-in-place through the normal sealing path).
     EncryptExisting(maintenance::EncryptExistingArgs),
+    /// Rewrap and encrypt-existing as audited jobs run by a gateway: start, list, watch, cancel.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
 }
 
 /// Runs one admin command.
@@ -91,6 +99,7 @@ async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::EncryptExisting(cmd) => {
             maintenance::encrypt_existing(&ctx, args.data_dir.as_deref(), cmd).await
         }
+        AdminCommand::Jobs(cmd) => jobs::run(&ctx, cmd).await,
     }
 }
 
@@ -100,6 +109,7 @@ async fn run(args: AdminArgs) -> anyhow::Result<()> {
 pub struct Connection {
     kms: Option<String>,
     meta: Option<String>,
+    jobs: Option<String>,
     account: Option<String>,
     tls: Option<anyhow::Result<ClientTlsConfig>>,
     /// `--json`.
@@ -111,7 +121,10 @@ impl Connection {
         let instance = args.data_dir.as_deref().map(InstanceDir::new);
         let state = match &instance {
             Some(dir)
-                if args.kms_endpoint.is_none() || args.meta_endpoint.is_none() || args.account.is_none() =>
+                if args.kms_endpoint.is_none()
+                    || args.meta_endpoint.is_none()
+                    || args.jobs_endpoint.is_none()
+                    || args.account.is_none() =>
             {
                 Some(dir.require_state()?)
             }
@@ -133,6 +146,7 @@ impl Connection {
         Ok(Self {
             kms: args.kms_endpoint.clone().or_else(|| recorded(|s| s.kms)),
             meta: args.meta_endpoint.clone().or_else(|| recorded(|s| s.meta)),
+            jobs: args.jobs_endpoint.clone().or_else(|| recorded(|s| s.jobs)),
             account: args
                 .account
                 .clone()
@@ -168,6 +182,15 @@ impl Connection {
             .as_deref()
             .context("no metadata service address: pass --data-dir or --meta")?;
         Ok(MetaGrpcClient::connect_lazy(addr, self.tls()?)?)
+    }
+
+    /// A client of a gateway's jobs listener.
+    pub fn jobs(&self) -> anyhow::Result<JobsGrpcClient> {
+        let addr = self
+            .jobs
+            .as_deref()
+            .context("no jobs listener address: pass --data-dir or --jobs")?;
+        Ok(JobsGrpcClient::connect_lazy(addr, self.tls()?)?)
     }
 
     /// The account acted on, as text.

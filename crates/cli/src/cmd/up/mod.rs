@@ -88,6 +88,7 @@ async fn run(args: UpArgs) -> anyhow::Result<()> {
         state.meta = Some(loopback_port(state.meta)?);
         state.kms_openapi = Some(loopback_port(state.kms_openapi)?);
         state.kms_grpc = Some(loopback_port(state.kms_grpc)?);
+        state.jobs = Some(loopback_port(state.jobs)?);
         state.gateway = Some(gateway);
         dir.save_state(&state)?;
 
@@ -113,6 +114,7 @@ async fn run(args: UpArgs) -> anyhow::Result<()> {
                 state.meta = None;
                 state.kms_openapi = None;
                 state.kms_grpc = None;
+                state.jobs = None;
             }
             outcome => break outcome,
         }
@@ -220,6 +222,10 @@ impl Up<'_> {
             .kms_openapi
             .zip(self.state.kms_grpc)
             .ok_or_else(|| anyhow!("instance addresses were not assigned"))?;
+        let jobs = self
+            .state
+            .jobs
+            .ok_or_else(|| anyhow!("instance addresses were not assigned"))?;
         let dir = self.dir;
         let tls = os(dir.tls());
         let region = OsString::from(&self.args.region);
@@ -302,6 +308,8 @@ impl Up<'_> {
                 region,
                 "--drain-secs".into(),
                 "5".into(),
+                "--jobs-listen".into(),
+                jobs.to_string().into(),
             ],
         )?;
         self.wait_healthy("gateway", || health::http_answers(probe_address(gateway)))
