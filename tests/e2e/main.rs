@@ -9,6 +9,7 @@ mod deadlines;
 mod faults;
 mod http;
 mod isolation;
+mod jobs;
 mod keys;
 mod listing;
 mod multipart;

@@ -42,6 +42,8 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     /// The gateway's operations listener (`/metrics`, `/healthz`, `/readyz`).
     pub probes_addr: SocketAddr,
+    /// The gateway's jobs listener (gRPC over mTLS, the admin certificate only).
+    pub jobs_addr: SocketAddr,
     /// The crypto service's `/metrics` listener (traced clusters only).
     pub kms_metrics_addr: Option<SocketAddr>,
     /// The metadata service's `/metrics` listener (traced clusters only).
@@ -380,6 +382,23 @@ impl Cluster {
         let addr = listener.local_addr()?;
         let probes = bind_std(0)?;
         let probes_addr = probes.local_addr()?;
+        let jobs_listener = bind_std(0)?;
+        let jobs_addr = jobs_listener.local_addr()?;
+        let jobs_tls = TlsFiles::in_dir(&tls_dir, "gateway").server_config()?;
+        let runner = cang_gateway::jobs::JobRunner::new(Arc::clone(&kms), Arc::clone(&meta));
+        let token = shutdown.clone();
+        gateway_rt.spawn(async move {
+            match TcpListener::from_std(jobs_listener) {
+                Ok(listener) => {
+                    if let Err(e) =
+                        cang_jobs_api::serve(runner, jobs_tls, listener, token.cancelled_owned()).await
+                    {
+                        eprintln!("jobs listener failed: {e}");
+                    }
+                }
+                Err(e) => eprintln!("jobs listener not started: {e}"),
+            }
+        });
         let token = shutdown.clone();
         gateway_rt.spawn(async move {
             let listeners =
@@ -408,6 +427,7 @@ impl Cluster {
             meta_admin,
             dir,
             probes_addr,
+            jobs_addr,
             kms_metrics_addr: kms_service.config.metrics_listen,
             meta_metrics_addr: meta_service.config.metrics_listen,
             kms_proxy,

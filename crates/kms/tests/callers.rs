@@ -42,6 +42,7 @@ enum Op {
     ListResourceTags,
     ListAuditRecords,
     VerifyAuditLog,
+    RecordJob,
 }
 
 /// Who may call an operation.
@@ -84,6 +85,7 @@ const TABLE: &[(Op, Class)] = &[
     (Op::ListResourceTags,                Class::Gateway),
     (Op::ListAuditRecords,                Class::Admin),
     (Op::VerifyAuditLog,                  Class::Admin),
+    (Op::RecordJob,                       Class::Gateway),
 ];
 
 /// What one row needs, prepared by the admin: a key in the state the operation accepts, an alias of
@@ -199,6 +201,16 @@ async fn call(kms: &KmsGrpcClient, op: Op, f: &Fixture) -> Result<(), KmsError> 
         Op::ListResourceTags => kms.list_resource_tags(&a, &f.key).await.map(drop),
         Op::ListAuditRecords => kms.list_audit_records(0, 10).await.map(drop),
         Op::VerifyAuditLog => kms.verify_audit_log(None).await.map(drop),
+        Op::RecordJob => {
+            kms.record_job(cang_kms_api::JobAuditEvent {
+                kind: cang_kms_api::JobKind::Rewrap,
+                phase: cang_kms_api::JobPhase::Started,
+                account: a.to_string(),
+                key_id: String::new(),
+                details: [("job_id".to_owned(), "j".to_owned())].into(),
+            })
+            .await
+        }
     }
 }
 
@@ -251,5 +263,58 @@ async fn a_refused_call_changes_nothing() -> anyhow::Result<()> {
         admin.describe_key(&acct(), &f.key).await?.state,
         cang_kms_api::KeyState::Enabled
     );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_job_record_lands_in_the_audit_log_as_sent_and_an_oversized_one_is_refused() -> anyhow::Result<()> {
+    use cang_kms_api::{JobAuditEvent, JobKind, JobPhase};
+    let dir = tempfile::tempdir()?;
+    let kms = grpc::start(dir.path()).await?;
+    let admin = kms.client("admin")?;
+    let gateway = kms.client("gateway")?;
+    let event = JobAuditEvent {
+        kind: JobKind::EncryptExisting,
+        phase: JobPhase::Succeeded,
+        account: acct().to_string(),
+        key_id: String::new(),
+        details: [("job_id", "ab12"), ("bucket", "b"), ("processed", "3")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    };
+    gateway.record_job(event.clone()).await?;
+    let mut found = None;
+    for _ in 0..100 {
+        let records = admin.list_audit_records(0, 1000).await?;
+        found = records.into_iter().find(|r| r.operation == "EncryptExistingJob");
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let record = found.expect("the job record");
+    assert_eq!(record.result, "ok");
+    assert_eq!(record.principal, "gateway");
+    assert_eq!(record.end_user, None);
+    assert_eq!(record.encryption_context.0, event.details);
+
+    let mut oversized = event;
+    oversized.details = (0..=cang_kms_api::JOB_DETAILS_MAX)
+        .map(|i| (format!("k{i}"), "v".to_owned()))
+        .collect();
+    assert!(matches!(
+        gateway.record_job(oversized.clone()).await,
+        Err(KmsError::InvalidArgument(_))
+    ));
+    oversized.details = [(
+        "job_id".to_owned(),
+        "x".repeat(cang_kms_api::JOB_DETAIL_MAX_LEN + 1),
+    )]
+    .into();
+    assert!(matches!(
+        gateway.record_job(oversized).await,
+        Err(KmsError::InvalidArgument(_))
+    ));
     Ok(())
 }
