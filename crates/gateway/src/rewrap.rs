@@ -355,7 +355,7 @@ pub async fn run(
                 let Some((object, done)) = results.next().await else {
                     break;
                 };
-                record(&mut progress, &walk, object, done?);
+                record(&mut progress, walk, object, done?);
                 report(&progress);
             }
             match (page.is_truncated, page.objects.last()) {

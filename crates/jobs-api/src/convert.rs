@@ -289,7 +289,7 @@ mod tests {
         fn arbitrary_messages_decode_or_are_refused(state in any::<i32>(), with_spec in any::<bool>()) {
             let msg = pb::Job {
                 state,
-                spec: with_spec.then(|| pb::JobSpec { kind: None }),
+                spec: with_spec.then_some(pb::JobSpec { kind: None }),
                 ..pb::Job::default()
             };
             // Never a panic; a job without a kind or with an unknown state is refused.

@@ -418,6 +418,7 @@ mod tests {
             gateway: Some("127.0.0.1:9000".parse()?),
             kms_openapi: Some("127.0.0.1:2".parse()?),
             kms_grpc: Some("127.0.0.1:3".parse()?),
+            jobs: Some("127.0.0.1:4".parse()?),
         };
         layout.save_state(&state)?;
         assert_eq!(layout.require_state()?, state);
