@@ -231,3 +231,25 @@ pub async fn customer_key(cluster: &Cluster, description: &str) -> cang_kms_api:
         .await
         .expect("create key")
 }
+
+/// The crypto service's audit records (the first 1000) once `landed` holds for them: the audit writer
+/// persists in batches on its own thread, so records appear shortly after the calls. Gives up (returning
+/// what it saw) after five seconds.
+pub async fn audit_once(
+    cluster: &Cluster,
+    landed: impl Fn(&[cang_kms_api::AuditRecord]) -> bool,
+) -> Vec<cang_kms_api::AuditRecord> {
+    let mut records = Vec::new();
+    for _ in 0..100 {
+        records = cluster
+            .kms_admin
+            .list_audit_records(0, 1000)
+            .await
+            .expect("audit");
+        if landed(&records) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    records
+}

@@ -9,7 +9,7 @@ use cang_tests::Cluster;
 use cang_tls::TlsFiles;
 use futures::StreamExt;
 
-use crate::http::{create_bucket, customer_key, op};
+use crate::http::{audit_once, create_bucket, customer_key, op};
 
 fn jobs_client(cluster: &Cluster, identity: &str) -> JobsGrpcClient {
     let tls = TlsFiles::in_dir(&cluster.dir.path().join("tls"), identity)
@@ -72,18 +72,10 @@ async fn the_admin_runs_an_audited_rewrap_job_on_the_gateway() {
     }
 
     // The audit: start, eight ReEncrypt calls by the gateway, end.
-    let mut records = Vec::new();
-    for _ in 0..100 {
-        records = cluster
-            .kms_admin
-            .list_audit_records(0, 1000)
-            .await
-            .expect("audit");
-        if records.iter().filter(|r| r.operation == "RewrapJob").count() == 2 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let records = audit_once(&cluster, |records| {
+        records.iter().filter(|r| r.operation == "RewrapJob").count() == 2
+    })
+    .await;
     let job: Vec<_> = records.iter().filter(|r| r.operation == "RewrapJob").collect();
     assert_eq!(
         job.iter().map(|r| r.result.as_str()).collect::<Vec<_>>(),

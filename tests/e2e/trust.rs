@@ -6,7 +6,7 @@ use cang_oss::percent::{decode_path, encode_strict};
 use cang_tests::Cluster;
 use reqwest::StatusCode;
 
-use crate::http::{Raw, all_keys, create_bucket, header, op, tag, tags};
+use crate::http::{Raw, all_keys, audit_once, create_bucket, header, op, tag, tags};
 
 /// Keys that a decoding server confuses with their siblings (`a%2Fb` vs `a/b`, …).
 const NAMED: [&str; 6] = ["p/a%2Fb", "p/c%25d", "p/e%20f", "p/g+h", "p/i&j", "p/k l"];
@@ -446,24 +446,16 @@ async fn the_kms_audit_names_the_end_user_behind_each_key_use() {
         .await;
     assert_eq!(get.bytes().await.expect("body").as_ref(), b"classified");
 
-    // The audit writer persists in batches on its own thread: wait (bounded) until the read's record landed.
-    let mut records = Vec::new();
-    for _ in 0..100 {
-        records = cluster
-            .kms_admin
-            .list_audit_records(0, 1000)
-            .await
-            .expect("audit");
+    // Wait (bounded) until the read's record landed.
+    let records = audit_once(&cluster, |records| {
         let landed = |operation: &str| {
             records
                 .iter()
                 .any(|r| r.operation == operation && r.end_user.as_ref().is_some_and(|u| u.user.is_some()))
         };
-        if landed("GenerateDataKey") && landed("Decrypt") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+        landed("GenerateDataKey") && landed("Decrypt")
+    })
+    .await;
     let on_behalf = |operation: &str| {
         records
             .iter()

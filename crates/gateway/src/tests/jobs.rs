@@ -9,36 +9,14 @@ use cang_jobs_api::{
     EncryptExistingSpec, EncryptionTarget, Job, JobSpec, JobState, JobsApi, JobsError, RewrapSpec,
 };
 use cang_kms_api::memory::MemoryKms;
-use cang_kms_api::{AccountId, AuditRecord, JobKind, JobPhase, KeyId, KeyRef, KeySpec, KmsApi, KmsError};
+use cang_kms_api::{AuditRecord, JobKind, JobPhase, KeySpec, KmsApi, KmsError};
 use cang_meta_api::SseAlgorithm;
 use futures::StreamExt;
-use http::{Method, StatusCode};
 
+use super::rewrap::{put_all, reads_back, rotate};
 use crate::jobs::{JobRunner, MAX_RUNNING};
 use crate::state::GatewayConfig;
 use crate::testing::{ACCOUNT, Harness};
-
-async fn put_all(h: &Harness, bucket: &str, n: u32) {
-    for i in 0..n {
-        let put = h
-            .root(
-                Method::PUT,
-                &format!("/{bucket}/k-{i:02}"),
-                &[],
-                format!("body {i}"),
-            )
-            .await;
-        assert_eq!(put.status, StatusCode::OK, "{:?}", put.code());
-    }
-}
-
-async fn reads_back(h: &Harness, bucket: &str, n: u32) {
-    for i in 0..n {
-        let get = h.root(Method::GET, &format!("/{bucket}/k-{i:02}"), &[], "").await;
-        assert_eq!(get.status, StatusCode::OK, "{:?}", get.code());
-        assert_eq!(get.body.as_ref(), format!("body {i}").as_bytes());
-    }
-}
 
 fn runner(h: &Harness) -> Arc<JobRunner> {
     JobRunner::new(Arc::clone(&h.kms_gateway), Arc::clone(&h.meta_gateway))
@@ -104,14 +82,8 @@ async fn a_rewrap_job_moves_every_object_and_is_audited_at_both_ends() {
         ],
     )
     .await;
-    put_all(&h, "jobs", 6).await;
-    let account = AccountId::new(ACCOUNT).expect("account");
-    let newest = h
-        .kms_admin
-        .rotate_key(&account, &KeyRef::Id(KeyId::new(cmk.as_str()).expect("id")))
-        .await
-        .expect("rotate")
-        .key_version_id;
+    put_all(&h, "jobs", 0..6).await;
+    let newest = rotate(&h, &cmk).await;
 
     let jobs = runner(&h);
     let spec = JobSpec::Rewrap(RewrapSpec {
@@ -139,7 +111,7 @@ async fn a_rewrap_job_moves_every_object_and_is_audited_at_both_ends() {
     assert!(done.finished_unix_ms.is_some());
     assert_eq!(jobs.get_job(&started.id).await.expect("get"), done);
     assert_eq!(jobs.list_jobs().await.expect("list"), vec![done.clone()]);
-    reads_back(&h, "jobs", 6).await;
+    reads_back(&h, "jobs", 0..6).await;
 
     let records = job_records(&h, &started.id, 2).await;
     let phases: Vec<_> = records.iter().map(|r| r.result.as_str()).collect();
@@ -171,7 +143,7 @@ async fn a_rewrap_job_moves_every_object_and_is_audited_at_both_ends() {
 async fn an_encrypt_existing_job_seals_plaintext_objects() {
     let h = Harness::start().await;
     h.bucket("plain", &[]).await;
-    put_all(&h, "plain", 5).await;
+    put_all(&h, "plain", 0..5).await;
     let jobs = runner(&h);
     let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
         bucket: "plain".into(),
@@ -191,7 +163,7 @@ async fn an_encrypt_existing_job_seals_plaintext_objects() {
             .expect("head");
         assert_eq!(info.meta.sse.expect("sealed").algorithm, SseAlgorithm::Aes256);
     }
-    reads_back(&h, "plain", 5).await;
+    reads_back(&h, "plain", 0..5).await;
     let records = job_records(&h, &started.id, 2).await;
     assert_eq!(records[0].operation, "EncryptExistingJob");
     let start = &records[0].encryption_context.0;
@@ -204,7 +176,7 @@ async fn an_encrypt_existing_job_seals_plaintext_objects() {
 async fn a_cancelled_job_stops_and_the_audit_says_so() {
     let h = Harness::start().await;
     h.bucket("slow", &[]).await;
-    put_all(&h, "slow", 20).await;
+    put_all(&h, "slow", 0..20).await;
     let jobs = runner(&h);
     let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
         bucket: "slow".into(),
@@ -219,7 +191,7 @@ async fn a_cancelled_job_stops_and_the_audit_says_so() {
     let records = job_records(&h, &started.id, 2).await;
     assert_eq!(records[1].result, "cancelled");
     // Every object still reads, encrypted or not.
-    reads_back(&h, "slow", 20).await;
+    reads_back(&h, "slow", 0..20).await;
     // Cancelling a finished job changes nothing.
     assert_eq!(jobs.cancel_job(&started.id).await.expect("again"), cancelled);
 }
@@ -229,7 +201,7 @@ async fn a_job_whose_start_cannot_be_audited_touches_nothing() {
     let kms = Arc::new(MemoryKms::new());
     let h = Harness::over(Arc::clone(&kms) as Arc<dyn KmsApi>, GatewayConfig::default()).await;
     h.bucket("unaudited", &[]).await;
-    put_all(&h, "unaudited", 3).await;
+    put_all(&h, "unaudited", 0..3).await;
     kms.fail_next_call_to("record_job", KmsError::Unavailable);
     let jobs = runner(&h);
     let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
@@ -266,7 +238,7 @@ async fn the_runner_refuses_a_fifth_job_bad_rates_and_unknown_ids() {
     let kms = Arc::new(MemoryKms::new());
     let h = Harness::over(Arc::clone(&kms) as Arc<dyn KmsApi>, GatewayConfig::default()).await;
     h.bucket("busy", &[]).await;
-    put_all(&h, "busy", 10).await;
+    put_all(&h, "busy", 0..10).await;
     let jobs = runner(&h);
     let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
         bucket: "busy".into(),

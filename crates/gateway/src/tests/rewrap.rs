@@ -22,7 +22,7 @@ fn job(cmk: &str) -> RewrapJob {
     }
 }
 
-async fn put_all(h: &Harness, bucket: &str, keys: std::ops::Range<u32>) {
+pub(super) async fn put_all(h: &Harness, bucket: &str, keys: std::ops::Range<u32>) {
     for i in keys {
         let put = h
             .root(
@@ -36,7 +36,7 @@ async fn put_all(h: &Harness, bucket: &str, keys: std::ops::Range<u32>) {
     }
 }
 
-async fn rotate(h: &Harness, cmk: &str) -> String {
+pub(super) async fn rotate(h: &Harness, cmk: &str) -> String {
     let account = AccountId::new(ACCOUNT).expect("account");
     let key = KeyRef::Id(KeyId::new(cmk).expect("key id"));
     h.kms_admin
@@ -76,7 +76,7 @@ async fn run(h: &Harness, job: &RewrapJob, resume: Option<RewrapCursor>) -> Rewr
     .expect("rewrap")
 }
 
-async fn reads_back(h: &Harness, bucket: &str, keys: std::ops::Range<u32>) {
+pub(super) async fn reads_back(h: &Harness, bucket: &str, keys: std::ops::Range<u32>) {
     for i in keys {
         let get = h.root(Method::GET, &format!("/{bucket}/k-{i:02}"), &[], "").await;
         assert_eq!(get.status, StatusCode::OK, "{:?}", get.code());

@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 
 use super::Connection;
-use super::maintenance::TargetArgs;
+use super::maintenance::{RewrapScope, TargetArgs};
 use super::render::ms_time;
 use crate::cmd::output::{self, Table};
 
@@ -56,16 +56,8 @@ pub struct StartArgs {
 /// `cang admin jobs rewrap`
 #[derive(Debug, Args)]
 pub struct StartRewrapArgs {
-    /// The master key: a CMK id or alias of the account, or a service key id (`service-aes256`, `service-sm4`,
-    /// `service-storage`).
-    #[arg(long)]
-    key: String,
-    /// Only this bucket.
-    #[arg(long)]
-    bucket: Option<String>,
-    /// Only objects under this key version.
-    #[arg(long)]
-    from_version: Option<String>,
+    #[command(flatten)]
+    scope: RewrapScope,
     #[command(flatten)]
     start: StartArgs,
 }
@@ -91,10 +83,10 @@ pub async fn run(ctx: &Connection, cmd: JobsCommand) -> anyhow::Result<()> {
     match cmd {
         JobsCommand::Rewrap(args) => {
             let spec = JobSpec::Rewrap(RewrapSpec {
-                key: args.key,
+                key: args.scope.key,
                 account: ctx.account().map(str::to_owned).unwrap_or_default(),
-                bucket: args.bucket,
-                from_version: args.from_version,
+                bucket: args.scope.bucket,
+                from_version: args.scope.from_version,
             });
             start(ctx, &jobs, spec, args.start).await
         }

@@ -30,19 +30,26 @@ pub struct InventoryArgs {
     key: Option<String>,
 }
 
-/// `cang admin rewrap`
+/// What a rewrap moves.
 #[derive(Debug, Args)]
-pub struct RewrapArgs {
+pub struct RewrapScope {
     /// The master key: a CMK id or alias of the account, or a service key id (`service-aes256`, `service-sm4`,
     /// `service-storage`).
     #[arg(long)]
-    key: String,
+    pub key: String,
     /// Only this bucket.
     #[arg(long)]
-    bucket: Option<String>,
+    pub bucket: Option<String>,
     /// Only objects under this key version.
     #[arg(long)]
-    from_version: Option<String>,
+    pub from_version: Option<String>,
+}
+
+/// `cang admin rewrap`
+#[derive(Debug, Args)]
+pub struct RewrapArgs {
+    #[command(flatten)]
+    scope: RewrapScope,
     /// At most this many re-encryptions per second.
     #[arg(long)]
     rate: Option<f64>,
@@ -390,7 +397,12 @@ fn state_path(data_dir: Option<&Path>, explicit: Option<PathBuf>, name: &str) ->
 
 /// `cang admin rewrap`
 pub async fn rewrap(ctx: &Connection, data_dir: Option<&Path>, args: RewrapArgs) -> anyhow::Result<()> {
-    let key_id = wrapping_key_id(ctx, &args.key).await?;
+    let RewrapScope {
+        key,
+        bucket,
+        from_version,
+    } = args.scope;
+    let key_id = wrapping_key_id(ctx, &key).await?;
     let account = match ServiceKeySuite::from_key_id(&key_id) {
         Some(_) => None,
         None => Some(AccountId::new(ctx.account()?)?),
@@ -398,13 +410,13 @@ pub async fn rewrap(ctx: &Connection, data_dir: Option<&Path>, args: RewrapArgs)
     let job = RewrapJob {
         key_id: key_id.clone(),
         account,
-        bucket: args.bucket.clone(),
-        from_version: args.from_version.clone(),
+        bucket: bucket.clone(),
+        from_version: from_version.clone(),
         rate: args.rate,
     };
     let cursor_file = CursorFile {
         path: state_path(data_dir, args.state, &format!("rewrap-{key_id}"))?,
-        job: json!({ "key": key_id, "bucket": args.bucket, "from_version": args.from_version }),
+        job: json!({ "key": key_id, "bucket": bucket, "from_version": from_version }),
     };
     if args.restart {
         cursor_file.remove()?;
