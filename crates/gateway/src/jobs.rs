@@ -1,8 +1,8 @@
 //! Key-maintenance jobs run inside the gateway for the operator: [`JobRunner`] implements
 //! [`JobsApi`] over [`crate::rewrap`] and [`crate::reseal`], with the gateway's own clients of the crypto
 //! and metadata services. A job is audited before it touches anything (a job that cannot be recorded
-//! does not run) and again when it ends, with its counts; its state lives in this process, so a job
-//! interrupted by a restart is started again, and both kinds skip what is already done.
+//! does not run) and again when it ends, with its counts. Its state lives in this process: a job
+//! interrupted by a restart is started again by hand, and both kinds skip what is already done.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -15,7 +15,7 @@ use cang_jobs_api::{
 };
 use cang_kms_api::{AccountId, JobAuditEvent, JobKind, JobPhase, KmsApi};
 use cang_meta_api::MetaApi;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::watch;
 
 use crate::reseal::{self, ResealJob, ResealProgress};
@@ -46,6 +46,8 @@ pub struct JobRunner {
     kms: Arc<dyn KmsApi>,
     meta: Arc<dyn MetaApi>,
     jobs: Mutex<BTreeMap<String, Entry>>,
+    /// Set once shutdown began: no job starts after it.
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for JobRunner {
@@ -74,6 +76,7 @@ impl JobRunner {
             kms,
             meta,
             jobs: Mutex::new(BTreeMap::new()),
+            closing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -88,8 +91,10 @@ impl JobRunner {
             .ok_or_else(|| JobsError::NotFound(id.to_owned()))
     }
 
-    /// Cancels every running job and waits (a bounded time) until each has recorded its end.
+    /// Refuses new jobs, cancels every running one and waits (a bounded time) until each has recorded its
+    /// end. Call it as soon as shutdown begins, beside draining the OSS listener.
     pub async fn shutdown(&self) {
+        self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
         let tasks: Vec<_> = self
             .lock()
             .values_mut()
@@ -121,14 +126,14 @@ impl JobRunner {
     }
 }
 
-/// What the audit records of a job say about it, beside its counts.
-fn describe(job: &Job) -> (String, String, BTreeMap<String, String>) {
+/// The job's parameters, as its audit records carry them.
+fn describe(job: &Job) -> BTreeMap<String, String> {
     let mut details = BTreeMap::new();
     details.insert("job_id".to_owned(), job.id.clone());
     if let Some(rate) = job.rate {
         details.insert("rate".to_owned(), rate.to_string());
     }
-    let (account, key) = match &job.spec {
+    match &job.spec {
         JobSpec::Rewrap(r) => {
             if let Some(b) = &r.bucket {
                 details.insert("bucket".to_owned(), b.clone());
@@ -136,39 +141,40 @@ fn describe(job: &Job) -> (String, String, BTreeMap<String, String>) {
             if let Some(v) = &r.from_version {
                 details.insert("from_version".to_owned(), v.clone());
             }
-            (r.account.clone(), r.key.clone())
         }
         JobSpec::EncryptExisting(e) => {
             details.insert("bucket".to_owned(), e.bucket.clone());
             if !e.prefix.is_empty() {
                 details.insert("prefix".to_owned(), e.prefix.clone());
             }
-            let (target, key) = match &e.target {
-                EncryptionTarget::Aes256 => ("AES256", None),
-                EncryptionTarget::Sm4 => ("SM4", None),
-                EncryptionTarget::Kms { key, sm4_data } => {
-                    (if *sm4_data { "KMS+SM4" } else { "KMS" }, key.clone())
-                }
-                EncryptionTarget::BucketDefault => ("bucket-default", None),
+            let target = match &e.target {
+                EncryptionTarget::Aes256 => "AES256",
+                EncryptionTarget::Sm4 => "SM4",
+                EncryptionTarget::Kms { sm4_data: true, .. } => "KMS+SM4",
+                EncryptionTarget::Kms { sm4_data: false, .. } => "KMS",
+                EncryptionTarget::BucketDefault => "bucket-default",
             };
             details.insert("target".to_owned(), target.to_owned());
-            (String::new(), key.unwrap_or_default())
         }
-    };
-    (account, key, details)
+    }
+    details
 }
 
-/// `text` cut to at most `max` bytes, at a character boundary.
+/// `text` on one line (control characters as spaces), cut to at most `max` bytes at a character boundary.
 fn clip(text: &str, max: usize) -> String {
-    let mut end = text.len().min(max);
-    while !text.is_char_boundary(end) {
+    let line: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut end = line.len().min(max);
+    while !line.is_char_boundary(end) {
         end -= 1;
     }
-    text[..end].to_owned()
+    line[..end].to_owned()
 }
 
-fn audit_event(job: &Job, phase: JobPhase) -> JobAuditEvent {
-    let (account, key_id, mut details) = describe(job);
+fn audit_event(job: &Job, phase: JobPhase, subject: &Subject) -> JobAuditEvent {
+    let mut details = describe(job);
     if phase != JobPhase::Started {
         let p = &job.progress;
         for (name, value) in [
@@ -195,8 +201,8 @@ fn audit_event(job: &Job, phase: JobPhase) -> JobAuditEvent {
             JobSpec::EncryptExisting(_) => JobKind::EncryptExisting,
         },
         phase,
-        account,
-        key_id,
+        account: subject.account.clone(),
+        key_id: subject.key_id.clone(),
         details,
     }
 }
@@ -245,14 +251,22 @@ fn reseal_progress(bucket: &str, p: &ResealProgress) -> JobProgress {
     }
 }
 
+/// Whose key or bucket a job concerns, as its audit records name them: the account that owns the CMK or the
+/// bucket, and the wrapping key's id (resolved from an alias) or the CMK as asked.
+struct Subject {
+    account: String,
+    key_id: String,
+}
+
+/// A job ready to run: names resolved, nothing touched yet.
+enum Prepared {
+    Rewrap(RewrapJob),
+    Reseal(ResealJob),
+}
+
 impl JobRunner {
-    /// The work of one job, reporting into `status`; the error text on failure.
-    async fn work(
-        &self,
-        spec: &JobSpec,
-        rate: Option<f64>,
-        status: &watch::Sender<Job>,
-    ) -> Result<(), String> {
+    /// Resolves what the job names (the key's id, the bucket's owner); the error text if it cannot.
+    async fn prepare(&self, spec: &JobSpec, rate: Option<f64>) -> Result<(Prepared, Subject), String> {
         match spec {
             JobSpec::Rewrap(RewrapSpec {
                 key,
@@ -267,6 +281,13 @@ impl JobRunner {
                 let key_id = rewrap::wrapping_key_id(self.kms.as_ref(), account.as_ref(), key)
                     .await
                     .map_err(|e| format!("looking up key {key}: {e}"))?;
+                let subject = Subject {
+                    account: account
+                        .as_ref()
+                        .map(|a| a.as_str().to_owned())
+                        .unwrap_or_default(),
+                    key_id: key_id.clone(),
+                };
                 let job = RewrapJob {
                     key_id,
                     account,
@@ -274,29 +295,56 @@ impl JobRunner {
                     from_version: from_version.clone(),
                     rate,
                 };
-                let mut report = |p: &RewrapProgress| status.send_modify(|j| j.progress = rewrap_progress(p));
-                rewrap::run(self.meta.as_ref(), self.kms.as_ref(), &job, None, &mut report)
-                    .await
-                    .map(|p| status.send_modify(|j| j.progress = rewrap_progress(&p)))
-                    .map_err(|e| e.to_string())
+                Ok((Prepared::Rewrap(job), subject))
             }
             JobSpec::EncryptExisting(EncryptExistingSpec {
                 bucket,
                 prefix,
                 target,
             }) => {
+                let owner = self
+                    .meta
+                    .get_bucket(bucket)
+                    .await
+                    .map_err(|e| format!("bucket {bucket}: {e}"))?
+                    .owner;
+                let key_id = match target {
+                    EncryptionTarget::Kms { key: Some(key), .. } => key.clone(),
+                    _ => String::new(),
+                };
                 let job = ResealJob {
                     bucket: bucket.clone(),
                     prefix: prefix.clone(),
                     target: target.clone(),
                     rate,
                 };
+                let subject = Subject {
+                    account: owner.as_str().to_owned(),
+                    key_id,
+                };
+                Ok((Prepared::Reseal(job), subject))
+            }
+        }
+    }
+
+    /// The work of a prepared job, reporting into `status`; the error text on failure.
+    async fn work(&self, prepared: &Prepared, status: &watch::Sender<Job>) -> Result<(), String> {
+        match prepared {
+            Prepared::Rewrap(job) => {
+                let mut report = |p: &RewrapProgress| status.send_modify(|j| j.progress = rewrap_progress(p));
+                rewrap::run(self.meta.as_ref(), self.kms.as_ref(), job, None, &mut report)
+                    .await
+                    .map(|p| status.send_modify(|j| j.progress = rewrap_progress(&p)))
+                    .map_err(|e| e.to_string())
+            }
+            Prepared::Reseal(job) => {
+                let bucket = job.bucket.as_str();
                 let mut report =
                     |p: &ResealProgress| status.send_modify(|j| j.progress = reseal_progress(bucket, p));
                 reseal::run(
                     Arc::clone(&self.kms),
                     Arc::clone(&self.meta),
-                    &job,
+                    job,
                     None,
                     &mut report,
                 )
@@ -307,45 +355,65 @@ impl JobRunner {
         }
     }
 
-    /// Runs a started job to its end: audit, work (until done or cancelled), audit.
+    /// Runs a started job to its end: resolve, audit, work (until done, failed or cancelled), audit; only then
+    /// does the job show as finished.
     async fn drive(self: Arc<Self>, status: watch::Sender<Job>, mut cancel: watch::Receiver<bool>) {
         let job = status.borrow().clone();
-        let finish = |state: JobState, error: Option<String>| {
-            status.send_modify(|j| {
-                j.state = state;
-                j.error = error;
-                j.finished_unix_ms = Some(now_ms());
-            });
+        let ended = |state: JobState, error: Option<String>| {
+            let mut job = status.borrow().clone();
+            job.state = state;
+            job.error = error;
+            job.finished_unix_ms = Some(now_ms());
+            job
         };
-        if let Err(e) = self.kms.record_job(audit_event(&job, JobPhase::Started)).await {
+        let (prepared, subject) = match self.prepare(&job.spec, job.rate).await {
+            Ok(p) => p,
+            Err(e) => {
+                // Nothing was touched, and the lookups are audited on their own.
+                self.finished(&status, ended(JobState::Failed, Some(e)));
+                return;
+            }
+        };
+        if let Err(e) = self
+            .kms
+            .record_job(audit_event(&job, JobPhase::Started, &subject))
+            .await
+        {
             // Nothing unaudited runs.
             tracing::error!(job = %job.id, error = %e, "job not started: its start could not be audited");
-            finish(
-                JobState::Failed,
-                Some(format!("the audit log refused the job's start: {e}")),
-            );
+            let why = format!("the audit log refused the job's start: {e}");
+            self.finished(&status, ended(JobState::Failed, Some(why)));
             return;
         }
         tracing::info!(job = %job.id, kind = job.spec.kind(), "job started");
+        let work = std::panic::AssertUnwindSafe(self.work(&prepared, &status)).catch_unwind();
         let (state, error) = tokio::select! {
-            result = self.work(&job.spec, job.rate, &status) => match result {
-                Ok(()) => (JobState::Succeeded, None),
-                Err(e) => (JobState::Failed, Some(e)),
-            },
+            biased;
             // Dropping the work mid-object is safe: every swap and every copy commits whole or not at all.
             _ = cancel.wait_for(|c| *c) => (JobState::Cancelled, None),
+            result = work => match result {
+                Ok(Ok(())) => (JobState::Succeeded, None),
+                Ok(Err(e)) => (JobState::Failed, Some(e)),
+                Err(_) => (JobState::Failed, Some("internal error: the job panicked".to_owned())),
+            },
         };
-        finish(state, error);
-        let job = status.borrow().clone();
+        let end = ended(state, error);
         let phase = match state {
             JobState::Succeeded => JobPhase::Succeeded,
             JobState::Cancelled => JobPhase::Cancelled,
             JobState::Running | JobState::Failed => JobPhase::Failed,
         };
-        tracing::info!(job = %job.id, kind = job.spec.kind(), state = state.as_str(), "job finished");
-        if let Err(e) = self.kms.record_job(audit_event(&job, phase)).await {
-            tracing::error!(job = %job.id, error = %e, "the end of a job could not be audited");
+        tracing::info!(job = %end.id, kind = end.spec.kind(), state = state.as_str(), "job finished");
+        if let Err(e) = self.kms.record_job(audit_event(&end, phase, &subject)).await {
+            tracing::error!(job = %end.id, error = %e, "the end of a job could not be audited");
         }
+        self.finished(&status, end);
+    }
+
+    /// Shows a job as finished and forgets the oldest finished ones.
+    fn finished(&self, status: &watch::Sender<Job>, end: Job) {
+        status.send_replace(end);
+        Self::prune(&mut self.lock());
     }
 }
 
@@ -353,6 +421,9 @@ impl JobRunner {
 impl JobsApi for JobRunner {
     async fn start_job(&self, spec: JobSpec, rate: Option<f64>) -> Result<Job, JobsError> {
         cang_jobs_api::validate(&spec, rate)?;
+        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(JobsError::Unavailable("the gateway is shutting down".into()));
+        }
         let job = Job {
             id: new_id()?,
             spec,

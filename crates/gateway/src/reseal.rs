@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use cang_kms_api::{KmsApi, KmsError};
 use cang_meta_api::{
@@ -265,8 +265,7 @@ pub async fn run(
                     } else {
                         if let Some(rate) = job.rate.filter(|r| *r > 0.0) {
                             let n = paced.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-                            let due = started + Duration::from_secs_f64(n as f64 / rate);
-                            tokio::time::sleep_until(due.into()).await;
+                            tokio::time::sleep_until(crate::rewrap::due(started, n, rate).into()).await;
                         }
                         match reseal(gw, call, owner, info, rule).await {
                             Ok(true) => Ok(Done::Resealed),

@@ -533,7 +533,14 @@ impl Walk<'_> {
             return;
         };
         let n = self.paced.fetch_add(1, Ordering::Relaxed) + 1;
-        let due = self.started + Duration::from_secs_f64(n as f64 / rate);
-        tokio::time::sleep_until(due.into()).await;
+        tokio::time::sleep_until(due(self.started, n, rate).into()).await;
     }
+}
+
+/// When the `n`th object of a job started at `started` and paced at `rate` objects per second may go:
+/// `n / rate` seconds in, at most a century (so no rate, however small, overflows the clock).
+pub(crate) fn due(started: Instant, n: u64, rate: f64) -> Instant {
+    const CENTURY: f64 = 100.0 * 365.25 * 86_400.0;
+    let seconds = (n as f64 / rate).clamp(0.0, CENTURY);
+    started + Duration::try_from_secs_f64(seconds).unwrap_or(Duration::ZERO)
 }

@@ -198,29 +198,45 @@ pub trait JobsApi: Send + Sync {
     async fn watch_job(&self, id: &str) -> Result<JobStream, JobsError>;
 }
 
-/// Checks what a runner will be asked to do before it starts: ids, names and the rate.
+/// The slowest pace a job may be given, objects per second (one an hour is slower than anyone needs).
+pub const MIN_RATE: f64 = 1.0 / 3600.0;
+/// The fastest pace a job may be given, objects per second.
+pub const MAX_RATE: f64 = 1e6;
+
+/// Checks what a runner will be asked to do before it starts: names within OSS's limits and the rate
+/// within [`MIN_RATE`]..=[`MAX_RATE`].
 pub fn validate(spec: &JobSpec, rate: Option<f64>) -> Result<(), JobsError> {
     let invalid = |m: &str| Err(JobsError::InvalidArgument(m.to_owned()));
+    let within = |s: &str, max: usize| !s.is_empty() && s.len() <= max;
     if let Some(rate) = rate
-        && !(rate.is_finite() && rate > 0.0)
+        && !(MIN_RATE..=MAX_RATE).contains(&rate)
     {
-        return invalid("rate must be a positive number of objects per second");
+        return invalid("rate must be between one object an hour and 10^6 objects per second");
     }
     match spec {
         JobSpec::Rewrap(r) => {
-            if r.key.is_empty() || r.key.len() > 256 {
+            if !within(&r.key, 256) {
                 return invalid("rewrap needs a key of at most 256 characters");
             }
-            if r.bucket.as_deref().is_some_and(str::is_empty) {
-                return invalid("an empty bucket name");
+            if !r.account.is_empty() && !within(&r.account, 64) {
+                return invalid("an account id has at most 64 characters");
+            }
+            if r.bucket.as_deref().is_some_and(|b| !within(b, 63)) {
+                return invalid("a bucket name has 3 to 63 characters");
+            }
+            if r.from_version.as_deref().is_some_and(|v| !within(v, 128)) {
+                return invalid("a key version id has 1 to 128 characters");
             }
         }
         JobSpec::EncryptExisting(e) => {
-            if e.bucket.is_empty() {
-                return invalid("encrypt-existing needs a bucket");
+            if !within(&e.bucket, 63) {
+                return invalid("encrypt-existing needs a bucket name of 3 to 63 characters");
+            }
+            if e.prefix.len() > 1023 {
+                return invalid("a prefix has at most 1023 bytes");
             }
             if let EncryptionTarget::Kms { key: Some(k), .. } = &e.target
-                && (k.is_empty() || k.len() > 256)
+                && !within(k, 256)
             {
                 return invalid("a KMS key of at most 256 characters");
             }

@@ -123,43 +123,71 @@ impl JobPhase {
     }
 }
 
-/// Entries a job record's details may hold, and the length of each key and value.
-pub const JOB_DETAILS_MAX: usize = 32;
-/// See [`JOB_DETAILS_MAX`].
+/// The details a job record may hold: its id, parameters and counts. Nothing else is accepted, so a job record
+/// cannot pass itself off as another kind of record.
+pub const JOB_DETAIL_KEYS: &[&str] = &[
+    "job_id",
+    "rate",
+    "bucket",
+    "prefix",
+    "from_version",
+    "target",
+    "processed",
+    "processed_bytes",
+    "current",
+    "changed",
+    "appendable",
+    "uploads",
+    "kms_calls",
+    "brought_to",
+    "error",
+];
+
+/// Entries a job record's details may hold (one of each of [`JOB_DETAIL_KEYS`]).
+pub const JOB_DETAILS_MAX: usize = JOB_DETAIL_KEYS.len();
+/// The longest detail value, and the longest key id a job record names, in bytes.
 pub const JOB_DETAIL_MAX_LEN: usize = 1024;
 
 /// One step of a job's run, as the audit log records it: operation [`JobKind::operation`], result
-/// [`JobPhase::result`], the key the job concerns, and its parameters and counts as details (in the
-/// record's context field: `job_id`, `bucket`, `processed`, `error`, …).
+/// [`JobPhase::result`], the account and key the job concerns, and its parameters and counts as details (in
+/// the record's context field: `job_id`, `bucket`, `processed`, `error`, …; see [`JOB_DETAIL_KEYS`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobAuditEvent {
     /// The job.
     pub kind: JobKind,
     /// Where its run is.
     pub phase: JobPhase,
-    /// The account whose key or bucket the job concerns (empty for service keys across accounts).
+    /// The account that owns the key or bucket the job concerns (empty for service keys, which serve every
+    /// account).
     pub account: String,
-    /// The key the job concerns (a CMK id or service key id), or empty.
+    /// The key the job concerns (a CMK id, or a service key id), or empty.
     pub key_id: String,
-    /// Parameters and counts, at most [`JOB_DETAILS_MAX`] entries; `job_id` among them.
+    /// Parameters and counts, keyed by [`JOB_DETAIL_KEYS`]; `job_id` among them.
     pub details: std::collections::BTreeMap<String, String>,
 }
 
 impl JobAuditEvent {
-    /// Checks the sizes the audit log accepts.
+    /// Checks what the audit log accepts: a valid account id (or none), known detail keys including
+    /// `job_id`, and values of at most [`JOB_DETAIL_MAX_LEN`] bytes without control characters.
     pub fn validate(&self) -> Result<(), crate::KmsError> {
-        let too_long = |s: &str| s.len() > JOB_DETAIL_MAX_LEN;
-        if self.details.len() > JOB_DETAILS_MAX
-            || self
-                .details
-                .iter()
-                .any(|(k, v)| k.is_empty() || too_long(k) || too_long(v))
-            || too_long(&self.account)
-            || too_long(&self.key_id)
-        {
-            return Err(crate::KmsError::InvalidArgument(format!(
-                "a job record holds at most {JOB_DETAILS_MAX} details of at most {JOB_DETAIL_MAX_LEN} bytes"
-            )));
+        let invalid = |m: &str| Err(crate::KmsError::InvalidArgument(format!("a job record {m}")));
+        if !self.account.is_empty() {
+            crate::AccountId::new(self.account.as_str())?;
+        }
+        let fits = |s: &str| s.len() <= JOB_DETAIL_MAX_LEN && !s.chars().any(char::is_control);
+        if !fits(&self.key_id) {
+            return invalid("names a key id of at most 1024 printable bytes");
+        }
+        if !self.details.contains_key("job_id") {
+            return invalid("carries its job_id");
+        }
+        for (key, value) in &self.details {
+            if !JOB_DETAIL_KEYS.contains(&key.as_str()) {
+                return invalid(&format!("has no detail {key:?}"));
+            }
+            if !fits(value) {
+                return invalid("holds details of at most 1024 printable bytes");
+            }
         }
         Ok(())
     }

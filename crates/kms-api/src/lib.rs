@@ -21,8 +21,8 @@ mod tags;
 
 pub use api::{KmsApi, KmsForCaller};
 pub use audit::{
-    AuditAnchor, AuditRecord, AuditVerification, JOB_DETAIL_MAX_LEN, JOB_DETAILS_MAX, JobAuditEvent, JobKind,
-    JobPhase,
+    AuditAnchor, AuditRecord, AuditVerification, JOB_DETAIL_KEYS, JOB_DETAIL_MAX_LEN, JOB_DETAILS_MAX,
+    JobAuditEvent, JobKind, JobPhase,
 };
 pub use client::KmsGrpcClient;
 pub use data_keys::{

@@ -313,8 +313,26 @@ async fn a_job_record_lands_in_the_audit_log_as_sent_and_an_oversized_one_is_ref
     )]
     .into();
     assert!(matches!(
-        gateway.record_job(oversized).await,
+        gateway.record_job(oversized.clone()).await,
         Err(KmsError::InvalidArgument(_))
     ));
+    // Only a job's own details, printable, for a real account.
+    for (key, value) in [("operation", "Decrypt"), ("job_id", "a\nforged line")] {
+        oversized.details = [
+            ("job_id".to_owned(), "j".to_owned()),
+            (key.to_owned(), value.to_owned()),
+        ]
+        .into();
+        assert!(
+            matches!(
+                gateway.record_job(oversized.clone()).await,
+                Err(KmsError::InvalidArgument(_))
+            ),
+            "{key}"
+        );
+    }
+    oversized.details = [("job_id".to_owned(), "j".to_owned())].into();
+    oversized.account = "not an account".into();
+    assert!(gateway.record_job(oversized).await.is_err());
     Ok(())
 }

@@ -171,12 +171,20 @@ async fn run(args: GatewayArgs) -> anyhow::Result<()> {
                 listener,
                 shutdown.clone().cancelled_owned(),
             );
-            let task = tokio::spawn(async move {
+            let listening = tokio::spawn(async move {
                 if let Err(e) = serving.await {
                     tracing::error!(error = %e, "jobs listener failed");
                 }
             });
-            Some((runner, task))
+            // Running jobs stop as soon as shutdown begins (beside the drain), and record their end.
+            let stopping = {
+                let (runner, token) = (Arc::clone(&runner), shutdown.clone());
+                tokio::spawn(async move {
+                    token.cancelled().await;
+                    runner.shutdown().await;
+                })
+            };
+            Some((listening, stopping))
         }
         None => None,
     };
@@ -189,11 +197,9 @@ async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         shutdown.cancelled_owned(),
     )
     .await;
-    if let Some((runner, task)) = jobs {
-        // Running jobs stop and record their end; a job is started again after the restart.
-        runner.shutdown().await;
-        if task.await.is_err() {
-            tracing::error!("jobs listener task failed");
+    if let Some((listening, stopping)) = jobs {
+        if stopping.await.is_err() || listening.await.is_err() {
+            tracing::error!("a jobs task failed");
         }
     }
     tracing::info!("cang gateway stopped");

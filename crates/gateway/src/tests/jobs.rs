@@ -253,7 +253,7 @@ async fn the_runner_refuses_a_fifth_job_bad_rates_and_unknown_ids() {
         jobs.start_job(spec.clone(), Some(0.5)).await,
         Err(JobsError::TooMany(MAX_RUNNING))
     );
-    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+    for bad in [0.0, -1.0, 1e-300, 1e7, f64::NAN, f64::INFINITY] {
         assert!(matches!(
             jobs.start_job(spec.clone(), Some(bad)).await,
             Err(JobsError::InvalidArgument(_))
@@ -267,7 +267,7 @@ async fn the_runner_refuses_a_fifth_job_bad_rates_and_unknown_ids() {
     }
     // Room again once they stopped.
     let again = jobs
-        .start_job(spec, Some(0.5))
+        .start_job(spec.clone(), Some(0.5))
         .await
         .expect("start after cancelling");
     jobs.shutdown().await;
@@ -275,6 +275,11 @@ async fn the_runner_refuses_a_fifth_job_bad_rates_and_unknown_ids() {
         jobs.get_job(&again.id).await.expect("get").state,
         JobState::Cancelled
     );
+    // Once shutdown began, nothing starts.
+    assert!(matches!(
+        jobs.start_job(spec, None).await,
+        Err(JobsError::Unavailable(_))
+    ));
     assert!(matches!(jobs.get_job("nope").await, Err(JobsError::NotFound(_))));
     assert!(matches!(
         jobs.cancel_job("nope").await,
@@ -291,4 +296,28 @@ async fn the_runner_refuses_a_fifth_job_bad_rates_and_unknown_ids() {
         records.iter().filter(|r| r.phase == JobPhase::Cancelled).count(),
         MAX_RUNNING + 1
     );
+}
+
+#[tokio::test]
+async fn a_job_on_a_missing_bucket_fails_before_anything_is_recorded() {
+    let kms = Arc::new(MemoryKms::new());
+    let h = Harness::over(Arc::clone(&kms) as Arc<dyn KmsApi>, GatewayConfig::default()).await;
+    let jobs = runner(&h);
+    let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
+        bucket: "no-such-bucket".into(),
+        prefix: String::new(),
+        target: EncryptionTarget::Aes256,
+    });
+    let started = jobs.start_job(spec, None).await.expect("start");
+    let done = watched(&jobs, &started.id).await;
+    assert_eq!(done.state, JobState::Failed);
+    assert!(
+        done.error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("no-such-bucket"),
+        "{:?}",
+        done.error
+    );
+    assert!(kms.job_records().is_empty());
 }

@@ -121,13 +121,12 @@ impl Connection {
         let instance = args.data_dir.as_deref().map(InstanceDir::new);
         let state = match &instance {
             Some(dir)
-                if args.kms_endpoint.is_none()
-                    || args.meta_endpoint.is_none()
-                    || args.jobs_endpoint.is_none()
-                    || args.account.is_none() =>
+                if args.kms_endpoint.is_none() || args.meta_endpoint.is_none() || args.account.is_none() =>
             {
                 Some(dir.require_state()?)
             }
+            // The jobs listener's address alone is optional: read it if the directory recorded one.
+            Some(dir) if args.jobs_endpoint.is_none() => dir.load_state().ok(),
             _ => None,
         };
         let mut tls_args = args.tls.clone();
