@@ -385,7 +385,7 @@ impl Cluster {
         let jobs_listener = bind_std(0)?;
         let jobs_addr = jobs_listener.local_addr()?;
         let jobs_tls = TlsFiles::in_dir(&tls_dir, "gateway").server_config()?;
-        let runner = cang_gateway::jobs::JobRunner::new(Arc::clone(&kms), Arc::clone(&meta));
+        let runner = cang_gateway::jobs::JobRunner::new(config.clone(), Arc::clone(&kms), Arc::clone(&meta));
         let token = shutdown.clone();
         gateway_rt.spawn(async move {
             match TcpListener::from_std(jobs_listener) {

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 
 use crate::reseal::{self, ResealJob, ResealProgress};
 use crate::rewrap::{self, RewrapJob, RewrapProgress};
+use crate::state::GatewayConfig;
 
 /// Jobs running at once, at most: each keeps a few objects in flight, and live traffic comes first.
 pub const MAX_RUNNING: usize = 4;
@@ -45,6 +46,8 @@ pub struct JobRunner {
     me: std::sync::Weak<JobRunner>,
     kms: Arc<dyn KmsApi>,
     meta: Arc<dyn MetaApi>,
+    /// Encrypt-existing jobs copy through one sealing path: one CPU pool for all of them.
+    sealing: reseal::SealingPath,
     jobs: Mutex<BTreeMap<String, Entry>>,
     /// Set once shutdown began: no job starts after it.
     closing: std::sync::atomic::AtomicBool,
@@ -69,10 +72,11 @@ fn new_id() -> Result<String, JobsError> {
 }
 
 impl JobRunner {
-    /// A runner using these clients (the gateway's).
-    pub fn new(kms: Arc<dyn KmsApi>, meta: Arc<dyn MetaApi>) -> Arc<Self> {
+    /// A runner using these clients (the gateway's) and the gateway's configuration.
+    pub fn new(config: GatewayConfig, kms: Arc<dyn KmsApi>, meta: Arc<dyn MetaApi>) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
+            sealing: reseal::SealingPath::new(config, Arc::clone(&kms), Arc::clone(&meta)),
             kms,
             meta,
             jobs: Mutex::new(BTreeMap::new()),
@@ -341,16 +345,10 @@ impl JobRunner {
                 let bucket = job.bucket.as_str();
                 let mut report =
                     |p: &ResealProgress| status.send_modify(|j| j.progress = reseal_progress(bucket, p));
-                reseal::run(
-                    Arc::clone(&self.kms),
-                    Arc::clone(&self.meta),
-                    job,
-                    None,
-                    &mut report,
-                )
-                .await
-                .map(|p| status.send_modify(|j| j.progress = reseal_progress(bucket, &p)))
-                .map_err(|e| e.to_string())
+                reseal::run_on(&self.sealing, job, None, &mut report)
+                    .await
+                    .map(|p| status.send_modify(|j| j.progress = reseal_progress(bucket, &p)))
+                    .map_err(|e| e.to_string())
             }
         }
     }

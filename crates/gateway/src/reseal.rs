@@ -154,8 +154,31 @@ pub(crate) fn owner_call(bucket: &Bucket) -> Call {
     }
 }
 
+/// The sealing path jobs copy objects through: one gateway's state (its CPU pool, data-key caches and
+/// configuration), shared by every job run on it.
+pub struct SealingPath {
+    gw: Gateway,
+    meta: Arc<dyn MetaApi>,
+}
+
+impl std::fmt::Debug for SealingPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealingPath").finish_non_exhaustive()
+    }
+}
+
+impl SealingPath {
+    /// A sealing path with `config` over the two services.
+    pub fn new(config: GatewayConfig, kms: Arc<dyn KmsApi>, meta: Arc<dyn MetaApi>) -> Self {
+        Self {
+            gw: Gateway::new(config, kms, Arc::clone(&meta)),
+            meta,
+        }
+    }
+}
+
 /// Runs (or resumes after key `resume`) a job with the given clients of the crypto and metadata services
-/// (the admin's). `report` sees the progress after every object.
+/// (the admin's), on a sealing path of its own. `report` sees the progress after every object.
 pub async fn run(
     kms: Arc<dyn KmsApi>,
     meta: Arc<dyn MetaApi>,
@@ -163,6 +186,23 @@ pub async fn run(
     resume: Option<String>,
     report: &mut (dyn FnMut(&ResealProgress) + Send),
 ) -> Result<ResealProgress, ResealError> {
+    run_on(
+        &SealingPath::new(GatewayConfig::default(), kms, meta),
+        job,
+        resume,
+        report,
+    )
+    .await
+}
+
+/// Runs (or resumes after key `resume`) a job on `path`. `report` sees the progress after every object.
+pub async fn run_on(
+    path: &SealingPath,
+    job: &ResealJob,
+    resume: Option<String>,
+    report: &mut (dyn FnMut(&ResealProgress) + Send),
+) -> Result<ResealProgress, ResealError> {
+    let (meta, kms) = (&path.meta, &path.gw.kms);
     let bucket = meta.get_bucket(&job.bucket).await?;
     let rule = match &job.target {
         Target::Aes256 => SseRule {
@@ -224,7 +264,7 @@ pub async fn run(
         started: Some(started),
         ..ResealProgress::default()
     };
-    let gw = Gateway::new(GatewayConfig::default(), kms, Arc::clone(&meta));
+    let gw = &path.gw;
     let call = owner_call(&bucket);
     let mut after = resume.unwrap_or_default();
     let paced = std::sync::atomic::AtomicU64::new(0);

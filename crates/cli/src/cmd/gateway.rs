@@ -163,7 +163,7 @@ async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         Some(addr) => {
             let listener = service::bind(addr).await?;
             let server_tls = args.tls.files("gateway")?.server_config()?;
-            let runner = JobRunner::new(Arc::clone(&kms), Arc::clone(&meta));
+            let runner = JobRunner::new(args.config(), Arc::clone(&kms), Arc::clone(&meta));
             tracing::info!(%addr, "cang gateway jobs listener");
             let serving = cang_jobs_api::serve(
                 Arc::clone(&runner),
@@ -197,10 +197,10 @@ async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         shutdown.cancelled_owned(),
     )
     .await;
-    if let Some((listening, stopping)) = jobs {
-        if stopping.await.is_err() || listening.await.is_err() {
-            tracing::error!("a jobs task failed");
-        }
+    if let Some((listening, stopping)) = jobs
+        && (stopping.await.is_err() || listening.await.is_err())
+    {
+        tracing::error!("a jobs task failed");
     }
     tracing::info!("cang gateway stopped");
     Ok(())

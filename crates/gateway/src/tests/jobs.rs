@@ -19,7 +19,11 @@ use crate::state::GatewayConfig;
 use crate::testing::{ACCOUNT, Harness};
 
 fn runner(h: &Harness) -> Arc<JobRunner> {
-    JobRunner::new(Arc::clone(&h.kms_gateway), Arc::clone(&h.meta_gateway))
+    JobRunner::new(
+        GatewayConfig::default(),
+        Arc::clone(&h.kms_gateway),
+        Arc::clone(&h.meta_gateway),
+    )
 }
 
 /// Follows a job to its end through the watch stream; every report but the last is running.
