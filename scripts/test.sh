@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: formatting, lints, all Rust tests (unit, property, integration,
-# doc) and the Python-side suites (format interoperability, real OSS SDKs) in a virtualenv created here.
+# doc), a short run of every fuzz target and the Python-side suites (format interoperability, real OSS SDKs) in a virtualenv created here.
 # Needs only the Rust toolchain and python3. Usage: scripts/test.sh
 set -euo pipefail
 
@@ -31,6 +31,9 @@ cargo test --workspace --doc
 step "cang bench --quick (smoke run, no thresholds)"
 "$target/debug/cang" bench --quick --json "$target/bench-smoke.json" --svg "$target/bench-smoke.svg"
 "$target/debug/cang" bench --quick --json "$target/bench-jobs-smoke.json" jobs
+
+step "fuzz targets, 5 s each (scripts/fuzz.sh --smoke; the long profile is scripts/fuzz.sh)"
+scripts/fuzz.sh --smoke
 
 step "Python virtualenv ($venv)"
 if [ ! -x "$venv/bin/python" ]; then

@@ -6,7 +6,10 @@ Captured requests are fed as JSON lines to the `verify_requests` example built f
 """
 
 import contextlib
+import hashlib
 import json
+import os
+import pathlib
 import socket
 import subprocess
 import threading
@@ -59,6 +62,9 @@ class CaptureServer:
 
     def take(self):
         captured, self._server.captured = self._server.captured, []
+        seeds = os.environ.get("CANG_FUZZ_SEEDS")
+        if seeds:
+            write_fuzz_seeds(pathlib.Path(seeds), captured)
         return captured
 
     def close(self):
@@ -179,3 +185,16 @@ class Verifier:
         answers = [json.loads(line) for line in done.stdout.splitlines()]
         assert len(answers) == len(requests), done.stdout
         return answers
+
+
+def write_fuzz_seeds(directory, captured):
+    """Writes each captured request in the text form the fuzz targets read (`fuzz/src/lib.rs`): the capture
+    time, method, raw path, raw query, then one header per line. Run the signature tests with
+    CANG_FUZZ_SEEDS=fuzz/seeds/requests to refresh `fuzz/seeds/`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    now = int(time.time())
+    for request in captured:
+        lines = [str(now), request["method"], request["path"], request["query"]]
+        lines += [f"{name}: {value}" for name, value in request["headers"]]
+        data = "\n".join(lines).encode("latin-1")
+        (directory / hashlib.sha1(data).hexdigest()).write_bytes(data)

@@ -10,6 +10,7 @@ mod blob;
 mod cipher;
 mod clock;
 mod datakeys;
+pub mod escrow;
 mod import;
 mod key_use;
 mod keyring;
@@ -276,3 +277,19 @@ pub async fn run_with_edges(
 
 /// How long stopping waits for the audit writer to drain.
 const KEYSTORE_CLOSE_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Entry points for the fuzz targets (`fuzz/fuzz_targets/kms.rs`): the decoders of bytes the crypto service
+/// reads back, which must refuse anything malformed without panicking. Not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Runs every stored-bytes decoder on `bytes`: the ciphertext blob, key and alias records (under the
+    /// storage key `id`), and audit entries. Whether each accepted them.
+    pub fn decode_stored(id: &str, bytes: &[u8]) -> [bool; 4] {
+        [
+            crate::blob::parse(bytes).is_ok(),
+            crate::record::decode_key(id, bytes).is_ok(),
+            crate::record::decode_alias(id, bytes).is_ok(),
+            serde_json::from_slice::<crate::record::AuditEntry>(bytes).is_ok(),
+        ]
+    }
+}

@@ -53,11 +53,16 @@ impl RootKey {
 
     /// Generates a new root key file (mode 0600, hex); fails if the file exists.
     pub fn generate(path: &Path) -> Result<(), StartupError> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
         let mut key = Zeroizing::new([0u8; 32]);
         getrandom::fill(key.as_mut_slice()).map_err(|_| StartupError::Random)?;
-        let text = Zeroizing::new(hex::encode(key.as_slice()));
+        Self(key).write_new(path)
+    }
+
+    /// Writes this key to a new file (mode 0600, hex, synced); fails if the file exists.
+    pub fn write_new(&self, path: &Path) -> Result<(), StartupError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let text = Zeroizing::new(hex::encode(self.0.as_slice()));
         let err = |source| StartupError::RootKeyRead {
             path: path.to_path_buf(),
             source,
@@ -70,6 +75,11 @@ impl RootKey {
             .map_err(err)?;
         f.write_all(text.as_bytes()).map_err(err)?;
         f.sync_all().map_err(err)
+    }
+
+    /// A key of these bytes.
+    pub(crate) fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> Self {
+        Self(bytes)
     }
 
     /// The key bytes.

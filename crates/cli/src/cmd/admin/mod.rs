@@ -3,6 +3,7 @@
 
 mod audit;
 mod byok;
+mod escrow;
 mod identity;
 mod jobs;
 mod kms;
@@ -75,6 +76,9 @@ pub enum AdminCommand {
     /// Rewrap and encrypt-existing as audited jobs run by a gateway: start, list, watch, cancel.
     #[command(subcommand)]
     Jobs(jobs::JobsCommand),
+    /// Root-key escrow, offline: split the root key into shares (any t of n rebuild it), or rebuild it.
+    #[command(subcommand)]
+    RootKey(escrow::RootKeyCommand),
 }
 
 /// Runs one admin command.
@@ -87,7 +91,11 @@ pub fn main(args: AdminArgs) -> anyhow::Result<()> {
 }
 
 async fn run(args: AdminArgs) -> anyhow::Result<()> {
-    let ctx = Connection::new(&args)?;
+    // Root-key escrow works on files alone, also on a machine where nothing else of the instance is left.
+    let ctx = match &args.command {
+        AdminCommand::RootKey(_) => Connection::offline(args.json),
+        _ => Connection::new(&args)?,
+    };
     match args.command {
         AdminCommand::Account(cmd) => identity::account(&ctx, cmd).await,
         AdminCommand::User(cmd) => identity::user(&ctx, cmd).await,
@@ -100,6 +108,7 @@ async fn run(args: AdminArgs) -> anyhow::Result<()> {
             maintenance::encrypt_existing(&ctx, args.data_dir.as_deref(), cmd).await
         }
         AdminCommand::Jobs(cmd) => jobs::run(&ctx, cmd).await,
+        AdminCommand::RootKey(cmd) => escrow::run(&ctx, args.data_dir.as_deref(), cmd),
     }
 }
 
@@ -153,6 +162,18 @@ impl Connection {
             tls,
             json: args.json,
         })
+    }
+
+    /// No services at all: for commands that work on files.
+    fn offline(json: bool) -> Self {
+        Self {
+            kms: None,
+            meta: None,
+            jobs: None,
+            account: None,
+            tls: None,
+            json,
+        }
     }
 
     fn tls(&self) -> anyhow::Result<ClientTlsConfig> {
