@@ -145,6 +145,14 @@ fn parse_bounded(body: &[u8], max_elements: usize) -> Result<Element, OssError> 
                     None => root = Some(element),
                 }
             }
+            // NUL is no XML character, raw or as `&#0;` (which the reference branch refuses too), so a value
+            // read here can always be written back.
+            Event::Text(t) if t.contains('\0') => {
+                return Err(OssError::malformed_xml("XML cannot carry the character NUL"));
+            }
+            Event::CData(c) if c.contains('\0') => {
+                return Err(OssError::malformed_xml("XML cannot carry the character NUL"));
+            }
             Event::Text(t) => match stack.last_mut() {
                 Some(current) => current.text.push_str(&t.xml10_content()),
                 None if t.xml10_content().trim().is_empty() => {}
@@ -208,6 +216,15 @@ mod tests {
         assert_eq!(root.text_of("K").ok().flatten(), Some("\u{1}\u{2}\r<中"));
         let raw = parse("<R><K>a\u{1}b</K></R>".as_bytes()).unwrap_or_default();
         assert_eq!(raw.text_of("K").ok().flatten(), Some("a\u{1}b"));
+    }
+
+    #[test]
+    fn nul_is_refused_raw_as_it_is_as_a_reference() {
+        // Found by fuzzing (fuzz/seeds/xml/nul-in-etag.xml): a raw NUL was accepted, and the value could not
+        // be written back as XML.
+        for body in [&b"<R><K>a\0b</K></R>"[..], b"<R><K>&#0;</K></R>", b"<R><K><![CDATA[\0]]></K></R>"] {
+            assert!(parse(body).is_err(), "{body:?}");
+        }
     }
 
     #[test]
