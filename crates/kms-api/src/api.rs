@@ -172,7 +172,13 @@ pub trait KmsApi: Send + Sync + 'static {
     /// Appends a key-maintenance job's start or end to the audit log (the gateway that runs jobs, and the
     /// admin).
     async fn record_job(&self, event: JobAuditEvent) -> Result<(), KmsError>;
+    /// A consistent copy of the keystore as of one commit (its records still sealed under the root key),
+    /// streamed as the bytes of a redb file that `cang kms` opens as its keystore. Administration.
+    async fn snapshot(&self) -> Result<SnapshotStream, KmsError>;
 }
+
+/// The bytes of a keystore snapshot, in order.
+pub type SnapshotStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, KmsError>>;
 
 /// Gives the gRPC server a [`KmsApi`] acting for the identity of each caller (for authorisation and
 /// audit), e.g. a keyring session that refuses admin operations to the gateway.

@@ -10,6 +10,7 @@ use cang_telemetry::propagation::GrpcClientService;
 use tonic::transport::{Channel, ClientTlsConfig};
 use tower::Layer;
 
+use crate::api::SnapshotStream;
 use crate::convert::{context_to_pb, origin_to_pb, spec_to_pb, suite_to_pb};
 use crate::end_user::current_end_user;
 use crate::{
@@ -533,5 +534,16 @@ impl KmsApi for KmsGrpcClient {
         };
         self.client().record_job(self.request(msg)?).await?;
         Ok(())
+    }
+
+    async fn snapshot(&self) -> Result<SnapshotStream, KmsError> {
+        use futures::StreamExt;
+        // No deadline: a snapshot streams as long as the keystore is big.
+        let stream = self
+            .client()
+            .snapshot(tonic::Request::new(pb::Empty {}))
+            .await?
+            .into_inner();
+        Ok(stream.map(|m| m.map(|c| c.data).map_err(KmsError::from)).boxed())
     }
 }

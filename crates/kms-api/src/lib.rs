@@ -19,7 +19,7 @@ pub mod memory;
 mod server;
 mod tags;
 
-pub use api::{KmsApi, KmsForCaller};
+pub use api::{KmsApi, KmsForCaller, SnapshotStream};
 pub use audit::{
     AuditAnchor, AuditRecord, AuditVerification, JOB_DETAIL_KEYS, JOB_DETAIL_MAX_LEN, JOB_DETAILS_MAX,
     JobAuditEvent, JobKind, JobPhase,

@@ -58,6 +58,7 @@ pub const METHODS: &[&str] = &[
     "list_audit_records",
     "verify_audit_log",
     "record_job",
+    "snapshot",
 ];
 
 /// One call made to a [`MemoryKms`].
@@ -493,6 +494,12 @@ impl KmsApi for MemoryKms {
         event.validate()?;
         lock(&self.knobs).jobs.push(event);
         Ok(())
+    }
+    async fn snapshot(&self) -> Result<crate::SnapshotStream, KmsError> {
+        self.enter("snapshot")?;
+        Err(KmsError::InvalidArgument(
+            "the in-memory crypto service keeps no keystore to copy".into(),
+        ))
     }
 }
 

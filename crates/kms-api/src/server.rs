@@ -478,4 +478,16 @@ impl<F: KmsForCaller> Kms for KmsGrpcServer<F> {
         api.record_job(event).await?;
         ok(pb::Empty {})
     }
+
+    type SnapshotStream =
+        std::pin::Pin<Box<dyn futures::Stream<Item = Result<pb::SnapshotChunk, Status>> + Send>>;
+
+    async fn snapshot(&self, req: Request<pb::Empty>) -> Result<Response<Self::SnapshotStream>, Status> {
+        use futures::StreamExt;
+        let api = self.api(&req)?;
+        let stream = api.snapshot().await?;
+        ok(Box::pin(stream.map(|r| {
+            r.map(|data| pb::SnapshotChunk { data }).map_err(Status::from)
+        })))
+    }
 }

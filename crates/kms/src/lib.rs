@@ -18,6 +18,7 @@ mod record;
 mod rootkey;
 mod service;
 mod session;
+mod snapshot;
 mod store;
 mod tags;
 

@@ -9,7 +9,7 @@ use cang_kms_api::{
     ACCESS_KEY_SECRET_PURPOSE, AccountId, Alias, AliasName, AuditAnchor, AuditRecord, AuditVerification,
     CreateKeyRequest, DataKey, Decrypted, EncryptionContext, EndUser, ImportParameters, JobAuditEvent, KeyId,
     KeyListEntry, KeyMetadata, KeyRef, KeyVersion, KmsApi, KmsError, Page, Paged, RotationPolicy,
-    SecretBytes, ServiceKeySuite, Tag, WrappedDataKey, WrappedKey, current_end_user,
+    SecretBytes, ServiceKeySuite, SnapshotStream, Tag, WrappedDataKey, WrappedKey, current_end_user,
 };
 use cang_tls::ServiceIdentity;
 
@@ -592,6 +592,26 @@ impl KmsApi for KmsSession {
             return Err(KmsError::AccessDenied);
         }
         crate::audit::verify(&self.keyring, anchor).await
+    }
+    async fn snapshot(&self) -> Result<SnapshotStream, KmsError> {
+        let store = Arc::clone(&self.keyring.store);
+        let fut = async move {
+            let path = tokio::task::spawn_blocking(move || store.snapshot())
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "snapshot task failed");
+                    KmsError::Internal
+                })?
+                .map_err(|e| {
+                    tracing::error!(error = %e, "keystore snapshot failed");
+                    KmsError::Internal
+                })?;
+            crate::snapshot::stream_file(path)
+                .await
+                .map(crate::snapshot::Snapshot)
+        };
+        let snapshot = self.run("Snapshot", Class::Admin, "", "", None, fut).await?;
+        Ok(snapshot.0)
     }
     async fn record_job(&self, event: JobAuditEvent) -> Result<(), KmsError> {
         // Only the gateway that runs jobs and the admin write job records; the crypto service's own edge

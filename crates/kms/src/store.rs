@@ -86,6 +86,8 @@ pub(crate) enum Change {
 /// The sealed redb keystore.
 pub(crate) struct Keystore {
     db: Database,
+    /// The keystore's file: snapshots are written beside it.
+    path: std::path::PathBuf,
     root: RootKey,
     /// The audit chain's MAC key, derived from the root key once.
     chain: ChainKey,
@@ -101,7 +103,66 @@ fn aad(table: &str, key: &str) -> Vec<u8> {
     format!("cang-kms/{table}/{key}").into_bytes()
 }
 
+/// Copies every row of `table` between two transactions; a table the source never created is skipped.
+fn copy_table<K: redb::Key + 'static, V: redb::Value + 'static>(
+    from: &redb::ReadTransaction,
+    to: &redb::WriteTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<u64, redb::Error> {
+    let source = match from.open_table(table) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(0),
+        Err(e) => return Err(e.into()),
+    };
+    let mut target = to.open_table(table)?;
+    let mut rows = 0;
+    for entry in source.iter()? {
+        let (k, v) = entry?;
+        target.insert(k.value(), v.value())?;
+        rows += 1;
+    }
+    Ok(rows)
+}
+
 impl Keystore {
+    /// Writes a consistent copy of the keystore (as of one commit; its records stay sealed under the root
+    /// key) to a new private file beside it, and returns that file's path.
+    pub(crate) fn snapshot(&self) -> Result<std::path::PathBuf, StoreError> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let dir = self
+            .path
+            .parent()
+            .map_or_else(std::env::temp_dir, Path::to_path_buf);
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).map_err(|_| StoreError::Random)?;
+        let to = dir.join(format!(".snapshot-{}.redb", hex::encode(id)));
+        let failed = |e: String| {
+            let _ = std::fs::remove_file(&to);
+            StoreError::Db(format!("snapshot: {e}"))
+        };
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&to)
+            .map_err(|e| failed(e.to_string()))?;
+        let copied = (|| -> Result<(), redb::Error> {
+            let from = self.db.begin_read()?;
+            let copy = Database::create(&to)?;
+            let txn = copy.begin_write()?;
+            for table in [META, KEYS, ALIASES, IMPORT_TOKENS] {
+                copy_table(&from, &txn, table)?;
+            }
+            for table in [AUDIT, AUDIT_CHAIN] {
+                copy_table(&from, &txn, table)?;
+            }
+            txn.commit()?;
+            Ok(())
+        })();
+        copied.map_err(|e| failed(e.to_string()))?;
+        Ok(to)
+    }
+
     /// Opens (or creates) the keystore. With an existing keystore, a root key that does not open the
     /// check record is refused before any write.
     pub fn open(path: &Path, root: RootKey) -> Result<Self, StartupError> {
@@ -148,7 +209,12 @@ impl Keystore {
         }
         let db = Database::create(path).map_err(|e| StartupError::Keystore(e.to_string()))?;
         let chain = ChainKey::derive(root.bytes());
-        let store = Self { db, root, chain };
+        let store = Self {
+            db,
+            path: path.to_path_buf(),
+            root,
+            chain,
+        };
         let existing = {
             let txn = store
                 .db

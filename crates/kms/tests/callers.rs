@@ -43,6 +43,7 @@ enum Op {
     ListAuditRecords,
     VerifyAuditLog,
     RecordJob,
+    Snapshot,
 }
 
 /// Who may call an operation.
@@ -86,6 +87,7 @@ const TABLE: &[(Op, Class)] = &[
     (Op::ListAuditRecords,                Class::Admin),
     (Op::VerifyAuditLog,                  Class::Admin),
     (Op::RecordJob,                       Class::Gateway),
+    (Op::Snapshot,                        Class::Admin),
 ];
 
 /// What one row needs, prepared by the admin: a key in the state the operation accepts, an alias of
@@ -201,6 +203,16 @@ async fn call(kms: &KmsGrpcClient, op: Op, f: &Fixture) -> Result<(), KmsError> 
         Op::ListResourceTags => kms.list_resource_tags(&a, &f.key).await.map(drop),
         Op::ListAuditRecords => kms.list_audit_records(0, 10).await.map(drop),
         Op::VerifyAuditLog => kms.verify_audit_log(None).await.map(drop),
+        Op::Snapshot => {
+            use futures::StreamExt;
+            let mut stream = kms.snapshot().await?;
+            let mut bytes = 0;
+            while let Some(chunk) = stream.next().await {
+                bytes += chunk?.len();
+            }
+            assert!(bytes > 0, "a keystore snapshot holds the keystore");
+            Ok(())
+        }
         Op::RecordJob => {
             kms.record_job(cang_kms_api::JobAuditEvent {
                 kind: cang_kms_api::JobKind::Rewrap,

@@ -154,6 +154,9 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// Swaps one object's wrapped data key for a re-wrapped one, if the object still holds the one the
     /// caller re-wrapped. Maintenance (the admin's, and the gateway's jobs).
     async fn rewrap_object(&self, request: RewrapObject) -> Result<RewrapOutcome, MetaError>;
+    /// A consistent copy of the whole store as of one commit, streamed as the bytes of a redb file that
+    /// `cang meta` opens as its store. Backup (the admin's only).
+    async fn snapshot(&self) -> Result<ByteStream, MetaError>;
 }
 
 /// Accounts, RAM users, access keys and policies: what authentication reads and `cang admin` writes.

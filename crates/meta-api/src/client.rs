@@ -499,4 +499,14 @@ impl ObjectStore for MetaGrpcClient {
             RewrapOutcome::Changed
         })
     }
+
+    async fn snapshot(&self) -> Result<ByteStream, MetaError> {
+        // No deadline: a snapshot streams as long as the store is big.
+        let stream = self
+            .client()
+            .snapshot(tonic::Request::new(pb::SnapshotRequest {}))
+            .await?
+            .into_inner();
+        Ok(stream.map(|m| m.map(|c| c.data).map_err(MetaError::from)).boxed())
+    }
 }

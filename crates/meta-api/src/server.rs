@@ -391,6 +391,16 @@ impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
         })
     }
 
+    type SnapshotStream = Pin<Box<dyn Stream<Item = Result<pb::SnapshotChunk, Status>> + Send>>;
+
+    async fn snapshot(&self, req: Request<pb::SnapshotRequest>) -> Reply<Self::SnapshotStream> {
+        let api = self.api(&req)?;
+        let stream = api.snapshot().await?;
+        ok(Box::pin(stream.map(|r| {
+            r.map(|data| pb::SnapshotChunk { data }).map_err(Status::from)
+        })))
+    }
+
     async fn create_account(&self, req: Request<pb::CreateAccountRequest>) -> Reply<pb::Account> {
         let api = self.api(&req)?;
         let r = req.into_inner();

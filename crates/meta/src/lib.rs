@@ -6,11 +6,13 @@
 mod server;
 mod service;
 mod session;
+mod snapshot_stream;
 mod store;
 
 pub use server::{DB_FILE, MetaConfig, StartupError, open_store, run, serve};
 pub use service::{MAX_CHUNK, MetaService};
 pub use session::MetaSession;
 pub use store::{
-    BlobUsage, CHUNK_SIZE, ObjectReader, StagedBlob, StagedBlobWriter, Store, validate_policy_document,
+    BlobUsage, CHUNK_SIZE, ObjectReader, SnapshotRows, StagedBlob, StagedBlobWriter, Store,
+    validate_policy_document,
 };

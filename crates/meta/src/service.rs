@@ -329,6 +329,29 @@ impl ObjectStore for MetaService {
         attributes::record_meta_commit("rewrap_object");
         self.run(move |s| s.rewrap_object(request)).await
     }
+
+    async fn snapshot(&self) -> Result<ByteStream, MetaError> {
+        let file = self
+            .store
+            .snapshot_dir()
+            .join(format!(".snapshot-{}.redb", uuid::Uuid::new_v4().simple()));
+        let target = file.clone();
+        let rows = self.run(move |s| s.snapshot_to(&target)).await;
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                let _ = std::fs::remove_file(&file);
+                return Err(e);
+            }
+        };
+        tracing::info!(
+            objects = rows.objects,
+            chunks = rows.chunks,
+            rows = rows.total,
+            "snapshot taken"
+        );
+        crate::snapshot_stream::stream_file(file).await
+    }
 }
 
 #[async_trait]

@@ -31,6 +31,8 @@ pub(crate) enum OperationClass {
     /// maintenance jobs for the admin. A swap needs the wrapped key it replaces, so it can never put
     /// back a key that was overwritten; the gateway can already rewrite any object outright.
     Maintenance,
+    /// A copy of the whole store (`cang admin backup`): admin only.
+    Backup,
 }
 
 impl OperationClass {
@@ -141,6 +143,7 @@ checked_api! { ObjectStore {
     Store fn abort_upload(bucket: &str, key: &str, upload_id: &str) -> ();
     Maintenance fn key_inventory(query: InventoryQuery) -> Vec<InventoryEntry>;
     Maintenance fn rewrap_object(request: RewrapObject) -> RewrapOutcome;
+    Backup fn snapshot() -> ByteStream;
 }}
 
 checked_api! { IdentityStore {
@@ -179,6 +182,7 @@ mod tests {
             (IdentityRead, false, true, false, false),
             (IdentityWrite, false, true, false, false),
             (Maintenance, true, true, false, false),
+            (Backup, false, true, false, false),
         ];
         for (class, gateway, admin, kms, meta) in table {
             assert_eq!(class.allows(Gateway), gateway, "{class:?} gateway");
@@ -191,7 +195,7 @@ mod tests {
     #[test]
     fn kms_may_only_authenticate() {
         use OperationClass::*;
-        for class in [Store, IdentityRead, IdentityWrite, Maintenance] {
+        for class in [Store, IdentityRead, IdentityWrite, Maintenance, Backup] {
             assert!(!class.allows(ServiceIdentity::Kms), "{class:?}");
         }
         assert!(Authenticate.allows(ServiceIdentity::Kms));

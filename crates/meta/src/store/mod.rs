@@ -11,6 +11,7 @@ mod legacy;
 mod listing;
 mod multipart;
 mod object;
+mod snapshot;
 mod tables;
 
 use std::path::Path;
@@ -23,6 +24,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 
 pub use blob::{ObjectReader, StagedBlob, StagedBlobWriter};
 pub use identity::validate_policy_document;
+pub use snapshot::SnapshotRows;
 pub use tables::CHUNK_SIZE;
 
 use commit::{CommitMetrics, Writer};
@@ -38,6 +40,8 @@ pub struct Store {
 #[derive(Debug)]
 struct Inner {
     db: Arc<Database>,
+    /// The store's file (none in memory): snapshots are written beside it.
+    path: Option<std::path::PathBuf>,
     writer: Writer,
     next_blob_id: AtomicU64,
     metrics: CommitMetrics,
@@ -46,7 +50,7 @@ struct Inner {
 impl Store {
     /// Opens (or creates) the store at `path`, reclaiming blobs whose writes never committed.
     pub fn open(path: &Path) -> Result<Self, MetaError> {
-        Self::start(Database::create(path).db()?)
+        Self::start(Database::create(path).db()?, Some(path.to_path_buf()))
     }
 
     /// A store held in memory only, with the same tables, transactions and commit path as a file: the
@@ -55,10 +59,10 @@ impl Store {
         let db = Database::builder()
             .create_with_backend(redb::backends::InMemoryBackend::new())
             .db()?;
-        Self::start(db)
+        Self::start(db, None)
     }
 
-    fn start(db: Database) -> Result<Self, MetaError> {
+    fn start(db: Database, path: Option<std::path::PathBuf>) -> Result<Self, MetaError> {
         let db = Arc::new(db);
         let next = recover(&db)?;
         let metrics = CommitMetrics::default();
@@ -66,6 +70,7 @@ impl Store {
         Ok(Self {
             inner: Arc::new(Inner {
                 db,
+                path,
                 writer,
                 next_blob_id: AtomicU64::new(next),
                 metrics,
@@ -75,6 +80,16 @@ impl Store {
 
     fn db(&self) -> &Database {
         &self.inner.db
+    }
+
+    /// Where snapshots are written: beside the store's file (its volume has room for a copy), else the
+    /// system's temporary directory.
+    pub fn snapshot_dir(&self) -> std::path::PathBuf {
+        self.inner
+            .path
+            .as_deref()
+            .and_then(Path::parent)
+            .map_or_else(std::env::temp_dir, Path::to_path_buf)
     }
 
     fn writer(&self) -> &Writer {

@@ -222,7 +222,11 @@ mod tests {
     fn nul_is_refused_raw_as_it_is_as_a_reference() {
         // Found by fuzzing (fuzz/seeds/xml/nul-in-etag.xml): a raw NUL was accepted, and the value could not
         // be written back as XML.
-        for body in [&b"<R><K>a\0b</K></R>"[..], b"<R><K>&#0;</K></R>", b"<R><K><![CDATA[\0]]></K></R>"] {
+        for body in [
+            &b"<R><K>a\0b</K></R>"[..],
+            b"<R><K>&#0;</K></R>",
+            b"<R><K><![CDATA[\0]]></K></R>",
+        ] {
             assert!(parse(body).is_err(), "{body:?}");
         }
     }

@@ -2,6 +2,7 @@
 //! found from a `cang up` data directory or given explicitly; prints tables, or JSON with `--json`.
 
 mod audit;
+mod backup;
 mod byok;
 mod escrow;
 mod identity;
@@ -79,6 +80,10 @@ pub enum AdminCommand {
     /// Root-key escrow, offline: split the root key into shares (any t of n rebuild it), or rebuild it.
     #[command(subcommand)]
     RootKey(escrow::RootKeyCommand),
+    /// A consistent online copy of the metadata store and the keystore (the root key only if asked).
+    Backup(backup::BackupArgs),
+    /// A backup brought back as a new data directory (offline).
+    Restore(backup::RestoreArgs),
 }
 
 /// Runs one admin command.
@@ -93,7 +98,7 @@ pub fn main(args: AdminArgs) -> anyhow::Result<()> {
 async fn run(args: AdminArgs) -> anyhow::Result<()> {
     // Root-key escrow works on files alone, also on a machine where nothing else of the instance is left.
     let ctx = match &args.command {
-        AdminCommand::RootKey(_) => Connection::offline(args.json),
+        AdminCommand::RootKey(_) | AdminCommand::Restore(_) => Connection::offline(args.json),
         _ => Connection::new(&args)?,
     };
     match args.command {
@@ -109,6 +114,8 @@ async fn run(args: AdminArgs) -> anyhow::Result<()> {
         }
         AdminCommand::Jobs(cmd) => jobs::run(&ctx, cmd).await,
         AdminCommand::RootKey(cmd) => escrow::run(&ctx, args.data_dir.as_deref(), cmd),
+        AdminCommand::Backup(cmd) => backup::backup(&ctx, args.data_dir.as_deref(), cmd).await,
+        AdminCommand::Restore(cmd) => backup::restore(&ctx, cmd),
     }
 }
 

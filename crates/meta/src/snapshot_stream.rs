@@ -1,0 +1,49 @@
+//! Streams a snapshot file in chunks and removes it once the stream ends or is dropped, so an interrupted
+//! backup leaves nothing behind.
+
+use bytes::Bytes;
+use cang_meta_api::{ByteStream, MetaError};
+use futures::StreamExt;
+use tokio::io::AsyncReadExt;
+
+/// Bytes per streamed chunk (within the gRPC message limit).
+const CHUNK: usize = 1 << 20;
+
+/// Removes the file when dropped.
+struct Removed(std::path::PathBuf);
+
+impl Drop for Removed {
+    fn drop(&mut self) {
+        if let Err(e) = std::fs::remove_file(&self.0)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %self.0.display(), error = %e, "snapshot file not removed");
+        }
+    }
+}
+
+/// The bytes of `path`, then the file is gone.
+pub(crate) async fn stream_file(path: std::path::PathBuf) -> Result<ByteStream, MetaError> {
+    let io = |e: std::io::Error| MetaError::Internal(format!("reading the snapshot: {e}"));
+    let guard = Removed(path);
+    let file = tokio::fs::File::open(&guard.0).await.map_err(io)?;
+    let stream = futures::stream::unfold(Some((file, guard)), move |state| async move {
+        let (mut file, guard) = state?;
+        let mut buf = vec![0u8; CHUNK];
+        let mut filled = 0;
+        while filled < CHUNK {
+            match file.read(&mut buf[filled..]).await {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) => return Some((Err(io(e)), None)),
+            }
+        }
+        if filled == 0 {
+            drop(guard);
+            return None;
+        }
+        buf.truncate(filled);
+        Some((Ok(Bytes::from(buf)), Some((file, guard))))
+    });
+    Ok(stream.boxed())
+}
