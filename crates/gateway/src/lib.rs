@@ -24,7 +24,7 @@
 //! Errors are mapped in exactly four places in Cang: `cang-oss` renders `OssError` as OSS XML;
 //! `cang-kms-api` and `cang-meta-api` carry `KmsError` and `MetaError` across gRPC (each variant survives the
 //! hop); and this crate's `errors` turns those two into OSS errors. Nothing else maps an error.
-//! | `rewrap`, `reseal`, `jobs` | key maintenance over every stored object: re-wrapping data keys, re-encrypting objects, running both as audited jobs for the operator |
+//! | `rewrap`, `reseal`, `jobs`, `verify` | key maintenance over every stored object: re-wrapping data keys, re-encrypting objects, running both as audited jobs for the operator, checking that every object still opens |
 //! | `observe`, `probes` | span attributes, metrics, the access log; `/metrics`, `/healthz`, `/readyz` |
 
 mod access;
@@ -50,6 +50,7 @@ mod tests;
 pub mod jobs;
 pub mod reseal;
 pub mod rewrap;
+pub mod verify;
 
 pub use keys::KeyCacheLimits;
 pub use server::ConnectionLimits;

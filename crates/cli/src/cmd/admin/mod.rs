@@ -84,6 +84,8 @@ pub enum AdminCommand {
     Backup(backup::BackupArgs),
     /// A backup brought back as a new data directory (offline).
     Restore(backup::RestoreArgs),
+    /// Check that every object still opens: its data key unwraps (and with --deep, every byte decrypts).
+    Verify(maintenance::VerifyArgs),
 }
 
 /// Runs one admin command.
@@ -116,6 +118,7 @@ async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::RootKey(cmd) => escrow::run(&ctx, args.data_dir.as_deref(), cmd),
         AdminCommand::Backup(cmd) => backup::backup(&ctx, args.data_dir.as_deref(), cmd).await,
         AdminCommand::Restore(cmd) => backup::restore(&ctx, cmd),
+        AdminCommand::Verify(cmd) => maintenance::verify(&ctx, cmd).await,
     }
 }
 
