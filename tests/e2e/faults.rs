@@ -161,3 +161,116 @@ async fn a_meta_outage_is_a_503_and_nothing_is_half_written() {
         "the PUT during the outage left nothing"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kms_restart_leaves_every_object_readable_and_a_disabled_key_bites_after_the_cache_lifetime() {
+    use cang_gateway::{GatewayConfig, KeyCacheLimits};
+    use cang_kms_api::{AccountId, KeyRef};
+    let cache = std::time::Duration::from_secs(2);
+    let config = GatewayConfig {
+        key_cache: KeyCacheLimits {
+            unwrapped_ttl: cache,
+            bucket_key_ttl: cache,
+            ..KeyCacheLimits::default()
+        },
+        // Bucket keys: the gateway caches the data keys of a CMK's objects (per-object keys are unwrapped, and
+        // audited, on every read).
+        bucket_keys_for_kms: true,
+        ..GatewayConfig::default()
+    };
+    let mut cluster = Cluster::start_with(config).await.expect("cluster");
+    let root = cluster.root.clone();
+    let key = crate::http::customer_key(&cluster, "cached").await;
+    let cmk = key.key_id.as_str().to_owned();
+    create_bucket(
+        &cluster,
+        &root,
+        "cached",
+        &[
+            ("x-oss-server-side-encryption", "KMS"),
+            ("x-oss-server-side-encryption-key-id", cmk.as_str()),
+        ],
+    )
+    .await;
+    let bucket = op(&cluster, &root, "cached");
+    for i in 0..4 {
+        bucket
+            .write(&format!("k{i}"), vec![i; 5000])
+            .await
+            .expect("write");
+        // Read once: its unwrapped data key is now cached.
+        assert_eq!(
+            bucket.read(&format!("k{i}")).await.expect("read").to_vec(),
+            vec![i; 5000]
+        );
+    }
+
+    // The crypto service restarts (its data keys cached in the gateway meanwhile): everything still reads,
+    // from the cache while it is down, and through the restarted service after.
+    cluster.stop_kms().await;
+    assert_eq!(
+        bucket.read("k0").await.expect("a cached key reads").to_vec(),
+        vec![0; 5000]
+    );
+    cluster.start_kms().await.expect("restart kms");
+    tokio::time::sleep(cache + std::time::Duration::from_millis(500)).await;
+    for i in 0..4 {
+        let mut attempts = 0;
+        loop {
+            match bucket.read(&format!("k{i}")).await {
+                Ok(data) => {
+                    assert_eq!(data.to_vec(), vec![i; 5000]);
+                    break;
+                }
+                Err(e) => {
+                    attempts += 1;
+                    assert!(attempts < 100, "k{i} unreadable after the restart: {e}");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    // Disabled: a read within the cache lifetime may still be served; past it, the key bites.
+    let account = AccountId::new(cluster.account.clone()).expect("account");
+    cluster
+        .kms_admin
+        .disable_key(&account, &KeyRef::Id(key.key_id.clone()))
+        .await
+        .expect("disable");
+    tokio::time::sleep(cache + std::time::Duration::from_millis(500)).await;
+    let get = raw(
+        &cluster,
+        &root,
+        "GET",
+        "/cached/k1",
+        "",
+        "/cached/k1",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(
+        get.status(),
+        StatusCode::CONFLICT,
+        "past the cache lifetime the disabled key refuses"
+    );
+    assert!(
+        get.text()
+            .await
+            .unwrap_or_default()
+            .contains("<Code>KeyDisabled</Code>")
+    );
+    let put = raw(
+        &cluster,
+        &root,
+        "PUT",
+        "/cached/new",
+        "",
+        "/cached/new",
+        &[],
+        b"x".to_vec(),
+    )
+    .await;
+    assert_eq!(put.status(), StatusCode::CONFLICT);
+}
