@@ -1,6 +1,7 @@
 """The fault suite: the three services as separate processes on loopback, a mixed load of real oss2 clients over
 every SSE mode checked against a journal of acknowledged writes, and faults injected while it runs — SIGKILL of
-kms, meta or the gateway (each restarted on its port), SIGSTOP of kms or meta (a hung peer, resumed later).
+kms, meta or the gateway (each restarted on its port), SIGSTOP of kms or meta (a hung peer, resumed later),
+and a disk that fills under meta and then has room again.
 
 After the faults heal, every key is read back: an acknowledged write must read back bit-exact, a write that
 failed may have landed or not (never a mix), a failed request must have been an OSS error or a refused
@@ -15,6 +16,7 @@ import json
 import os
 import pathlib
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -96,11 +98,19 @@ class Instance:
                 "--meta-endpoint", meta, "--tls-dir", tls, "--kms-deadline-secs", "3", "--meta-deadline-secs", "5",
                 "--drain-secs", "1", "--access-log", "false"]
 
-    def start(self, name):
+    def start(self, name, file_limit=None):
+        """Starts a service; with `file_limit`, no file it writes may grow past that many bytes — a disk
+        that fills (writes fail as they would with ENOSPC; SIGXFSZ is ignored)."""
+
+        def limited():
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, resource.RLIM_INFINITY))
+
         log = open(self.logs / f"{name}.log", "ab")
         self.procs[name] = subprocess.Popen(
             [str(self.binary), *self._args(name)], stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, env={**os.environ, "CANG_LOG": "warn"},
+            preexec_fn=limited if file_limit else None,
         )
         log.close()
         deadline = time.monotonic() + 60
@@ -287,6 +297,26 @@ class Load:
         return verified
 
 
+def disk_full(instance, load, seconds):
+    """Meta on a disk with a few MiB left, under the load for `seconds`; then the space comes back (the limit
+    is lifted on the running process). Seconds until a write succeeds again without a restart."""
+    meta_file = instance.dir / "meta" / "meta.redb"
+    instance.kill("meta")
+    instance.start("meta", file_limit=meta_file.stat().st_size + 4 * 1024 * 1024)
+    time.sleep(seconds)
+    resource.prlimit(instance.procs["meta"].pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    started = time.monotonic()
+    bucket = load.bucket()
+    while time.monotonic() - started < 60:
+        try:
+            bucket.put_object("disk-full-probe", b"space is back")
+            return time.monotonic() - started
+        except (oss2.exceptions.OssError, oss2.exceptions.RequestError):
+            time.sleep(0.1)
+    load._violation("writes did not resume within 60 s of the disk having room again")
+    return 60.0
+
+
 def wait_serving(load, deadline_s=60):
     """Seconds until a request succeeds again."""
     started = time.monotonic()
@@ -307,6 +337,7 @@ def main():
     parser.add_argument("--kills", type=int, default=6, help="SIGKILLs, spread over the three services")
     parser.add_argument("--stop-seconds", type=float, default=3, help="how long kms, then meta, stay SIGSTOPped")
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--disk-full-seconds", type=float, default=3, help="how long meta's disk stays full")
     parser.add_argument("--seconds", type=float, default=120, help="upper bound of the whole run")
     parser.add_argument("--seed", type=int, default=int(time.time()))
     args = parser.parse_args()
@@ -337,6 +368,8 @@ def main():
                 time.sleep(args.stop_seconds)
                 proc.send_signal(signal.SIGCONT)
                 recoveries.append(wait_serving(load))
+            if args.disk_full_seconds > 0:
+                summary["disk_full_recovery_seconds"] = round(disk_full(instance, load, args.disk_full_seconds), 2)
             time.sleep(1)
         finally:
             load.finish()
@@ -348,6 +381,7 @@ def main():
     summary.update(
         kills=dict(instance.restarts),
         stops={"kms": args.stop_seconds, "meta": args.stop_seconds},
+        disk_full_seconds=args.disk_full_seconds,
         requests=load.counts,
         failures=load.failures,
         keys=len(load.journal.possible),

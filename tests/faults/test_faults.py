@@ -1,6 +1,7 @@
-"""The fault suite's short profile, in the test command: 12 SIGKILLs over kms, meta and the gateway and a 3 s
-SIGSTOP of kms and of meta under a mixed oss2 load; nothing acknowledged may be lost, nothing partial seen, no
-500 answered, no service panic. The long profile is `scripts/faults.sh`."""
+"""The fault suite's short profile, in the test command: 12 SIGKILLs over kms, meta and the gateway, a 3 s
+SIGSTOP of kms and of meta, and 3 s of a full disk under meta, all under a mixed oss2 load; nothing acknowledged
+may be lost, nothing partial seen, no 500 answered, no service panic, and writes resume once the disk has room.
+The long profile is `scripts/faults.sh`."""
 
 import json
 import subprocess
@@ -18,6 +19,7 @@ def test_the_short_fault_profile_loses_nothing(bin_dir):
     )
     summary = json.loads(done.stdout) if done.stdout.strip() else {}
     assert done.returncode == 0, (summary.get("violations"), done.stderr[-2000:])
-    assert sum(summary["kills"].values()) == 12, summary
+    assert sum(summary["kills"].values()) >= 12, summary  # and one more: meta restarted onto a full disk
+    assert summary["disk_full_recovery_seconds"] < 60, summary
     assert summary["requests"]["ok"] > 100, summary
     assert summary["bytes_verified_after"] > 0, summary

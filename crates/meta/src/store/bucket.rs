@@ -4,7 +4,7 @@ use cang_meta_api::{
     Acl, Bucket, BucketEncryptionRule, BucketStats, ListBucketsPage, ListBucketsQuery, MetaError, NewBucket,
     validate_bucket_name, validate_max_keys,
 };
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
 use super::Store;
 use super::tables::{
@@ -53,7 +53,7 @@ impl Store {
 
     /// Reads a bucket.
     pub fn get_bucket(&self, name: &str) -> Result<Bucket, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let buckets = txn.open_table(BUCKETS).db()?;
         let guard = buckets.get(name).db()?.ok_or(MetaError::NoSuchBucket)?;
         decode(guard.value())
@@ -62,7 +62,7 @@ impl Store {
     /// Lists an owner's buckets in name order.
     pub fn list_buckets(&self, query: &ListBucketsQuery) -> Result<ListBucketsPage, MetaError> {
         validate_max_keys(query.max_keys)?;
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let index = txn.open_table(BUCKETS_BY_OWNER).db()?;
         let buckets = txn.open_table(BUCKETS).db()?;
         let start = query.marker.as_str().max(query.prefix.as_str());
@@ -169,7 +169,7 @@ impl Store {
 
     /// Object count, bytes and unfinished uploads of a bucket.
     pub fn bucket_stats(&self, name: &str) -> Result<BucketStats, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let stats = txn.open_table(BUCKET_STATS).db()?;
         let (object_count, storage_bytes, multipart_upload_count) = stats
             .get(name)

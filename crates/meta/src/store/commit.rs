@@ -9,15 +9,37 @@ use std::time::Instant;
 
 use cang_meta_api::MetaError;
 use cang_telemetry::metrics::MetaStoreMetrics;
-use redb::{Database, Durability, WriteTransaction};
+use redb::{Database, Durability, StorageError, WriteTransaction};
 
+use super::slot::DbSlot;
 use super::tables::DbResult;
 
-/// Runs inside the shared transaction. Returns whether it failed in storage (which aborts the whole
-/// batch) and a completion that learns the commit's outcome.
+/// Runs inside the shared transaction. Returns how it failed in storage, if it did (which aborts the whole
+/// batch), and a completion that learns the commit's outcome.
 ///
 /// A job that fails for a domain reason must fail before it writes anything: the transaction is shared.
-type Job = Box<dyn FnOnce(&WriteTransaction) -> (bool, Completion) + Send>;
+type Job = Box<dyn FnOnce(&WriteTransaction) -> (StorageFailure, Completion) + Send>;
+
+/// How a job failed in storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum StorageFailure {
+    /// It did not.
+    None,
+    /// The store refused (a corrupt record, a redb error): the batch is aborted.
+    Store,
+    /// The device failed (a full disk): the batch is aborted and the handle must be reopened.
+    Device,
+}
+
+impl StorageFailure {
+    fn of<T>(result: &Result<T, MetaError>) -> Self {
+        match result {
+            Err(MetaError::Unavailable(_)) => Self::Device,
+            Err(MetaError::Internal(_)) => Self::Store,
+            _ => Self::None,
+        }
+    }
+}
 type Completion = Box<dyn FnOnce(Result<(), MetaError>) + Send>;
 
 /// Jobs are never queued deeper than this; callers block beyond it.
@@ -58,12 +80,13 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread over `db`. The thread ends when the last `Writer` is dropped.
-    pub(crate) fn start(db: Arc<Database>, metrics: CommitMetrics) -> Result<Self, MetaError> {
+    /// Starts the writer thread over the database in `slot`. The thread ends when the last `Writer` is
+    /// dropped.
+    pub(crate) fn start(slot: Arc<DbSlot>, metrics: CommitMetrics) -> Result<Self, MetaError> {
         let (tx, rx) = sync_channel(QUEUE_DEPTH);
         let thread = std::thread::Builder::new()
             .name("cang-meta-writer".into())
-            .spawn(move || run(&db, &rx, &metrics))
+            .spawn(move || run(&slot, &rx, &metrics))
             .map_err(|e| MetaError::Internal(format!("spawn writer thread: {e}")))?;
         Ok(Self {
             tx: Some(tx),
@@ -87,7 +110,7 @@ impl Writer {
         let (done_tx, done_rx) = sync_channel(1);
         let job: Job = Box::new(move |txn| {
             let result = f(txn);
-            let storage_failure = matches!(result, Err(MetaError::Internal(_)));
+            let storage_failure = StorageFailure::of(&result);
             let completion: Completion = Box::new(move |commit| {
                 // The caller may have gone away; nothing to do then.
                 let _ = done_tx.send(commit.and(result));
@@ -109,7 +132,10 @@ impl Writer {
     {
         let job: Job = Box::new(move |txn| {
             let result = f(txn);
-            let storage_failure = result.is_err();
+            let storage_failure = match StorageFailure::of(&result) {
+                StorageFailure::None if result.is_err() => StorageFailure::Store,
+                other => other,
+            };
             if let Err(e) = &result {
                 tracing::warn!(error = %e, "background reclaim failed; it is retried at next open");
             }
@@ -122,7 +148,7 @@ impl Writer {
     }
 }
 
-fn run(db: &Database, rx: &Receiver<Queued>, metrics: &CommitMetrics) {
+fn run(slot: &DbSlot, rx: &Receiver<Queued>, metrics: &CommitMetrics) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -131,19 +157,34 @@ fn run(db: &Database, rx: &Receiver<Queued>, metrics: &CommitMetrics) {
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
             }
         }
-        run_batch(db, batch, metrics);
+        let broken = match slot.get() {
+            Ok(db) => run_batch(&db, batch, metrics),
+            // Still closed after a failed reopen: this batch fails (every caller sees `Unavailable`).
+            Err(_) => true,
+        };
+        if broken {
+            // Every later write would be refused by this handle: open the file again (the handle above is
+            // dropped by now, so only readers may still hold it).
+            slot.reopen();
+        }
     }
 }
 
-fn run_batch(db: &Database, batch: Vec<Queued>, metrics: &CommitMetrics) {
+/// Whether redb refuses further writes on this handle after `e` (an I/O failure, e.g. a full disk).
+fn handle_broken(e: &StorageError) -> bool {
+    matches!(e, StorageError::Io(_) | StorageError::PreviousIo)
+}
+
+/// Runs one batch; whether the database handle is broken by a storage failure and must be reopened.
+fn run_batch(db: &Database, batch: Vec<Queued>, metrics: &CommitMetrics) -> bool {
     let durable = batch.iter().any(|q| q.durable);
-    let mut txn = match db.begin_write().db() {
+    let mut txn = match db.begin_write() {
         Ok(txn) => txn,
         Err(e) => {
             // Dropping the jobs drops their reply channels: every caller sees `Unavailable`.
             tracing::error!(error = %e, "could not begin a write transaction");
             drop(batch);
-            return;
+            return matches!(&e, redb::TransactionError::Storage(s) if handle_broken(s));
         }
     };
     if !durable {
@@ -154,26 +195,42 @@ fn run_batch(db: &Database, batch: Vec<Queued>, metrics: &CommitMetrics) {
         }
     }
     let mut completions = Vec::with_capacity(batch.len());
-    let mut storage_failure = false;
+    let mut storage_failure = StorageFailure::None;
     for q in batch {
         let (failed, done) = (q.job)(&txn);
-        storage_failure |= failed;
+        storage_failure = storage_failure.max(failed);
         completions.push(done);
     }
-    let outcome = if storage_failure {
+    let mut broken = storage_failure == StorageFailure::Device;
+    let outcome = if storage_failure == StorageFailure::Device {
+        let _ = txn.abort();
+        Err(MetaError::Unavailable(
+            "a storage failure (a full disk?) aborted the transaction".into(),
+        ))
+    } else if storage_failure == StorageFailure::Store {
         let _ = txn.abort();
         Err(MetaError::Internal(
             "a storage failure aborted the transaction".into(),
         ))
     } else {
         let started = Instant::now();
-        let committed = txn.commit().db();
+        let committed = txn.commit();
         if let Some(metrics) = metrics.get() {
             metrics.commit_latency.observe(started.elapsed().as_secs_f64());
         }
-        committed
+        match committed {
+            Err(redb::CommitError::Storage(e)) if handle_broken(&e) => {
+                // A full disk or a failing device: the service is unavailable for writes until it is
+                // fixed (and the handle reopened), not broken.
+                tracing::error!(error = %e, "a commit failed in storage");
+                broken = true;
+                Err(MetaError::Unavailable(format!("storage: {e}")))
+            }
+            other => other.db(),
+        }
     };
     for done in completions {
         done(outcome.clone());
     }
+    broken
 }

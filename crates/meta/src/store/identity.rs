@@ -2,7 +2,7 @@
 //! attachments to users, and the access-key lookup every signed request starts with.
 
 use cang_meta_api::{AccessKey, AccessKeyStatus, Account, MetaError, NewAccessKey, Policy, User};
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 
 use super::Store;
 use super::tables::{ACCESS_KEYS, ACCOUNTS, ATTACHMENTS, DbResult, POLICIES, USERS, decode, encode, now_ms};
@@ -49,7 +49,7 @@ impl Store {
 
     /// Reads an account.
     pub fn get_account(&self, id: &str) -> Result<Account, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let table = txn.open_table(ACCOUNTS).db()?;
         let guard = table.get(id).db()?.ok_or(MetaError::NoSuchAccount)?;
         decode(guard.value())
@@ -57,7 +57,7 @@ impl Store {
 
     /// Lists all accounts in id order.
     pub fn list_accounts(&self) -> Result<Vec<Account>, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let table = txn.open_table(ACCOUNTS).db()?;
         table.iter().db()?.map(|e| decode(e.db()?.1.value())).collect()
     }
@@ -91,7 +91,7 @@ impl Store {
 
     /// Lists an account's users in name order.
     pub fn list_users(&self, account_id: &str) -> Result<Vec<User>, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let table = txn.open_table(USERS).db()?;
         let mut out = Vec::new();
         for e in table.range((account_id, "")..).db()? {
@@ -158,7 +158,7 @@ impl Store {
 
     /// Looks up an access key by id (the first step of verifying a signed request).
     pub fn get_access_key(&self, id: &str) -> Result<AccessKey, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let table = txn.open_table(ACCESS_KEYS).db()?;
         let guard = table.get(id).db()?.ok_or(MetaError::NoSuchAccessKey)?;
         decode(guard.value())
@@ -171,7 +171,7 @@ impl Store {
         account_id: &str,
         user: Option<&str>,
     ) -> Result<Vec<AccessKey>, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let table = txn.open_table(ACCESS_KEYS).db()?;
         let mut out = Vec::new();
         for e in table.iter().db()? {
@@ -239,7 +239,7 @@ impl Store {
 
     /// Reads a policy.
     pub fn get_policy(&self, account_id: &str, name: &str) -> Result<Policy, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let table = txn.open_table(POLICIES).db()?;
         let guard = table
             .get((account_id, name))
@@ -250,7 +250,7 @@ impl Store {
 
     /// Lists an account's policies in name order.
     pub fn list_policies(&self, account_id: &str) -> Result<Vec<Policy>, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let table = txn.open_table(POLICIES).db()?;
         let mut out = Vec::new();
         for e in table.range((account_id, "")..).db()? {
@@ -333,7 +333,7 @@ impl Store {
 
     /// The policies attached to a user, in name order.
     pub fn user_policies(&self, account_id: &str, user: &str) -> Result<Vec<Policy>, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let attachments = txn.open_table(ATTACHMENTS).db()?;
         let policies = txn.open_table(POLICIES).db()?;
         let mut out = Vec::new();

@@ -6,7 +6,7 @@ use cang_meta_api::{
     InventoryEntry, InventoryQuery, MetaError, ObjectMeta, RewrapObject, RewrapOutcome, SseAlgorithm,
     WrappingKey, validate_bucket_name, validate_object_key,
 };
-use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use super::Store;
 use super::object::{StoredObject, load_object};
@@ -142,7 +142,7 @@ fn swap_wrapped_key(meta: &mut ObjectMeta, request: &RewrapObject) -> Option<Obj
 impl Store {
     /// The inventory rows `query` selects, in (bucket, algorithm, key, version) order.
     pub fn key_inventory(&self, query: &InventoryQuery) -> Result<Vec<InventoryEntry>, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let table = txn.open_table(INVENTORY).db()?;
         let start = query.bucket.as_deref().unwrap_or("");
         let mut out = Vec::new();
@@ -250,7 +250,7 @@ mod tests {
 
     /// The inventory recounted from the objects and uploads themselves.
     fn recount(s: &Store) -> Vec<InventoryEntry> {
-        let txn = s.db().begin_write().unwrap();
+        let txn = s.db().unwrap().begin_write().unwrap();
         let mut table = txn.open_table(INVENTORY).unwrap();
         while table.pop_first().unwrap().is_some() {}
         drop(table);

@@ -2,7 +2,6 @@
 //! start-after, and max-keys pagination in UTF-8 byte order.
 
 use cang_meta_api::{ListObjectsPage, ListObjectsQuery, MetaError, validate_max_keys};
-use redb::ReadableDatabase;
 
 use super::Store;
 use super::object::StoredObject;
@@ -13,7 +12,7 @@ impl Store {
     /// `max_keys`; `next_marker` is the last entry returned, which resumes the listing exactly.
     pub fn list_objects(&self, bucket: &str, query: &ListObjectsQuery) -> Result<ListObjectsPage, MetaError> {
         validate_max_keys(query.max_keys)?;
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         if txn.open_table(BUCKETS).db()?.get(bucket).db()?.is_none() {
             return Err(MetaError::NoSuchBucket);
         }

@@ -11,6 +11,7 @@ mod legacy;
 mod listing;
 mod multipart;
 mod object;
+mod slot;
 mod snapshot;
 mod tables;
 
@@ -39,9 +40,8 @@ pub struct Store {
 
 #[derive(Debug)]
 struct Inner {
-    db: Arc<Database>,
-    /// The store's file (none in memory): snapshots are written beside it.
-    path: Option<std::path::PathBuf>,
+    /// The open database and its file (none in memory): snapshots are written beside it.
+    slot: Arc<slot::DbSlot>,
     writer: Writer,
     next_blob_id: AtomicU64,
     metrics: CommitMetrics,
@@ -63,14 +63,13 @@ impl Store {
     }
 
     fn start(db: Database, path: Option<std::path::PathBuf>) -> Result<Self, MetaError> {
-        let db = Arc::new(db);
         let next = recover(&db)?;
+        let slot = slot::DbSlot::new(db, path);
         let metrics = CommitMetrics::default();
-        let writer = Writer::start(Arc::clone(&db), Arc::clone(&metrics))?;
+        let writer = Writer::start(Arc::clone(&slot), Arc::clone(&metrics))?;
         Ok(Self {
             inner: Arc::new(Inner {
-                db,
-                path,
+                slot,
                 writer,
                 next_blob_id: AtomicU64::new(next),
                 metrics,
@@ -78,16 +77,22 @@ impl Store {
         })
     }
 
-    fn db(&self) -> &Database {
-        &self.inner.db
+    /// The open database (unavailable for the moment it is being reopened after a storage failure).
+    fn db(&self) -> Result<Arc<Database>, MetaError> {
+        self.inner.slot.get()
+    }
+
+    /// A read transaction: the store as of the last commit.
+    fn read(&self) -> Result<redb::ReadTransaction, MetaError> {
+        self.db()?.begin_read().db()
     }
 
     /// Where snapshots are written: beside the store's file (its volume has room for a copy), else the
     /// system's temporary directory.
     pub fn snapshot_dir(&self) -> std::path::PathBuf {
         self.inner
-            .path
-            .as_deref()
+            .slot
+            .path()
             .and_then(Path::parent)
             .map_or_else(std::env::temp_dir, Path::to_path_buf)
     }
@@ -105,7 +110,7 @@ impl Store {
 
     /// Ciphertext bytes held by committed blobs (a blob shared by copies counts once).
     pub fn stored_bytes(&self) -> Result<u64, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let blobs = txn.open_table(BLOBS).db()?;
         let mut total = 0u64;
         for entry in blobs.iter().db()? {
@@ -118,7 +123,7 @@ impl Store {
     /// Counts of committed blobs, staged (uncommitted) blobs and stored chunks. Used by tests and
     /// operators to see that deleted data was reclaimed.
     pub fn blob_usage(&self) -> Result<BlobUsage, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         Ok(BlobUsage {
             blobs: txn.open_table(BLOBS).db()?.len().db()?,
             staged_blobs: txn.open_table(PENDING_BLOBS).db()?.len().db()?,

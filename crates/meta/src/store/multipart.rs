@@ -7,7 +7,7 @@ use cang_meta_api::{
     validate_bucket_name, validate_max_keys, validate_object_key, validate_part_number,
 };
 use md5::{Digest, Md5};
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::blob::{self, StagedBlob, StoredExtent};
@@ -122,7 +122,7 @@ impl Store {
 
     /// Reads an upload's record.
     pub fn get_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<MultipartUpload, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let uploads = txn.open_table(UPLOADS).db()?;
         let guard = uploads
             .get((bucket, key, upload_id))
@@ -141,7 +141,7 @@ impl Store {
         max_parts: u32,
     ) -> Result<ListPartsPage, MetaError> {
         validate_max_keys(max_parts)?;
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         if txn
             .open_table(UPLOADS)
             .db()?
@@ -172,7 +172,7 @@ impl Store {
     /// ListMultipartUploads in (key, upload id) order.
     pub fn list_uploads(&self, bucket: &str, query: &ListUploadsQuery) -> Result<ListUploadsPage, MetaError> {
         validate_max_keys(query.max_uploads)?;
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         if txn
             .open_table(super::tables::BUCKETS)
             .db()?

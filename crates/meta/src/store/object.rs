@@ -5,7 +5,7 @@ use cang_meta_api::{
     ObjectMeta, ObjectType, Preconditions, PutObjectHeader, PutTrailer, validate_bucket_name,
     validate_object_key,
 };
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use super::blob::{self, ObjectReader, StagedBlob, StoredExtent};
@@ -196,7 +196,7 @@ impl Store {
 
     /// HeadObject.
     pub fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let objects = txn.open_table(OBJECTS).db()?;
         match objects.get((bucket, key)).db()? {
             Some(g) => Ok(decode::<StoredObject>(g.value())?.info(bucket, key)),
@@ -213,7 +213,7 @@ impl Store {
         range: Option<CiphertextRange>,
         conditions: &Preconditions,
     ) -> Result<(ObjectInfo, ObjectReader), MetaError> {
-        let txn = self.db().begin_read().db()?;
+        let txn = self.read()?;
         let objects = txn.open_table(OBJECTS).db()?;
         let object: StoredObject = match objects.get((bucket, key)).db()? {
             Some(g) => decode(g.value())?,

@@ -6,8 +6,7 @@ use std::path::Path;
 
 use cang_meta_api::MetaError;
 use redb::{
-    Database, Key, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, TableError, Value,
-    WriteTransaction,
+    Database, Key, ReadTransaction, ReadableTable, TableDefinition, TableError, Value, WriteTransaction,
 };
 
 use super::Store;
@@ -61,7 +60,7 @@ impl Store {
                 .open(to)
                 .map_err(|e| MetaError::Internal(format!("creating the snapshot {}: {e}", to.display())))?;
         }
-        let from = self.db().begin_read().db()?;
+        let from = self.read()?;
         let copy_db = Database::create(to).db()?;
         let txn = copy_db.begin_write().db()?;
         let mut rows = SnapshotRows::default();

@@ -79,7 +79,8 @@ pub(crate) fn decode<T: Record>(bytes: &[u8]) -> Result<T, MetaError> {
     decoded.map_err(|e| MetaError::Internal(format!("decode record: {e}")))
 }
 
-/// Maps any redb failure to `MetaError::Internal`.
+/// Maps a redb failure to `MetaError::Unavailable` when the device failed (an I/O error such as a full disk,
+/// or the refusal that follows one until the database is reopened), else to `MetaError::Internal`.
 pub(crate) trait DbResult<T> {
     /// Converts the error side.
     fn db(self) -> Result<T, MetaError>;
@@ -87,7 +88,12 @@ pub(crate) trait DbResult<T> {
 
 impl<T, E: Into<redb::Error>> DbResult<T> for Result<T, E> {
     fn db(self) -> Result<T, MetaError> {
-        self.map_err(|e| MetaError::Internal(format!("storage: {}", e.into())))
+        self.map_err(|e| match e.into() {
+            e @ (redb::Error::Io(_) | redb::Error::PreviousIo) => {
+                MetaError::Unavailable(format!("storage: {e}"))
+            }
+            e => MetaError::Internal(format!("storage: {e}")),
+        })
     }
 }
 
