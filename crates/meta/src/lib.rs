@@ -6,7 +6,6 @@
 mod server;
 mod service;
 mod session;
-mod snapshot_stream;
 mod store;
 
 pub use server::{DB_FILE, MetaConfig, StartupError, open_store, run, serve};

@@ -350,7 +350,9 @@ impl ObjectStore for MetaService {
             rows = rows.total,
             "snapshot taken"
         );
-        crate::snapshot_stream::stream_file(file).await
+        let io = |e: std::io::Error| MetaError::Internal(format!("reading the snapshot: {e}"));
+        let stream = cang_tls::transient::stream_then_remove(file).await.map_err(io)?;
+        Ok(stream.map(move |r| r.map_err(io)).boxed())
     }
 }
 

@@ -9,6 +9,8 @@ mod identity;
 mod private;
 mod tuning;
 
+pub mod transient;
+
 pub use error::{IdentityError, TlsError};
 pub use files::{HANDSHAKE_TIMEOUT, TlsFiles, install_crypto_provider};
 pub use generate::{CertificateAuthority, IssuedCertificate, write_dev_pki};

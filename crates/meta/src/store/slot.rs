@@ -53,12 +53,10 @@ impl DbSlot {
         let started = std::time::Instant::now();
         while started.elapsed() < REOPEN_WAIT {
             let mut slot = self.db.write().unwrap_or_else(PoisonError::into_inner);
-            if let Some(db) = slot.as_ref() {
-                if Arc::strong_count(db) > 1 {
-                    drop(slot);
-                    std::thread::sleep(POLL);
-                    continue;
-                }
+            if slot.as_ref().is_some_and(|db| Arc::strong_count(db) > 1) {
+                drop(slot);
+                std::thread::sleep(POLL);
+                continue;
             }
             drop(slot.take());
             // A read transaction that outlives its handle (a long object read) still holds the file: the
