@@ -3,6 +3,7 @@
 
 mod abuse;
 mod append;
+mod clock;
 mod concurrency;
 mod copy;
 mod deadlines;

@@ -46,7 +46,7 @@ impl Gateway {
         peer: SocketAddr,
         observed: &mut Observed,
     ) -> Reply {
-        let now = SystemTime::now();
+        let now = self.config.clock.now();
         // OSS resolves the bucket before it looks at the signature: an unknown bucket is 404 NoSuchBucket
         // for everyone (the SDKs' existence checks rely on it).
         let bucket = match (&route.endpoint, route.bucket()) {
@@ -192,7 +192,7 @@ impl Gateway {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             headers.insert("x-oss-request-id", v);
         }
-        if let Ok(v) = HeaderValue::from_str(&cang_oss::date::http_date(SystemTime::now())) {
+        if let Ok(v) = HeaderValue::from_str(&cang_oss::date::http_date(self.config.clock.now())) {
             headers.insert(http::header::DATE, v);
         }
         headers.insert(http::header::SERVER, HeaderValue::from_static("Cang"));

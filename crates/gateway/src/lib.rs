@@ -54,7 +54,7 @@ pub mod verify;
 
 pub use keys::KeyCacheLimits;
 pub use server::ConnectionLimits;
-pub use state::GatewayConfig;
+pub use state::{GatewayConfig, WallClock};
 
 use state::Gateway;
 

@@ -49,6 +49,37 @@ pub struct GatewayConfig {
     pub access_log: bool,
     /// Where `/metrics`, `/healthz` and `/readyz` are served (plain HTTP); none when `None`.
     pub metrics_listen: Option<SocketAddr>,
+    /// The wall clock signatures, presigned expiries and the `Date` header are read from (the system's;
+    /// tests jump it). Cache lifetimes run on the monotonic clock and ignore it.
+    pub clock: WallClock,
+}
+
+/// A wall clock: the system's, or one a test moves.
+#[derive(Clone)]
+pub struct WallClock(Arc<dyn Fn() -> std::time::SystemTime + Send + Sync>);
+
+impl WallClock {
+    /// A clock reading `now`.
+    pub fn from_fn(now: impl Fn() -> std::time::SystemTime + Send + Sync + 'static) -> Self {
+        Self(Arc::new(now))
+    }
+
+    /// The time now.
+    pub fn now(&self) -> std::time::SystemTime {
+        (self.0)()
+    }
+}
+
+impl Default for WallClock {
+    fn default() -> Self {
+        Self::from_fn(std::time::SystemTime::now)
+    }
+}
+
+impl std::fmt::Debug for WallClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WallClock")
+    }
 }
 
 impl Default for GatewayConfig {
@@ -68,6 +99,7 @@ impl Default for GatewayConfig {
             max_in_flight_per_caller: 256,
             access_log: true,
             metrics_listen: None,
+            clock: WallClock::default(),
         }
     }
 }
