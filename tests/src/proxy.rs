@@ -1,5 +1,5 @@
-//! A loopback TCP proxy that delays or holds what it forwards: put in front of kms or meta, it makes a slow
-//! or hung peer out of a healthy one (mutual TLS passes through untouched).
+//! A loopback TCP proxy that delays, holds or cuts what it forwards: put in front of kms or meta, it makes a
+//! slow, hung or unreachable peer out of a healthy one (mutual TLS passes through untouched).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,6 +16,19 @@ struct Behaviour {
     jitter_ms: AtomicU64,
     hung: AtomicBool,
     rolls: AtomicU64,
+    /// A network cut: connections are closed and new ones refused while set.
+    cut: AtomicBool,
+    /// Cancelled when a cut begins, closing every open connection; replaced when it heals.
+    links: std::sync::Mutex<CancellationToken>,
+}
+
+impl Behaviour {
+    fn links(&self) -> CancellationToken {
+        self.links
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
 }
 
 /// A running delay proxy.
@@ -40,8 +53,14 @@ impl DelayProxy {
                     () = stop.cancelled() => return,
                 };
                 let Ok((client, _)) = accepted else { continue };
+                if shared.cut.load(Ordering::SeqCst) {
+                    // Cut: the connection is closed at once.
+                    drop(client);
+                    continue;
+                }
                 let behaviour = Arc::clone(&shared);
                 let stop = stop.clone();
+                let links = behaviour.links();
                 tokio::spawn(async move {
                     let Ok(server) = TcpStream::connect(upstream).await else {
                         return;
@@ -54,6 +73,7 @@ impl DelayProxy {
                         () = pump(client_read, server_write, &behaviour) => {}
                         () = pump(server_read, client_write, &behaviour) => {}
                         () = stop.cancelled() => {}
+                        () = links.cancelled() => {}
                     }
                 });
             }
@@ -70,6 +90,22 @@ impl DelayProxy {
     /// Holds every byte (a hung peer: connections stay open, nothing moves) until called with `false`.
     pub fn set_hung(&self, hung: bool) {
         self.behaviour.hung.store(hung, Ordering::Relaxed);
+    }
+
+    /// Cuts the link (every open connection is closed mid-stream, new ones are closed at once) until called
+    /// with `false`.
+    pub fn set_cut(&self, cut: bool) {
+        self.behaviour.cut.store(cut, Ordering::SeqCst);
+        let mut links = self
+            .behaviour
+            .links
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cut {
+            links.cancel();
+        } else if links.is_cancelled() {
+            *links = CancellationToken::new();
+        }
     }
 }
 
