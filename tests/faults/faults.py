@@ -302,11 +302,25 @@ def disk_full(instance, load, seconds):
     is lifted on the running process). Seconds until a write succeeds again without a restart."""
     meta_file = instance.dir / "meta" / "meta.redb"
     instance.kill("meta")
-    instance.start("meta", file_limit=meta_file.stat().st_size + 4 * 1024 * 1024)
-    time.sleep(seconds)
+    instance.start("meta", file_limit=meta_file.stat().st_size + 2 * 1024 * 1024)
+    # New objects (not overwrites, whose pages redb reuses) until the disk is full and stays so.
+    bucket, refused, deadline, n = load.bucket(), 0, time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        key, data = f"full/{n}", os.urandom(256 * 1024)
+        n += 1
+        try:
+            bucket.put_object(key, data)
+            load.journal.acknowledged(key, data)
+        except (oss2.exceptions.OssError, oss2.exceptions.RequestError) as err:
+            load.journal.uncertain(key, data)
+            refused += 1
+            if isinstance(err, oss2.exceptions.OssError) and err.status != 503:
+                load._violation(f"a write to a full disk was answered {err.status} {err.code}, not 503")
+            time.sleep(0.05)
+    if refused == 0:
+        load._violation("the full disk refused no write: the scenario injected nothing")
     resource.prlimit(instance.procs["meta"].pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
     started = time.monotonic()
-    bucket = load.bucket()
     while time.monotonic() - started < 60:
         try:
             bucket.put_object("disk-full-probe", b"space is back")

@@ -203,7 +203,14 @@ async fn check(
     match started {
         Ok(ReadStart::Changed(_)) => return Checked::Changed,
         Ok(ReadStart::Streaming) => {}
-        Err(f) => return Checked::Problem(format!("cannot be read: {}", described(f, bucket, key))),
+        Err(f) => {
+            let what = described(f, bucket, key);
+            // Deleted, or overwritten (the read is pinned to the listed ETag), since it was listed.
+            if what.starts_with("NoSuchKey:") || what.starts_with("PreconditionFailed:") {
+                return Checked::Changed;
+            }
+            return Checked::Problem(format!("cannot be read: {what}"));
+        }
     }
     let (mut md5, mut crc, mut read) = (Md5::new(), cang_oss::checksum::Crc64::default(), 0u64);
     while let Some(chunk) = rx.recv().await {

@@ -595,7 +595,12 @@ impl KmsApi for KmsSession {
     }
     async fn snapshot(&self) -> Result<SnapshotStream, KmsError> {
         let store = Arc::clone(&self.keyring.store);
+        // The whole keystore goes to the operator's certificate only, whatever end user an edge names.
+        let admin = self.caller == ServiceIdentity::Admin;
         let fut = async move {
+            if !admin {
+                return Err(KmsError::AccessDenied);
+            }
             let path = tokio::task::spawn_blocking(move || store.snapshot())
                 .await
                 .map_err(|e| {

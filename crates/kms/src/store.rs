@@ -166,6 +166,9 @@ impl Keystore {
     /// Opens (or creates) the keystore. With an existing keystore, a root key that does not open the
     /// check record is refused before any write.
     pub fn open(path: &Path, root: RootKey) -> Result<Self, StartupError> {
+        if let Some(dir) = path.parent() {
+            cang_tls::transient::sweep(dir, ".snapshot-", ".redb");
+        }
         // Verify through a read-only handle first: opening read-write may rewrite the header. A keystore
         // that was not closed cleanly (a killed process) cannot be opened read-only until redb repairs it;
         // the read-write open below repairs it and the same root-key check runs there.

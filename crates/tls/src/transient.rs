@@ -51,6 +51,29 @@ pub async fn stream_then_remove(
     Ok(stream.boxed())
 }
 
+/// Removes the transient files named `<prefix>…<suffix>` in `dir` that a crash or a vanished reader left
+/// behind (call it at start, before anything new is written there); how many.
+pub fn sweep(dir: &std::path::Path, prefix: &str, suffix: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && name.ends_with(suffix) {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(file = %name, "removed a transient file left behind");
+                    removed += 1;
+                }
+                Err(e) => tracing::warn!(file = %name, error = %e, "transient file not removed"),
+            }
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 //! committed by the operation that references it, or discarded. Committed blobs are reference
 //! counted, so copies share chunks and the last release frees them.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use cang_meta_api::MetaError;
@@ -28,6 +29,8 @@ pub(crate) struct StoredExtent {
 /// Streams ciphertext into a new blob. Dropping it unfinished reclaims what was written.
 #[derive(Debug)]
 pub struct StagedBlobWriter {
+    /// The database generation it started in; a flush after a reopen is refused.
+    generation: u64,
     store: Store,
     id: u64,
     buf: Vec<u8>,
@@ -43,6 +46,8 @@ pub struct StagedBlob {
     store: Store,
     id: u64,
     len: u64,
+    /// The database generation its chunks were written in.
+    generation: u64,
     /// The only chunk, when it was never written (see [`StagedBlobWriter::finish`]).
     inline: Option<Vec<u8>>,
     consumed: bool,
@@ -53,6 +58,7 @@ impl Store {
     pub fn stage_blob(&self) -> StagedBlobWriter {
         let id = self.inner.next_blob_id.fetch_add(1, Ordering::Relaxed);
         StagedBlobWriter {
+            generation: self.inner.slot.generation(),
             store: self.clone(),
             id,
             buf: Vec::new(),
@@ -114,6 +120,7 @@ impl StagedBlobWriter {
             store: self.store.clone(),
             id: self.id,
             len: self.len,
+            generation: self.generation,
             inline,
             consumed: false,
         })
@@ -130,6 +137,11 @@ impl StagedBlobWriter {
         }
         let rest = self.buf.split_off(take);
         let data = std::mem::replace(&mut self.buf, rest);
+        if self.store.inner.slot.generation() != self.generation {
+            return Err(MetaError::Unavailable(
+                "a storage failure interrupted this upload; send it again".into(),
+            ));
+        }
         let (id, first, register) = (self.id, self.next_chunk, !self.registered);
         let count = u32::try_from(data.len().div_ceil(CHUNK_SIZE))
             .map_err(|_| MetaError::InvalidArgument("blob too large".into()))?;
@@ -165,9 +177,14 @@ impl StagedBlob {
         self.len
     }
 
-    /// What the committing transaction needs: id, length and the inline chunk, if any.
-    pub(crate) fn commit_parts(&mut self) -> (u64, u64, Option<Vec<u8>>) {
-        (self.id, self.len, self.inline.take())
+    /// What the committing transaction needs: id, length, the inline chunk if any, and the check that the
+    /// chunks are still there.
+    pub(crate) fn commit_parts(&mut self) -> (u64, u64, Option<Vec<u8>>, Staging) {
+        let staging = Staging {
+            slot: Arc::clone(&self.store.inner.slot),
+            generation: self.generation,
+        };
+        (self.id, self.len, self.inline.take(), staging)
     }
 
     /// Whether the blob holds no bytes.
@@ -186,6 +203,27 @@ impl Drop for StagedBlob {
         if !self.consumed && self.inline.is_none() && self.len > 0 {
             let id = self.id;
             self.store.writer().write_detached(move |txn| discard(txn, id));
+        }
+    }
+}
+
+/// Whether a staged blob's chunks are still in the database: not if it was reopened after they were written
+/// (reopening rolls back non-durable commits).
+pub(crate) struct Staging {
+    slot: Arc<super::slot::DbSlot>,
+    generation: u64,
+}
+
+impl Staging {
+    /// Call first in the committing job (which runs on the writer thread, so no reopen can come between
+    /// this check and the commit). A domain error: the batch's other jobs go on.
+    pub(crate) fn check(&self) -> Result<(), MetaError> {
+        if self.slot.generation() == self.generation {
+            Ok(())
+        } else {
+            Err(MetaError::Unavailable(
+                "a storage failure interrupted this upload; send it again".into(),
+            ))
         }
     }
 }

@@ -34,7 +34,7 @@ enum StorageFailure {
 impl StorageFailure {
     fn of<T>(result: &Result<T, MetaError>) -> Self {
         match result {
-            Err(MetaError::Unavailable(_)) => Self::Device,
+            Err(e) if super::tables::is_device_failure(e) => Self::Device,
             Err(MetaError::Internal(_)) => Self::Store,
             _ => Self::None,
         }

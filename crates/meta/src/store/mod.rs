@@ -50,6 +50,9 @@ struct Inner {
 impl Store {
     /// Opens (or creates) the store at `path`, reclaiming blobs whose writes never committed.
     pub fn open(path: &Path) -> Result<Self, MetaError> {
+        if let Some(dir) = path.parent() {
+            cang_tls::transient::sweep(dir, ".snapshot-", ".redb");
+        }
         Self::start(Database::create(path).db()?, Some(path.to_path_buf()))
     }
 
@@ -222,5 +225,46 @@ mod tests {
                 .load(std::sync::atomic::Ordering::Relaxed)
                 >= 1
         );
+    }
+
+    #[test]
+    fn uploads_staged_before_a_reopen_are_refused_and_the_store_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("meta.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            let big = vec![5u8; CHUNK_SIZE * 2 + 10];
+            // A blob whose chunks were flushed (non-durably) before the reopen, one still being written, and
+            // a snapshot file some interrupted backup left.
+            let mut staged = store.stage_bytes(&big).unwrap();
+            let (_, _, _, before) = staged.commit_parts();
+            let mut writing = store.stage_blob();
+            writing.write(&big[..10]).unwrap();
+            std::fs::write(dir.path().join(".snapshot-0123.redb"), b"left").unwrap();
+
+            assert!(store.inner.slot.reopen(), "a file-backed store reopens");
+            assert!(
+                matches!(before.check(), Err(MetaError::Unavailable(_))),
+                "chunks staged before the reopen may be rolled back: the commit is refused"
+            );
+            writing.write(&big).unwrap();
+            assert!(
+                matches!(writing.finish(), Err(MetaError::Unavailable(_))),
+                "a flush after the reopen is refused"
+            );
+            // New uploads and reads go on.
+            let mut fresh = store.stage_bytes(&big).unwrap();
+            let (_, _, _, after) = fresh.commit_parts();
+            assert!(after.check().is_ok());
+            assert!(store.blob_usage().is_ok());
+        }
+        let _store = Store::open(&path).unwrap();
+        assert!(!dir.path().join(".snapshot-0123.redb").exists(), "swept at open");
+    }
+
+    #[test]
+    fn a_store_in_memory_cannot_be_reopened() {
+        let store = Store::in_memory().unwrap();
+        assert!(!store.inner.slot.reopen());
     }
 }

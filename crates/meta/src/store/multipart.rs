@@ -86,8 +86,9 @@ impl Store {
     ) -> Result<PartInfo, MetaError> {
         validate_part_number(header.part_number)?;
         let mut blob = blob;
-        let (id, len, inline) = blob.commit_parts();
+        let (id, len, inline, staging) = blob.commit_parts();
         let info = self.writer().write(true, move |txn| {
+            staging.check()?;
             load_upload(txn, &header.bucket, &header.key, &header.upload_id)?;
             let part = StoredPart {
                 etag: trailer.etag,

@@ -71,8 +71,9 @@ impl Store {
         validate_bucket_name(&header.bucket)?;
         validate_object_key(&header.key)?;
         let mut blob = blob;
-        let (id, len, inline) = blob.commit_parts();
+        let (id, len, inline, staging) = blob.commit_parts();
         let info = self.writer().write(true, move |txn| {
+            staging.check()?;
             require_bucket(txn, &header.bucket)?;
             let old = load_object(txn, &header.bucket, &header.key)?;
             if header.forbid_overwrite && old.is_some() {
@@ -118,8 +119,9 @@ impl Store {
         validate_bucket_name(&header.bucket)?;
         validate_object_key(&header.key)?;
         let mut blob = blob;
-        let (id, len, inline) = blob.commit_parts();
+        let (id, len, inline, staging) = blob.commit_parts();
         let info = self.writer().write(true, move |txn| {
+            staging.check()?;
             require_bucket(txn, &header.bucket)?;
             let old = load_object(txn, &header.bucket, &header.key)?;
             let extent = StoredExtent {

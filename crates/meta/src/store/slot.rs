@@ -1,7 +1,8 @@
 //! The open database, replaceable: after a storage failure (a full disk, an I/O error) redb refuses every
-//! later write transaction until the database is closed and opened again. The writer then waits for the
-//! readers of the failed handle to let go, and reopens the file — so writes resume by themselves once the
-//! cause is gone, without a restart, and reads keep working until the moment of the swap.
+//! later write transaction until the database is closed and opened again. The writer then reopens the file
+//! — so writes resume by themselves once the cause is gone, without a restart. Reads in flight on the old
+//! handle end as unavailable; reopening rolls back the non-durable commits since the last durable one (only
+//! staged blob chunks are written so), so uploads staged before it are refused at commit (`generation`).
 
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -18,6 +19,9 @@ const POLL: Duration = Duration::from_millis(20);
 #[derive(Debug)]
 pub(crate) struct DbSlot {
     db: RwLock<Option<Arc<Database>>>,
+    /// How many times the database was reopened: redb rolls back the non-durable commits since the last
+    /// durable one when it opens a file again, so blob chunks staged before a reopen may be gone.
+    generation: std::sync::atomic::AtomicU64,
     /// The file (none in memory, which cannot be reopened).
     path: Option<PathBuf>,
 }
@@ -26,6 +30,7 @@ impl DbSlot {
     pub(crate) fn new(db: Database, path: Option<PathBuf>) -> Arc<Self> {
         Arc::new(Self {
             db: RwLock::new(Some(Arc::new(db))),
+            generation: std::sync::atomic::AtomicU64::new(0),
             path,
         })
     }
@@ -37,6 +42,11 @@ impl DbSlot {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
             .ok_or_else(|| MetaError::Unavailable("the store is reopening after a storage failure".into()))
+    }
+
+    /// How many times the database was reopened.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The file the store lives in.
@@ -59,10 +69,11 @@ impl DbSlot {
                 continue;
             }
             drop(slot.take());
-            // A read transaction that outlives its handle (a long object read) still holds the file: the
-            // open is refused until it ends.
+            // Read transactions of the old handle do not hold the `Arc` (only `begin_read` does): they end
+            // with `DatabaseClosed`, which readers report as unavailable.
             match Database::create(path) {
                 Ok(db) => {
+                    self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     *slot = Some(Arc::new(db));
                     tracing::warn!(path = %path.display(), "store reopened after a storage failure");
                     return true;

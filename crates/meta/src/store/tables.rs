@@ -90,11 +90,21 @@ impl<T, E: Into<redb::Error>> DbResult<T> for Result<T, E> {
     fn db(self) -> Result<T, MetaError> {
         self.map_err(|e| match e.into() {
             e @ (redb::Error::Io(_) | redb::Error::PreviousIo) => {
-                MetaError::Unavailable(format!("storage: {e}"))
+                MetaError::Unavailable(format!("{DEVICE_FAILURE}{e}"))
             }
+            // A read on a handle closed by a reopen (see `slot`): try again.
+            e @ redb::Error::DatabaseClosed => MetaError::Unavailable(format!("storage reopened: {e}")),
             e => MetaError::Internal(format!("storage: {e}")),
         })
     }
+}
+
+/// How the message of a device failure (see [`DbResult`]) begins.
+const DEVICE_FAILURE: &str = "storage device: ";
+
+/// Whether `e` is a device failure, after which the database must be reopened.
+pub(crate) fn is_device_failure(e: &MetaError) -> bool {
+    matches!(e, MetaError::Unavailable(m) if m.starts_with(DEVICE_FAILURE))
 }
 
 /// Milliseconds since the Unix epoch.
