@@ -84,11 +84,12 @@ async fn run(args: UpArgs) -> anyhow::Result<()> {
     let mut attempt = 0;
     let outcome = loop {
         attempt += 1;
-        state.kms = Some(loopback_port(state.kms)?);
-        state.meta = Some(loopback_port(state.meta)?);
-        state.kms_openapi = Some(loopback_port(state.kms_openapi)?);
-        state.kms_grpc = Some(loopback_port(state.kms_grpc)?);
-        state.jobs = Some(loopback_port(state.jobs)?);
+        let mut taken = vec![gateway];
+        state.kms = Some(loopback_port(state.kms, &mut taken)?);
+        state.meta = Some(loopback_port(state.meta, &mut taken)?);
+        state.kms_openapi = Some(loopback_port(state.kms_openapi, &mut taken)?);
+        state.kms_grpc = Some(loopback_port(state.kms_grpc, &mut taken)?);
+        state.jobs = Some(loopback_port(state.jobs, &mut taken)?);
         state.gateway = Some(gateway);
         dir.save_state(&state)?;
 
@@ -163,14 +164,25 @@ fn lost_a_port_race(e: &anyhow::Error, gateway: SocketAddr) -> bool {
 }
 
 /// The recorded loopback address if it is still free, else a fresh ephemeral port.
-fn loopback_port(recorded: Option<SocketAddr>) -> anyhow::Result<SocketAddr> {
+fn loopback_port(recorded: Option<SocketAddr>, taken: &mut Vec<SocketAddr>) -> anyhow::Result<SocketAddr> {
+    // A port is released as soon as it is found free, so the next search may find it again: each service
+    // gets one no other service of this instance (or the gateway's own) was given.
     if let Some(addr) = recorded
+        && !taken.contains(&addr)
         && TcpListener::bind(addr).is_ok()
     {
+        taken.push(addr);
         return Ok(addr);
     }
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free loopback port")?;
-    listener.local_addr().context("finding a free loopback port")
+    for _ in 0..64 {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free loopback port")?;
+        let addr = listener.local_addr().context("finding a free loopback port")?;
+        if !taken.contains(&addr) {
+            taken.push(addr);
+            return Ok(addr);
+        }
+    }
+    bail!("no free loopback port found")
 }
 
 /// SIGINT and SIGTERM.
@@ -423,10 +435,28 @@ mod tests {
     fn a_recorded_port_is_kept_while_free_and_replaced_when_taken() -> anyhow::Result<()> {
         let taken = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let taken_addr = taken.local_addr()?;
-        let replaced = loopback_port(Some(taken_addr))?;
+        let replaced = loopback_port(Some(taken_addr), &mut Vec::new())?;
         assert_ne!(replaced, taken_addr);
         drop(taken);
-        assert_eq!(loopback_port(Some(taken_addr))?, taken_addr);
+        assert_eq!(loopback_port(Some(taken_addr), &mut Vec::new())?, taken_addr);
+        Ok(())
+    }
+
+    #[test]
+    fn no_two_services_of_an_instance_are_given_one_port() -> anyhow::Result<()> {
+        let gateway: SocketAddr = "127.0.0.1:9000".parse()?;
+        let mut taken = vec![gateway];
+        // A recorded port another service already has is not handed out twice, even while it is free.
+        let first = loopback_port(None, &mut taken)?;
+        let second = loopback_port(Some(first), &mut taken)?;
+        assert_ne!(first, second);
+        for _ in 0..20 {
+            loopback_port(None, &mut taken)?;
+        }
+        let mut unique = taken.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), taken.len(), "{taken:?}");
         Ok(())
     }
 }
