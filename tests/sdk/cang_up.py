@@ -25,6 +25,15 @@ STOP_DEADLINE_S = 20
 PART_SIZE = 100 * 1024  # the smallest part OSS accepts for every part but the last
 
 
+def admin_cli(binary, *args, data_dir=None, timeout=120):
+    """`cang admin --json [--data-dir D] ARGS…` as a finished process (stdout, stderr, returncode): for the
+    commands that may fail on purpose, or that need no running instance."""
+    cmd = [str(binary), "admin", "--json"]
+    if data_dir is not None:
+        cmd += ["--data-dir", str(data_dir)]
+    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout)
+
+
 @dataclasses.dataclass(frozen=True)
 class Credentials:
     access_key_id: str
@@ -46,8 +55,7 @@ class CangInstance:
 
     def admin(self, *args):
         """Run `cang admin --json ARGS…` against this instance and return the decoded JSON output."""
-        cmd = [str(self.binary), "admin", "--data-dir", str(self.data_dir), "--json", *args]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
+        done = admin_cli(self.binary, *args, data_dir=self.data_dir, timeout=30)
         if done.returncode != 0:
             raise AssertionError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
         return json.loads(done.stdout) if done.stdout.strip() else None

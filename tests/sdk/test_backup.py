@@ -8,21 +8,13 @@ only with one.
 import json
 import os
 import shutil
-import subprocess
 import threading
 
 import oss2
 
-from cang_up import PART_SIZE, oss2_bucket, running
+from cang_up import PART_SIZE, admin_cli, oss2_bucket, running
 
 SSE = "x-oss-server-side-encryption"
-
-
-def _admin(binary, *args, data_dir=None):
-    cmd = [str(binary), "admin", "--json"]
-    if data_dir is not None:
-        cmd += ["--data-dir", str(data_dir)]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_a_backup_taken_under_writes_restores_every_acknowledged_object(bin_dir, tmp_path):
@@ -61,7 +53,7 @@ def test_a_backup_taken_under_writes_restores_every_acknowledged_object(bin_dir,
         thread.start()
         acknowledged_before_backup = dict(before)
         backup_dir = tmp_path / "backup"
-        done = _admin(binary, "backup", "--to", str(backup_dir), "--include-root-key", data_dir=data_dir)
+        done = admin_cli(binary, "backup", "--to", str(backup_dir), "--include-root-key", data_dir=data_dir)
         stop.set()
         thread.join(timeout=60)
         assert done.returncode == 0, done.stderr
@@ -76,7 +68,7 @@ def test_a_backup_taken_under_writes_restores_every_acknowledged_object(bin_dir,
 
     shutil.rmtree(data_dir)
     restored = tmp_path / "restored"
-    done = _admin(binary, "restore", "--from", str(backup_dir), "--into", str(restored))
+    done = admin_cli(binary, "restore", "--from", str(backup_dir), "--into", str(restored))
     assert done.returncode == 0, done.stderr
     with running(binary, restored) as cang:
         bucket = oss2.Bucket(oss2.Auth(credentials.access_key_id, credentials.access_key_secret), cang.endpoint, "backed-up")
@@ -88,20 +80,20 @@ def test_a_backup_taken_under_writes_restores_every_acknowledged_object(bin_dir,
             assert bucket.get_object(key).read() == live[key], key
 
         # Every restored object opens: keys unwrap, every segment authenticates, CRC-64 and MD5 match.
-        verified = _admin(binary, "verify", "--deep", data_dir=restored)
+        verified = admin_cli(binary, "verify", "--deep", data_dir=restored)
         assert verified.returncode == 0, verified.stderr
         report = json.loads(verified.stdout)
         assert report["problems"] == [] and report["objects"] == len(acknowledged_before_backup) + len(listed), report
         assert report["decrypted_bytes"] == sum(map(len, acknowledged_before_backup.values())) + sum(len(live[k]) for k in listed)
         # A disabled master key is found: the KMS object's data key no longer unwraps.
-        assert _admin(binary, "kms", "disable-key", "alias/acs/oss", data_dir=restored).returncode == 0
-        refused = _admin(binary, "verify", data_dir=restored)
+        assert admin_cli(binary, "kms", "disable-key", "alias/acs/oss", data_dir=restored).returncode == 0
+        refused = admin_cli(binary, "verify", data_dir=restored)
         assert refused.returncode != 0, refused.stdout
         problems = json.loads(refused.stdout)["problems"]
         assert [p["key"] for p in problems] == ["object-KMS"], problems
         assert "KmsDisabled" in problems[0]["problem"] or "Disabled" in problems[0]["problem"], problems
-        assert _admin(binary, "kms", "enable-key", "alias/acs/oss", data_dir=restored).returncode == 0
-        assert _admin(binary, "verify", data_dir=restored).returncode == 0
+        assert admin_cli(binary, "kms", "enable-key", "alias/acs/oss", data_dir=restored).returncode == 0
+        assert admin_cli(binary, "verify", data_dir=restored).returncode == 0
 
 
 def test_a_backup_without_the_root_key_restores_only_with_one(bin_dir, tmp_path):
@@ -110,14 +102,14 @@ def test_a_backup_without_the_root_key_restores_only_with_one(bin_dir, tmp_path)
     with running(binary, data_dir) as cang:
         oss2_bucket(cang, "v4", "keyless").create_bucket()
         backup_dir = tmp_path / "backup"
-        done = _admin(binary, "backup", "--to", str(backup_dir), data_dir=data_dir)
+        done = admin_cli(binary, "backup", "--to", str(backup_dir), data_dir=data_dir)
         assert done.returncode == 0, done.stderr
     assert not (backup_dir / "root.key").exists()
-    refused = _admin(binary, "restore", "--from", str(backup_dir), "--into", str(tmp_path / "nokey"))
+    refused = admin_cli(binary, "restore", "--from", str(backup_dir), "--into", str(tmp_path / "nokey"))
     assert refused.returncode != 0 and "root key" in refused.stderr, refused.stderr
     assert not (tmp_path / "nokey").exists()
     # A damaged backup is refused before anything is written.
     (backup_dir / "meta.redb").write_bytes(b"\0" * 64)
-    damaged = _admin(binary, "restore", "--from", str(backup_dir), "--into", str(tmp_path / "damaged"),
+    damaged = admin_cli(binary, "restore", "--from", str(backup_dir), "--into", str(tmp_path / "damaged"),
                      "--root-key-file", str(data_dir / "root.key"))
     assert damaged.returncode != 0 and "damaged" in damaged.stderr, damaged.stderr

@@ -5,17 +5,16 @@ and an instance given a different root key refuses to start, saying why.
 """
 
 import os
-import subprocess
 
 import pytest
 
-from cang_up import StartupError, oss2_bucket, running
+from cang_up import StartupError, admin_cli, oss2_bucket, running
 
 SSE = "x-oss-server-side-encryption"
 
 
 def _root_key(binary, *args):
-    return subprocess.run([str(binary), "admin", "--json", "root-key", *args], capture_output=True, text=True, timeout=30)
+    return admin_cli(binary, "root-key", *args, timeout=30)
 
 
 def test_three_of_five_shares_rebuild_the_root_key_and_the_instance_reads_everything(bin_dir, tmp_path):

@@ -8,11 +8,10 @@ alibabacloud-oss-v2 under the encryption the job brought it to.
 
 import json
 import os
-import subprocess
 
 import alibabacloud_oss_v2 as oss
 
-from cang_up import oss2_bucket, oss_v2_client
+from cang_up import admin_cli, oss2_bucket, oss_v2_client
 
 SSE = "x-oss-server-side-encryption"
 
@@ -20,8 +19,7 @@ SSE = "x-oss-server-side-encryption"
 def _jobs(cang, *args, timeout=120):
     """`cang admin --json jobs ARGS…`: what it printed (one document, or one report per line while watching),
     its exit code and its stderr."""
-    cmd = [str(cang.binary), "admin", "--data-dir", str(cang.data_dir), "--json", "jobs", *args]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    done = admin_cli(cang.binary, "jobs", *args, data_dir=cang.data_dir, timeout=timeout)
     try:
         printed = [json.loads(done.stdout)]
     except json.JSONDecodeError:

@@ -67,6 +67,15 @@ impl Failure {
         }
     }
 
+    /// The OSS error a client would see for object `key` of `bucket` (for jobs, which have no route).
+    pub fn render_at(self, bucket: &str, key: &str) -> OssError {
+        self.render(&Names {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            upload_id: String::new(),
+        })
+    }
+
     /// The OSS error code this failure renders as (for tests and logs).
     #[cfg(test)]
     pub fn code(self) -> cang_oss::ErrorCode {

@@ -27,7 +27,7 @@ use cang_policy::ConditionContext;
 
 use crate::authorize::Principal;
 use crate::encryption::{master_key, meta_algorithm, rule_from_bucket};
-use crate::errors::{Failure, Names};
+use crate::errors::Failure;
 use crate::keys::MasterKey;
 use crate::pipeline::read::{Source, stored_plaintext};
 use crate::pipeline::write::{prepare_upload, seal_into};
@@ -340,12 +340,7 @@ pub async fn run_on(
 }
 
 fn object_error(bucket: &str, key: &str, failure: Failure) -> ResealError {
-    let names = Names {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        upload_id: String::new(),
-    };
-    let oss = failure.render(&names);
+    let oss = failure.render_at(bucket, key);
     ResealError::Object {
         bucket: bucket.to_owned(),
         key: key.to_owned(),

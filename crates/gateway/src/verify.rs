@@ -159,12 +159,7 @@ pub async fn run(
 
 /// A failure as the OSS error a client would have seen: `Code: message`.
 fn described(failure: crate::errors::Failure, bucket: &str, key: &str) -> String {
-    let names = crate::errors::Names {
-        bucket: bucket.to_owned(),
-        key: key.to_owned(),
-        upload_id: String::new(),
-    };
-    let oss = failure.render(&names);
+    let oss = failure.render_at(bucket, key);
     format!("{}: {}", oss.code(), oss.message_text())
 }
 

@@ -199,7 +199,7 @@ impl Share {
             self.threshold,
             self.index,
             hex::encode(self.check),
-            hex::encode(self.value.as_slice()),
+            Zeroizing::new(hex::encode(self.value.as_slice())).as_str(),
         ))
     }
 

@@ -18,6 +18,15 @@ use crate::jobs::{JobRunner, MAX_RUNNING};
 use crate::state::GatewayConfig;
 use crate::testing::{ACCOUNT, Harness};
 
+/// An encrypt-existing job over the whole of `bucket`.
+fn encrypt(bucket: &str, target: EncryptionTarget) -> JobSpec {
+    JobSpec::EncryptExisting(EncryptExistingSpec {
+        bucket: bucket.to_owned(),
+        prefix: String::new(),
+        target,
+    })
+}
+
 fn runner(h: &Harness) -> Arc<JobRunner> {
     JobRunner::new(
         GatewayConfig::default(),
@@ -149,11 +158,7 @@ async fn an_encrypt_existing_job_seals_plaintext_objects() {
     h.bucket("plain", &[]).await;
     put_all(&h, "plain", 0..5).await;
     let jobs = runner(&h);
-    let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
-        bucket: "plain".into(),
-        prefix: String::new(),
-        target: EncryptionTarget::Aes256,
-    });
+    let spec = encrypt("plain", EncryptionTarget::Aes256);
     let started = jobs.start_job(spec, None).await.expect("start");
     let done = watched(&jobs, &started.id).await;
     assert_eq!(done.state, JobState::Succeeded, "{:?}", done.error);
@@ -182,11 +187,7 @@ async fn a_cancelled_job_stops_and_the_audit_says_so() {
     h.bucket("slow", &[]).await;
     put_all(&h, "slow", 0..20).await;
     let jobs = runner(&h);
-    let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
-        bucket: "slow".into(),
-        prefix: String::new(),
-        target: EncryptionTarget::Aes256,
-    });
+    let spec = encrypt("slow", EncryptionTarget::Aes256);
     // Two objects a second: the job is far from done when it is cancelled.
     let started = jobs.start_job(spec, Some(2.0)).await.expect("start");
     let cancelled = jobs.cancel_job(&started.id).await.expect("cancel");
@@ -208,11 +209,7 @@ async fn a_job_whose_start_cannot_be_audited_touches_nothing() {
     put_all(&h, "unaudited", 0..3).await;
     kms.fail_next_call_to("record_job", KmsError::Unavailable);
     let jobs = runner(&h);
-    let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
-        bucket: "unaudited".into(),
-        prefix: String::new(),
-        target: EncryptionTarget::Aes256,
-    });
+    let spec = encrypt("unaudited", EncryptionTarget::Aes256);
     let started = jobs.start_job(spec, None).await.expect("start");
     let done = watched(&jobs, &started.id).await;
     assert_eq!(done.state, JobState::Failed);
@@ -244,11 +241,7 @@ async fn the_runner_refuses_a_fifth_job_bad_rates_and_unknown_ids() {
     h.bucket("busy", &[]).await;
     put_all(&h, "busy", 0..10).await;
     let jobs = runner(&h);
-    let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
-        bucket: "busy".into(),
-        prefix: String::new(),
-        target: EncryptionTarget::Sm4,
-    });
+    let spec = encrypt("busy", EncryptionTarget::Sm4);
     let mut ids = Vec::new();
     for _ in 0..MAX_RUNNING {
         ids.push(jobs.start_job(spec.clone(), Some(0.5)).await.expect("start").id);
@@ -307,11 +300,7 @@ async fn a_job_on_a_missing_bucket_fails_before_anything_is_recorded() {
     let kms = Arc::new(MemoryKms::new());
     let h = Harness::over(Arc::clone(&kms) as Arc<dyn KmsApi>, GatewayConfig::default()).await;
     let jobs = runner(&h);
-    let spec = JobSpec::EncryptExisting(EncryptExistingSpec {
-        bucket: "no-such-bucket".into(),
-        prefix: String::new(),
-        target: EncryptionTarget::Aes256,
-    });
+    let spec = encrypt("no-such-bucket", EncryptionTarget::Aes256);
     let started = jobs.start_job(spec, None).await.expect("start");
     let done = watched(&jobs, &started.id).await;
     assert_eq!(done.state, JobState::Failed);

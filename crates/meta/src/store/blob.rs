@@ -138,9 +138,7 @@ impl StagedBlobWriter {
         let rest = self.buf.split_off(take);
         let data = std::mem::replace(&mut self.buf, rest);
         if self.store.inner.slot.generation() != self.generation {
-            return Err(MetaError::Unavailable(
-                "a storage failure interrupted this upload; send it again".into(),
-            ));
+            return Err(interrupted());
         }
         let (id, first, register) = (self.id, self.next_chunk, !self.registered);
         let count = u32::try_from(data.len().div_ceil(CHUNK_SIZE))
@@ -221,11 +219,14 @@ impl Staging {
         if self.slot.generation() == self.generation {
             Ok(())
         } else {
-            Err(MetaError::Unavailable(
-                "a storage failure interrupted this upload; send it again".into(),
-            ))
+            Err(interrupted())
         }
     }
+}
+
+/// An upload whose staged chunks a reopen of the database may have rolled back.
+fn interrupted() -> MetaError {
+    MetaError::Unavailable("a storage failure interrupted this upload; send it again".into())
 }
 
 /// Removes a staged blob's chunks, if it is still staged (a committed blob is left alone).
