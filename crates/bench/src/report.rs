@@ -326,11 +326,16 @@ impl Report {
             let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
             let _ = writeln!(
                 s,
-                "| {:.3} | {:.2} | {:.2} | {:.3} | {:.2} | {:.3} | {:.3} | {} |\n",
+                "| {:.3} | {:.2} | {:.2} | {:.3} ({}) | {:.2} | {:.3} | {:.3} | {} |\n",
                 c.md5_gbps,
                 c.crc64_gbps,
                 c.aes_gcm_gbps,
                 c.sm4_gcm_gbps,
+                if c.sm4_vectorised {
+                    "AVX-512 + GFNI"
+                } else {
+                    "portable"
+                },
                 c.loopback_gbps,
                 c.put_stream_bound(crate::ceiling::Cipher::Aes),
                 c.get_stream_bound(crate::ceiling::Cipher::Aes),

@@ -6,10 +6,10 @@ use aes_gcm::aead::inout::InOutBuf;
 use aes_gcm::{AeadInOut, Aes256Gcm, AesGcm, KeyInit};
 use hkdf::Hkdf;
 use sha2::Sha256;
-use sm4::Sm4;
 use zeroize::Zeroizing;
 
 use crate::params::{NONCE_PREFIX_LEN, SALT_LEN, TAG_LEN};
+use crate::sm4x::Sm4x;
 use crate::{SseError, Suite};
 
 /// Length of a data key (DEK) in bytes, whatever the suite.
@@ -17,7 +17,7 @@ pub const DATA_KEY_LEN: usize = 32;
 /// The HKDF `info` label that starts every derivation.
 pub const KDF_LABEL: &[u8] = b"cang/sse/v1";
 
-type Sm4Gcm = AesGcm<Sm4, U12>;
+type Sm4Gcm = AesGcm<Sm4x, U12>;
 
 /// A 32-byte data key, as returned by the crypto service's `GenerateDataKey`.
 ///

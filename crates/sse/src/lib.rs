@@ -21,6 +21,8 @@
 mod error;
 mod key;
 mod params;
+#[allow(unsafe_code)]
+mod sm4x;
 mod stream;
 mod suite;
 
@@ -30,5 +32,6 @@ pub use params::{
     DEFAULT_SEGMENT_SIZE, ENCODED_LEN, FORMAT_VERSION, HEADER_LEN, MAX_SEGMENT_SIZE, MAX_SEGMENTS,
     MIN_SEGMENT_SIZE, NONCE_PREFIX_LEN, ObjectCipherParams, SALT_LEN, SegmentRange, TAG_LEN, segment_count,
 };
+pub use sm4x::{Sm4x, vector_available as sm4_is_vectorised};
 pub use stream::{RangeDecryptor, StreamEncryptor, decrypt_range, encrypt_all};
 pub use suite::Suite;
