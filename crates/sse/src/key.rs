@@ -3,11 +3,12 @@
 use aes_gcm::aead::array::Array;
 use aes_gcm::aead::consts::U12;
 use aes_gcm::aead::inout::InOutBuf;
-use aes_gcm::{AeadInOut, Aes256Gcm, AesGcm, KeyInit};
+use aes_gcm::{AeadInOut, AesGcm, KeyInit};
 use hkdf::Hkdf;
 use sha2::Sha256;
 use zeroize::Zeroizing;
 
+use crate::aes::AesKey;
 use crate::params::{NONCE_PREFIX_LEN, SALT_LEN, TAG_LEN};
 use crate::sm4x::Sm4x;
 use crate::{SseError, Suite};
@@ -61,7 +62,7 @@ impl std::fmt::Debug for DataKey {
 }
 
 enum Cipher {
-    Aes(Box<Aes256Gcm>),
+    Aes(AesKey),
     Sm4(Box<Sm4Gcm>),
 }
 
@@ -100,7 +101,9 @@ impl SegmentKey {
         hk.expand_multi_info(&info, okm)
             .map_err(|_| SseError::InvalidParams("subkey length"))?;
         let cipher = match suite {
-            Suite::Aes256Gcm => Cipher::Aes(Box::new(Aes256Gcm::new_from_slice(okm).map_err(bad_len)?)),
+            Suite::Aes256Gcm => {
+                Cipher::Aes(AesKey::new(okm).map_err(|_| SseError::InvalidParams("subkey length"))?)
+            }
             Suite::Sm4Gcm => Cipher::Sm4(Box::new(Sm4Gcm::new_from_slice(okm).map_err(bad_len)?)),
         };
         Ok(Self {
@@ -128,27 +131,38 @@ impl SegmentKey {
         plaintext: &[u8],
         out: &mut [u8],
     ) -> Result<(), SseError> {
-        let (body, tag_out) = out.split_at_mut(plaintext.len());
-        let nonce = Array::from(self.nonce(index, last)?);
-        let buf = InOutBuf::new(plaintext, body).map_err(|_| SseError::InvalidParams("buffer length"))?;
-        let tag = match &self.cipher {
-            Cipher::Aes(c) => c.encrypt_inout_detached(&nonce, &[], buf),
-            Cipher::Sm4(c) => c.encrypt_inout_detached(&nonce, &[], buf),
+        if out.len() != plaintext.len() + TAG_LEN {
+            return Err(SseError::InvalidParams("buffer length"));
         }
-        .map_err(|_| SseError::TooLarge)?;
+        let (body, tag_out) = out.split_at_mut(plaintext.len());
+        let nonce = self.nonce(index, last)?;
+        let tag = match &self.cipher {
+            Cipher::Aes(c) => {
+                body.copy_from_slice(plaintext);
+                c.seal_in_place(nonce, body).map_err(|_| SseError::TooLarge)?
+            }
+            Cipher::Sm4(c) => {
+                let buf =
+                    InOutBuf::new(plaintext, body).map_err(|_| SseError::InvalidParams("buffer length"))?;
+                c.encrypt_inout_detached(&Array::from(nonce), &[], buf)
+                    .map_err(|_| SseError::TooLarge)?
+                    .into()
+            }
+        };
         tag_out.copy_from_slice(&tag);
         Ok(())
     }
 
     /// Encrypts `buf` in place as segment `index` and returns its tag.
     pub fn seal_in_place(&self, index: u64, last: bool, buf: &mut [u8]) -> Result<[u8; TAG_LEN], SseError> {
-        let nonce = Array::from(self.nonce(index, last)?);
-        let tag = match &self.cipher {
-            Cipher::Aes(c) => c.encrypt_inout_detached(&nonce, &[], buf.into()),
-            Cipher::Sm4(c) => c.encrypt_inout_detached(&nonce, &[], buf.into()),
+        let nonce = self.nonce(index, last)?;
+        match &self.cipher {
+            Cipher::Aes(c) => c.seal_in_place(nonce, buf).map_err(|_| SseError::TooLarge),
+            Cipher::Sm4(c) => c
+                .encrypt_inout_detached(&Array::from(nonce), &[], buf.into())
+                .map(Into::into)
+                .map_err(|_| SseError::TooLarge),
         }
-        .map_err(|_| SseError::TooLarge)?;
-        Ok(tag.into())
     }
 
     /// Verifies and decrypts segment `index` (`ciphertext ‖ tag`) into `out`, which must be 16 bytes shorter
@@ -157,20 +171,32 @@ impl SegmentKey {
         let fail = SseError::SegmentAuthentication { segment: index };
         let body_len = segment.len().checked_sub(TAG_LEN).ok_or(fail.clone())?;
         let (body, tag) = segment.split_at(body_len);
-        let nonce = Array::from(self.nonce(index, last)?);
-        let tag = Array::try_from(tag).map_err(|_| fail.clone())?;
-        let buf = InOutBuf::new(body, out).map_err(|_| SseError::InvalidParams("buffer length"))?;
-        let result = match &self.cipher {
-            Cipher::Aes(c) => c.decrypt_inout_detached(&nonce, &[], buf, &tag),
-            Cipher::Sm4(c) => c.decrypt_inout_detached(&nonce, &[], buf, &tag),
+        let nonce = self.nonce(index, last)?;
+        let tag: [u8; TAG_LEN] = tag.try_into().map_err(|_| fail.clone())?;
+        if out.len() != body.len() {
+            return Err(SseError::InvalidParams("buffer length"));
+        }
+        let opened = match &self.cipher {
+            Cipher::Aes(c) => {
+                out.copy_from_slice(body);
+                c.open_in_place(nonce, out, tag).is_ok()
+            }
+            Cipher::Sm4(c) => {
+                let buf =
+                    InOutBuf::new(body, &mut *out).map_err(|_| SseError::InvalidParams("buffer length"))?;
+                c.decrypt_inout_detached(&Array::from(nonce), &[], buf, &Array::from(tag))
+                    .is_ok()
+            }
         };
-        result.map_err(|_| {
+        if !opened {
             out.fill(0);
-            fail
-        })
+            return Err(fail);
+        }
+        Ok(())
     }
 
-    /// Verifies and decrypts `buf` in place as segment `index` given its detached tag.
+    /// Verifies and decrypts `buf` in place as segment `index` given its detached tag. On failure `buf` holds
+    /// no plaintext (zeroed under AES-256-GCM, still the ciphertext under SM4-GCM).
     pub fn open_in_place(
         &self,
         index: u64,
@@ -178,13 +204,16 @@ impl SegmentKey {
         buf: &mut [u8],
         tag: &[u8; TAG_LEN],
     ) -> Result<(), SseError> {
-        let nonce = Array::from(self.nonce(index, last)?);
-        let tag = Array::from(*tag);
-        let result = match &self.cipher {
-            Cipher::Aes(c) => c.decrypt_inout_detached(&nonce, &[], buf.into(), &tag),
-            Cipher::Sm4(c) => c.decrypt_inout_detached(&nonce, &[], buf.into(), &tag),
+        let nonce = self.nonce(index, last)?;
+        let opened = match &self.cipher {
+            Cipher::Aes(c) => c.open_in_place(nonce, buf, *tag).is_ok(),
+            Cipher::Sm4(c) => c
+                .decrypt_inout_detached(&Array::from(nonce), &[], buf.into(), &Array::from(*tag))
+                .is_ok(),
         };
-        result.map_err(|_| SseError::SegmentAuthentication { segment: index })
+        opened
+            .then_some(())
+            .ok_or(SseError::SegmentAuthentication { segment: index })
     }
 }
 

@@ -18,10 +18,12 @@
 //! # Ok::<(), cang_sse::SseError>(())
 //! ```
 
+#[allow(unsafe_code)] // the key wipe; see the module's documentation
+mod aes;
 mod error;
 mod key;
 mod params;
-#[allow(unsafe_code)]
+#[allow(unsafe_code)] // the vector path; see the module's documentation
 mod sm4x;
 mod stream;
 mod suite;
