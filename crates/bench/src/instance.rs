@@ -238,16 +238,22 @@ pub async fn audit_since(kms: &KmsGrpcClient, after: u64) -> Result<AuditCount, 
 
 /// The pid of the `cang gateway` process listening on `listen`, found by its command line.
 pub fn find_gateway_pid(listen: SocketAddr) -> Option<u32> {
+    find_service_pid("gateway", listen)
+}
+
+/// The pid of the `cang SERVICE` process (`gateway`, `meta`, `kms`) listening on `listen`, found by its
+/// command line.
+pub fn find_service_pid(service: &str, listen: SocketAddr) -> Option<u32> {
     let wanted = listen.to_string();
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
         let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
         let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
         let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let is_gateway = args.get(1).is_some_and(|a| *a == b"gateway");
+        let is_service = args.get(1).is_some_and(|a| *a == service.as_bytes());
         let listens = args
             .windows(2)
             .any(|w| w[0] == b"--listen" && w[1] == wanted.as_bytes());
-        (is_gateway && listens).then_some(pid)
+        (is_service && listens).then_some(pid)
     })
 }
 

@@ -5,6 +5,7 @@
 mod args;
 pub mod ceiling;
 pub mod client;
+pub mod cpu;
 pub mod instance;
 pub mod interleave;
 pub mod jobs;

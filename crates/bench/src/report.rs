@@ -26,6 +26,8 @@ pub struct LargeRow {
     pub throughput: Throughput,
     /// The ceiling for this mode, operation and number of streams, GB/s.
     pub bound_gbps: f64,
+    /// CPU seconds per GiB of each process that could be metered.
+    pub cpu: Vec<crate::cpu::ProcessCpu>,
 }
 
 /// One small-object phase.
@@ -367,6 +369,7 @@ impl Report {
                 );
             }
             s.push('\n');
+            crate::cpu::render(&self.large, &mut s);
         }
         if !self.small.is_empty() {
             let _ = writeln!(s, "### Small objects (1–64 KiB)\n");

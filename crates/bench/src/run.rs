@@ -10,6 +10,7 @@ use crate::BenchError;
 use crate::args::{BenchArgs, BenchCommand, Profile};
 use crate::ceiling::{Ceiling, Cipher};
 use crate::client::{BucketSse, Credentials, OssClient};
+use crate::cpu::CpuMeter;
 use crate::instance::{self, DataDir, Spawned};
 use crate::interleave;
 use crate::kms::{self, LocalKms};
@@ -176,6 +177,22 @@ impl Instance {
         Ok((gateway, client))
     }
 
+    /// The gateway, meta and kms processes this bench can see, for CPU accounting.
+    fn cpu_meter(&self) -> CpuMeter {
+        let mut procs = Vec::new();
+        if let Some(pid) = self.gateway.and_then(instance::find_gateway_pid) {
+            procs.push(("gateway", pid));
+        }
+        if let Some((kms, meta)) = self.data.as_ref().and_then(|d| d.service_addresses().ok()) {
+            for (name, addr) in [("meta", meta), ("kms", kms)] {
+                if let Some(pid) = instance::find_service_pid(name, addr) {
+                    procs.push((name, pid));
+                }
+            }
+        }
+        CpuMeter::new(procs)
+    }
+
     async fn stop(mut self) -> Result<(), BenchError> {
         let mut result = Ok(());
         if let Some((gateway, _)) = self.bucket_key_gateway.take() {
@@ -196,6 +213,7 @@ struct Mode {
     cipher: Cipher,
     client: OssClient,
     small: bool,
+    cpu: CpuMeter,
 }
 
 async fn oss_sections(
@@ -209,6 +227,7 @@ async fn oss_sections(
     getrandom::fill(&mut tag).map_err(|_| BenchError::Random)?;
     let tag: String = tag.iter().map(|b| format!("{b:02x}")).collect();
     let main = instance.client.clone();
+    let meter = instance.cpu_meter();
     let mut modes = Vec::new();
     for (label, slug, sse, cipher, small) in [
         ("none", "none", BucketSse::None, Cipher::None, true),
@@ -217,15 +236,15 @@ async fn oss_sections(
         ("KMS+bucket key", "kms-bk", BucketSse::Kms, Cipher::Aes, true),
         ("SM4", "sm4", BucketSse::Sm4, Cipher::Sm4, false),
     ] {
-        let client = match (label, &instance.bucket_key_gateway) {
-            ("KMS+bucket key", Some((_, client))) => client.clone(),
+        let (client, cpu) = match (label, &instance.bucket_key_gateway) {
+            ("KMS+bucket key", Some((gateway, client))) => (client.clone(), meter.with_gateway(gateway.pid())),
             ("KMS+bucket key", None) => {
                 report.unavailable.push(
                     "KMS with bucket keys: needs --data-dir (a second gateway on the same services)".into(),
                 );
                 continue;
             }
-            _ => main.clone(),
+            _ => (main.clone(), meter.clone()),
         };
         let bucket = format!("bench-{tag}-{slug}");
         main.create_bucket(&bucket, sse).await?;
@@ -235,6 +254,7 @@ async fn oss_sections(
             cipher,
             client,
             small,
+            cpu,
         });
     }
     let ledger = Arc::new(Ledger::default());
@@ -265,6 +285,7 @@ async fn oss_sections(
         for op in [Op::Put, Op::Get] {
             for streams in [1, profile.streams] {
                 progress(&format!("{} large {op} x{streams}", mode.label));
+                let mark = mode.cpu.mark();
                 let t = phases::large(
                     target,
                     "obj",
@@ -289,6 +310,7 @@ async fn oss_sections(
                     object_size: profile.large_size,
                     throughput: t,
                     bound_gbps: ceiling.parallel_bound(per_stream, streams),
+                    cpu: mode.cpu.since(&mark, t.bytes),
                 });
             }
             if !mode.small {
