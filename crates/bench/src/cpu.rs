@@ -39,7 +39,12 @@ impl CpuMeter {
 
     /// The same processes with the gateway replaced (a second gateway on the same services).
     pub fn with_gateway(&self, pid: Option<u32>) -> Self {
-        let mut procs: Vec<_> = self.procs.iter().copied().filter(|(name, _)| *name != "gateway").collect();
+        let mut procs: Vec<_> = self
+            .procs
+            .iter()
+            .copied()
+            .filter(|(name, _)| *name != "gateway")
+            .collect();
         if let Some(pid) = pid {
             procs.insert(0, ("gateway", pid));
         }
@@ -93,12 +98,25 @@ pub fn render(rows: &[LargeRow], s: &mut String) {
         return;
     }
     let _ = writeln!(s, "### CPU seconds per GiB (large objects)\n");
-    let _ = writeln!(s, "| mode | op | streams | gateway | meta | kms | server | client |");
+    let _ = writeln!(
+        s,
+        "| mode | op | streams | gateway | meta | kms | server | client |"
+    );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     for r in rows.iter().filter(|r| !r.cpu.is_empty()) {
-        let of = |name: &str| r.cpu.iter().find(|c| c.process == name).map(|c| c.seconds_per_gib);
+        let of = |name: &str| {
+            r.cpu
+                .iter()
+                .find(|c| c.process == name)
+                .map(|c| c.seconds_per_gib)
+        };
         let cell = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"));
-        let server: f64 = r.cpu.iter().filter(|c| c.process != "client").map(|c| c.seconds_per_gib).sum();
+        let server: f64 = r
+            .cpu
+            .iter()
+            .filter(|c| c.process != "client")
+            .map(|c| c.seconds_per_gib)
+            .sum();
         let _ = writeln!(
             s,
             "| {} | {} | {} | {} | {} | {} | {:.2} | {} |",

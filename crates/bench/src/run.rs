@@ -237,7 +237,9 @@ async fn oss_sections(
         ("SM4", "sm4", BucketSse::Sm4, Cipher::Sm4, false),
     ] {
         let (client, cpu) = match (label, &instance.bucket_key_gateway) {
-            ("KMS+bucket key", Some((gateway, client))) => (client.clone(), meter.with_gateway(gateway.pid())),
+            ("KMS+bucket key", Some((gateway, client))) => {
+                (client.clone(), meter.with_gateway(gateway.pid()))
+            }
             ("KMS+bucket key", None) => {
                 report.unavailable.push(
                     "KMS with bucket keys: needs --data-dir (a second gateway on the same services)".into(),

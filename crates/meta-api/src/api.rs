@@ -53,6 +53,9 @@ pub trait MetaForCaller: Send + Sync + 'static {
     fn for_caller(&self, caller: ServiceIdentity) -> Self::Api;
 }
 
+/// The most stored bytes [`ObjectStore::get_small_object`] returns inline, whatever the caller asks.
+pub const SMALL_OBJECT_MAX: u32 = 1 << 20;
+
 /// The whole metadata/blob service: its object store and its identity store. Every type implementing
 /// both is a `MetaApi`; callers that need only one half take that trait.
 pub trait MetaApi: ObjectStore + IdentityStore {}
@@ -91,6 +94,14 @@ pub trait ObjectStore: Send + Sync + 'static {
     ) -> Result<ObjectInfo, MetaError>;
     /// HeadObject.
     async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, MetaError>;
+    /// HeadObject plus the object's whole stored ciphertext when it is at most `max_bytes` long (capped at
+    /// [`SMALL_OBJECT_MAX`]), from one snapshot: a small GetObject in one round trip.
+    async fn get_small_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u32,
+    ) -> Result<(ObjectInfo, Option<Bytes>), MetaError>;
     /// GetObject: the object's info and a stream of its ciphertext `range` (all when `None`), from
     /// one consistent snapshot.
     async fn read_object(

@@ -253,6 +253,38 @@ impl ObjectStore for MetaGrpcClient {
             .try_into()
     }
 
+    async fn get_small_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u32,
+    ) -> Result<(ObjectInfo, Option<bytes::Bytes>), MetaError> {
+        let msg = pb::SmallObjectRequest {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            max_bytes,
+        };
+        let reply = self
+            .client()
+            .get_small_object(self.unary(msg))
+            .await?
+            .into_inner();
+        let info: ObjectInfo = reply
+            .info
+            .ok_or_else(|| MetaError::Internal("small-object reply without the object's info".into()))?
+            .try_into()?;
+        if reply
+            .ciphertext
+            .as_ref()
+            .is_some_and(|c| c.len() as u64 != info.ciphertext_size)
+        {
+            return Err(MetaError::Internal(
+                "small-object reply with a partial ciphertext".into(),
+            ));
+        }
+        Ok((info, reply.ciphertext))
+    }
+
     async fn read_object(
         &self,
         bucket: &str,

@@ -215,6 +215,16 @@ impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
         ok(api.head_object(&r.bucket, &r.key).await?.into())
     }
 
+    async fn get_small_object(&self, req: Request<pb::SmallObjectRequest>) -> Reply<pb::SmallObject> {
+        let api = self.api(&req)?;
+        let r = req.into_inner();
+        let (info, ciphertext) = api.get_small_object(&r.bucket, &r.key, r.max_bytes).await?;
+        ok(pb::SmallObject {
+            info: Some(info.into()),
+            ciphertext,
+        })
+    }
+
     async fn read_object(&self, req: Request<pb::ReadObjectRequest>) -> Reply<Self::ReadObjectStream> {
         let api = self.api(&req)?;
         use pb::read_object_message::Message;

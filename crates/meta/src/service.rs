@@ -201,6 +201,28 @@ impl ObjectStore for MetaService {
         self.run(move |s| s.head_object(&bucket, &key)).await
     }
 
+    async fn get_small_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u32,
+    ) -> Result<(ObjectInfo, Option<Bytes>), MetaError> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        let max = u64::from(max_bytes.min(cang_meta_api::SMALL_OBJECT_MAX));
+        self.run(move |s| {
+            let (info, reader) = s.read_object(&bucket, &key, None, &Preconditions::default())?;
+            if info.ciphertext_size > max {
+                return Ok((info, None));
+            }
+            let mut ciphertext = Vec::with_capacity(info.ciphertext_size as usize);
+            for chunk in reader {
+                ciphertext.extend_from_slice(&chunk?);
+            }
+            Ok((info, Some(Bytes::from(ciphertext))))
+        })
+        .await
+    }
+
     async fn read_object(
         &self,
         bucket: &str,

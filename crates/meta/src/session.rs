@@ -4,6 +4,7 @@
 //! account lookup); every other identity read is the admin's too.
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use cang_meta_api::{
     AccessKey, AccessKeyStatus, Account, Acl, AppendObjectHeader, Bucket, BucketEncryptionRule, BucketStats,
     ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, IdentityStore,
@@ -113,6 +114,7 @@ checked_api! { ObjectStore {
     Store fn put_object(header: PutObjectHeader, body: WriteBody) -> ObjectInfo;
     Store fn append_object(header: AppendObjectHeader, body: WriteBody) -> ObjectInfo;
     Store fn head_object(bucket: &str, key: &str) -> ObjectInfo;
+    Store fn get_small_object(bucket: &str, key: &str, max_bytes: u32) -> (ObjectInfo, Option<Bytes>);
     Store fn read_object(
         bucket: &str,
         key: &str,

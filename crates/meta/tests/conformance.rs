@@ -163,6 +163,29 @@ async fn objects(api: &dyn MetaApi) {
         &big[MIB - 5..MIB + 5]
     );
     assert_eq!(read(api, "conf-o", "dir/big", None).await.unwrap(), big);
+    // A small read returns the record and, within the limit, the whole stored bytes from the same snapshot.
+    let (small_info, none) = api.get_small_object("conf-o", "dir/big", u32::MAX).await.unwrap();
+    assert_eq!(
+        (small_info, none),
+        (info.clone(), None),
+        "3 MiB is over every limit"
+    );
+    put(api, "conf-o", "tiny", b"tiny bytes", "E9").await;
+    let (tiny, bytes) = api.get_small_object("conf-o", "tiny", 10).await.unwrap();
+    assert_eq!(
+        (tiny.etag.as_str(), bytes.as_deref()),
+        ("E9", Some(&b"tiny bytes"[..]))
+    );
+    let (_, over) = api.get_small_object("conf-o", "tiny", 9).await.unwrap();
+    assert_eq!(over, None, "one byte over the caller's limit");
+    assert_eq!(
+        api.get_small_object("conf-o", "absent", 10).await.err(),
+        Some(MetaError::NoSuchKey)
+    );
+    assert_eq!(
+        api.get_small_object("conf-none", "k", 10).await.err(),
+        Some(MetaError::NoSuchBucket)
+    );
     // Overwrite is atomic; a forbidden overwrite changes nothing.
     put(api, "conf-o", "dir/big", b"small", "E2").await;
     let refused = api

@@ -87,6 +87,54 @@ pub(crate) async fn read_plaintext(
     Ok(ReadStart::Streaming)
 }
 
+/// The plaintext bytes `start..end` of a small object whose whole stored ciphertext `stored` came with `info`
+/// from one snapshot (`get_small_object`): the data key is recovered as for any read, and the few segments are
+/// opened at once, without a read stream, a spawned task or the CPU pool.
+pub(crate) async fn read_inline(
+    gw: &Gateway,
+    call: &Call,
+    owner: &str,
+    info: &ObjectInfo,
+    stored: &Bytes,
+    start: u64,
+    end: u64,
+) -> Result<Bytes, Failure> {
+    let (bucket, key) = (info.bucket.as_str(), info.key.as_str());
+    let dek = match &info.meta.sse {
+        Some(record) => Some(
+            gw.recover_key(&call.principal, &call.context, record, owner, bucket, key)
+                .await?,
+        ),
+        None => None,
+    };
+    let extents = extents_of(info)?;
+    let corrupt = |what: &str| {
+        tracing::error!(bucket, key, what, "small object cannot be read");
+        OssError::internal_error()
+    };
+    let plan = plan_read(&extents, start, end).map_err(|e| corrupt(&e.to_string()))?;
+    let mut pieces = Vec::with_capacity(plan.len());
+    for read in &plan {
+        let at = usize::try_from(read.stored_offset).map_err(|_| corrupt("offset"))?;
+        let len = usize::try_from(read.stored_len).map_err(|_| corrupt("length"))?;
+        if at.checked_add(len).is_none_or(|to| to > stored.len()) {
+            return Err(corrupt("extent beyond the stored bytes").into());
+        }
+        let mut decoder = ExtentDecoder::new(&extents[read.extent], read, dek.as_deref())
+            .map_err(|e| corrupt(&e.to_string()))?;
+        let plain = decoder
+            .push(stored.slice(at..at + len))
+            .map_err(|e| corrupt(&e.to_string()))?;
+        decoder.finish().map_err(|e| corrupt(&e.to_string()))?;
+        pieces.push(plain);
+    }
+    Ok(match pieces.len() {
+        0 => Bytes::new(),
+        1 => pieces.swap_remove(0),
+        _ => Bytes::from(pieces.concat()),
+    })
+}
+
 /// How a read began.
 #[derive(Debug)]
 pub(crate) enum ReadStart {

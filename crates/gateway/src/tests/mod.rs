@@ -8,3 +8,4 @@ mod kms_calls;
 mod refusals;
 mod reseal;
 mod rewrap;
+mod small_reads;
