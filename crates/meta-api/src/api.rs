@@ -94,12 +94,15 @@ pub trait ObjectStore: Send + Sync + 'static {
     ) -> Result<ObjectInfo, MetaError>;
     /// HeadObject.
     async fn head_object(&self, bucket: &str, key: &str) -> Result<ObjectInfo, MetaError>;
-    /// HeadObject plus the object's whole stored ciphertext when it is at most `max_bytes` long (capped at
-    /// [`SMALL_OBJECT_MAX`]), from one snapshot: a small GetObject in one round trip.
+    /// HeadObject plus the ciphertext `range` (the whole object when `None`) when it is at most `max_bytes`
+    /// long (capped at [`SMALL_OBJECT_MAX`]), from one snapshot and under `conditions` as `read_object`: a
+    /// small GetObject, or a small range of a large one, in one unary call.
     async fn get_small_object(
         &self,
         bucket: &str,
         key: &str,
+        range: Option<CiphertextRange>,
+        conditions: Preconditions,
         max_bytes: u32,
     ) -> Result<(ObjectInfo, Option<Bytes>), MetaError>;
     /// GetObject: the object's info and a stream of its ciphertext `range` (all when `None`), from

@@ -257,12 +257,16 @@ impl ObjectStore for MetaGrpcClient {
         &self,
         bucket: &str,
         key: &str,
+        range: Option<CiphertextRange>,
+        conditions: Preconditions,
         max_bytes: u32,
     ) -> Result<(ObjectInfo, Option<bytes::Bytes>), MetaError> {
         let msg = pb::SmallObjectRequest {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             max_bytes,
+            range: range.map(Into::into),
+            conditions: Some(conditions.into()),
         };
         let reply = self
             .client()
@@ -273,11 +277,9 @@ impl ObjectStore for MetaGrpcClient {
             .info
             .ok_or_else(|| MetaError::Internal("small-object reply without the object's info".into()))?
             .try_into()?;
-        if reply
-            .ciphertext
-            .as_ref()
-            .is_some_and(|c| c.len() as u64 != info.ciphertext_size)
-        {
+        if reply.ciphertext.as_ref().is_some_and(|c| {
+            c.len() as u64 != range.map_or(info.ciphertext_size, |r| r.end.saturating_sub(r.start))
+        }) {
             return Err(MetaError::Internal(
                 "small-object reply with a partial ciphertext".into(),
             ));

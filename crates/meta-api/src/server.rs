@@ -218,7 +218,16 @@ impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
     async fn get_small_object(&self, req: Request<pb::SmallObjectRequest>) -> Reply<pb::SmallObject> {
         let api = self.api(&req)?;
         let r = req.into_inner();
-        let (info, ciphertext) = api.get_small_object(&r.bucket, &r.key, r.max_bytes).await?;
+        let conditions = r.conditions.map(Into::into).unwrap_or_default();
+        let (info, ciphertext) = api
+            .get_small_object(
+                &r.bucket,
+                &r.key,
+                r.range.map(Into::into),
+                conditions,
+                r.max_bytes,
+            )
+            .await?;
         ok(pb::SmallObject {
             info: Some(info.into()),
             ciphertext,

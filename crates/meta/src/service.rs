@@ -205,16 +205,19 @@ impl ObjectStore for MetaService {
         &self,
         bucket: &str,
         key: &str,
+        range: Option<CiphertextRange>,
+        conditions: Preconditions,
         max_bytes: u32,
     ) -> Result<(ObjectInfo, Option<Bytes>), MetaError> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let max = u64::from(max_bytes.min(cang_meta_api::SMALL_OBJECT_MAX));
         self.run(move |s| {
-            let (info, reader) = s.read_object(&bucket, &key, None, &Preconditions::default())?;
-            if info.ciphertext_size > max {
+            let (info, reader) = s.read_object(&bucket, &key, range, &conditions)?;
+            let len = range.map_or(info.ciphertext_size, |r| r.end - r.start);
+            if len > max {
                 return Ok((info, None));
             }
-            let mut ciphertext = Vec::with_capacity(info.ciphertext_size as usize);
+            let mut ciphertext = Vec::with_capacity(len as usize);
             for chunk in reader {
                 ciphertext.extend_from_slice(&chunk?);
             }

@@ -114,7 +114,13 @@ checked_api! { ObjectStore {
     Store fn put_object(header: PutObjectHeader, body: WriteBody) -> ObjectInfo;
     Store fn append_object(header: AppendObjectHeader, body: WriteBody) -> ObjectInfo;
     Store fn head_object(bucket: &str, key: &str) -> ObjectInfo;
-    Store fn get_small_object(bucket: &str, key: &str, max_bytes: u32) -> (ObjectInfo, Option<Bytes>);
+    Store fn get_small_object(
+        bucket: &str,
+        key: &str,
+        range: Option<CiphertextRange>,
+        conditions: Preconditions,
+        max_bytes: u32
+    ) -> (ObjectInfo, Option<Bytes>);
     Store fn read_object(
         bucket: &str,
         key: &str,

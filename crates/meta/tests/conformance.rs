@@ -163,27 +163,74 @@ async fn objects(api: &dyn MetaApi) {
         &big[MIB - 5..MIB + 5]
     );
     assert_eq!(read(api, "conf-o", "dir/big", None).await.unwrap(), big);
-    // A small read returns the record and, within the limit, the whole stored bytes from the same snapshot.
-    let (small_info, none) = api.get_small_object("conf-o", "dir/big", u32::MAX).await.unwrap();
+    // A small read returns the record and, within the limit, the stored bytes asked for from the same snapshot.
+    let any = Preconditions::default;
+    let (small_info, none) = api
+        .get_small_object("conf-o", "dir/big", None, any(), u32::MAX)
+        .await
+        .unwrap();
     assert_eq!(
         (small_info, none),
         (info.clone(), None),
         "3 MiB is over every limit"
     );
+    let (_, piece) = api
+        .get_small_object("conf-o", "dir/big", Some(range), any(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        piece.as_deref(),
+        Some(&big[MIB - 5..MIB + 5]),
+        "a small range of a big object"
+    );
+    let (_, over) = api
+        .get_small_object("conf-o", "dir/big", Some(range), any(), 9)
+        .await
+        .unwrap();
+    assert_eq!(over, None, "one byte over the caller's limit");
+    let outside = CiphertextRange {
+        start: 0,
+        end: big.len() as u64 + 1,
+    };
+    assert!(matches!(
+        api.get_small_object("conf-o", "dir/big", Some(outside), any(), 10)
+            .await,
+        Err(MetaError::InvalidArgument(_))
+    ));
+    let pinned = |etag: &str| Preconditions {
+        if_match: Some(etag.into()),
+        ..Preconditions::default()
+    };
+    assert_eq!(
+        api.get_small_object("conf-o", "dir/big", Some(range), pinned("other"), 10)
+            .await
+            .err(),
+        Some(MetaError::PreconditionFailed)
+    );
+    assert!(
+        api.get_small_object("conf-o", "dir/big", Some(range), pinned("E1"), 10)
+            .await
+            .is_ok()
+    );
     put(api, "conf-o", "tiny", b"tiny bytes", "E9").await;
-    let (tiny, bytes) = api.get_small_object("conf-o", "tiny", 10).await.unwrap();
+    let (tiny, bytes) = api
+        .get_small_object("conf-o", "tiny", None, any(), 10)
+        .await
+        .unwrap();
     assert_eq!(
         (tiny.etag.as_str(), bytes.as_deref()),
         ("E9", Some(&b"tiny bytes"[..]))
     );
-    let (_, over) = api.get_small_object("conf-o", "tiny", 9).await.unwrap();
-    assert_eq!(over, None, "one byte over the caller's limit");
     assert_eq!(
-        api.get_small_object("conf-o", "absent", 10).await.err(),
+        api.get_small_object("conf-o", "absent", None, any(), 10)
+            .await
+            .err(),
         Some(MetaError::NoSuchKey)
     );
     assert_eq!(
-        api.get_small_object("conf-none", "k", 10).await.err(),
+        api.get_small_object("conf-none", "k", None, any(), 10)
+            .await
+            .err(),
         Some(MetaError::NoSuchBucket)
     );
     // Overwrite is atomic; a forbidden overwrite changes nothing.

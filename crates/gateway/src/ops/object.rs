@@ -1,6 +1,6 @@
 //! Object reads and writes: PutObject, GetObject, HeadObject, GetObjectMeta and DeleteObject.
 
-use cang_meta_api::PutObjectHeader;
+use cang_meta_api::{Preconditions, PutObjectHeader};
 use cang_oss::OssError;
 use cang_oss::checksum::crc64_header_value;
 use cang_oss::headers::conditional::{ConditionTarget, Conditions};
@@ -13,7 +13,7 @@ use super::{Reply, base64_md5, empty, forbids_overwrite, header_text, insert, ob
 use crate::authorize::Principal;
 use crate::body::{RequestBody, ResponseBody};
 use crate::encryption::effective_rule;
-use crate::pipeline::read::{ReadStart, read_inline, read_plaintext};
+use crate::pipeline::read::{INLINE_READ_MAX, ReadStart, read_inline, read_plaintext};
 use crate::pipeline::write::{prepare_upload, request_source, seal_into};
 use crate::state::{Call, Gateway};
 
@@ -77,7 +77,11 @@ pub async fn get_object(
     // object then needs no second call to the metadata service.
     let (mut info, mut inline) = match &call.object {
         Some(info) => (info.clone(), None),
-        None if with_body => gw.meta.get_small_object(bucket, key, INLINE_READ_MAX).await?,
+        None if with_body => {
+            gw.meta
+                .get_small_object(bucket, key, None, Preconditions::default(), INLINE_READ_MAX)
+                .await?
+        }
         None => (gw.meta.head_object(bucket, key).await?, None),
     };
     // An object overwritten between the lookup and the read is answered from its new version.
@@ -121,9 +125,6 @@ pub async fn get_object(
     tracing::warn!(bucket, key, "object kept changing while it was read");
     Err(OssError::service_unavailable().into())
 }
-
-/// Objects whose stored bytes are at most this long come back with their record and are decrypted at once.
-const INLINE_READ_MAX: u32 = 128 * 1024;
 
 /// Reads of an object that is overwritten again and again give up after this many attempts.
 const MAX_READ_ATTEMPTS: usize = 5;

@@ -7,6 +7,7 @@ use cang_meta_api::{CiphertextRange, ObjectInfo, ObjectType, Preconditions};
 use cang_oss::OssError;
 use cang_oss::headers::conditional::{ConditionTarget, Conditions};
 use cang_oss::route::names::CopySource;
+use cang_sse::DataKey;
 use futures::StreamExt;
 use http::HeaderMap;
 use tokio::sync::mpsc;
@@ -15,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::body::StreamAborted;
 use crate::errors::Failure;
 use crate::pipeline::extent::extents_of;
-use crate::pipeline::open::{ExtentDecoder, plan_read};
+use crate::pipeline::open::{ExtentCipher, ExtentDecoder, ExtentRead, plan_read};
 use crate::pipeline::pool::CpuPool;
 use crate::pipeline::seal::UploadError;
 use crate::pipeline::write::PlaintextSource;
@@ -58,6 +59,21 @@ pub(crate) async fn read_plaintext(
         if_match: Some(info.etag.clone()),
         ..Preconditions::default()
     };
+    if span.end - span.start <= u64::from(INLINE_READ_MAX) {
+        let (current, stored) = gw
+            .meta
+            .get_small_object(bucket, key, Some(span), pinned, INLINE_READ_MAX)
+            .await
+            .map_err(|e| Failure::meta_at(e, bucket, key))?;
+        if !same_ciphertext(info, &current) {
+            return Ok(ReadStart::Changed(Box::new(current)));
+        }
+        let stored = stored.ok_or_else(|| unreadable(info, "small range not returned"))?;
+        let plain = open_inline(info, &extents, &plan, dek.as_deref(), &stored, span.start)?;
+        // The channel has room: the response has not started draining it yet, and this is its only item.
+        let _ = tx.send(Ok(plain)).await;
+        return Ok(ReadStart::Streaming);
+    }
     let (current, mut stored) = gw
         .meta
         .read_object(bucket, key, Some(span), pinned)
@@ -87,9 +103,13 @@ pub(crate) async fn read_plaintext(
     Ok(ReadStart::Streaming)
 }
 
+/// Reads whose stored bytes are at most this long are fetched with one unary call (`get_small_object`) and
+/// decrypted at once, instead of a read stream, a spawned task and the CPU pool.
+pub(crate) const INLINE_READ_MAX: u32 = 128 * 1024;
+
 /// The plaintext bytes `start..end` of a small object whose whole stored ciphertext `stored` came with `info`
 /// from one snapshot (`get_small_object`): the data key is recovered as for any read, and the few segments are
-/// opened at once, without a read stream, a spawned task or the CPU pool.
+/// opened at once.
 pub(crate) async fn read_inline(
     gw: &Gateway,
     call: &Call,
@@ -108,24 +128,41 @@ pub(crate) async fn read_inline(
         None => None,
     };
     let extents = extents_of(info)?;
-    let corrupt = |what: &str| {
-        tracing::error!(bucket, key, what, "small object cannot be read");
-        OssError::internal_error()
-    };
-    let plan = plan_read(&extents, start, end).map_err(|e| corrupt(&e.to_string()))?;
+    let plan = plan_read(&extents, start, end).map_err(|e| unreadable(info, &e.to_string()))?;
+    Ok(open_inline(info, &extents, &plan, dek.as_deref(), stored, 0)?)
+}
+
+fn unreadable(info: &ObjectInfo, what: &str) -> OssError {
+    tracing::error!(bucket = %info.bucket, key = %info.key, what, "object cannot be read");
+    OssError::internal_error()
+}
+
+/// Opens the planned reads from `stored`, the object's stored bytes from offset `base` on.
+fn open_inline(
+    info: &ObjectInfo,
+    extents: &[ExtentCipher],
+    plan: &[ExtentRead],
+    dek: Option<&DataKey>,
+    stored: &Bytes,
+    base: u64,
+) -> Result<Bytes, OssError> {
     let mut pieces = Vec::with_capacity(plan.len());
-    for read in &plan {
-        let at = usize::try_from(read.stored_offset).map_err(|_| corrupt("offset"))?;
-        let len = usize::try_from(read.stored_len).map_err(|_| corrupt("length"))?;
+    for read in plan {
+        let at = read
+            .stored_offset
+            .checked_sub(base)
+            .and_then(|at| usize::try_from(at).ok())
+            .ok_or_else(|| unreadable(info, "offset"))?;
+        let len = usize::try_from(read.stored_len).map_err(|_| unreadable(info, "length"))?;
         if at.checked_add(len).is_none_or(|to| to > stored.len()) {
-            return Err(corrupt("extent beyond the stored bytes").into());
+            return Err(unreadable(info, "extent beyond the stored bytes"));
         }
-        let mut decoder = ExtentDecoder::new(&extents[read.extent], read, dek.as_deref())
-            .map_err(|e| corrupt(&e.to_string()))?;
+        let mut decoder = ExtentDecoder::new(&extents[read.extent], read, dek)
+            .map_err(|e| unreadable(info, &e.to_string()))?;
         let plain = decoder
             .push(stored.slice(at..at + len))
-            .map_err(|e| corrupt(&e.to_string()))?;
-        decoder.finish().map_err(|e| corrupt(&e.to_string()))?;
+            .map_err(|e| unreadable(info, &e.to_string()))?;
+        decoder.finish().map_err(|e| unreadable(info, &e.to_string()))?;
         pieces.push(plain);
     }
     Ok(match pieces.len() {
