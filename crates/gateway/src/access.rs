@@ -1,7 +1,8 @@
 //! Authorisation against stored state: an object's effective ACL, looked up in the metadata service, and
 //! the key-by-key check of batch operations. The decisions themselves are `authorize`'s.
 
-use cang_meta_api::{MetaError, ObjectInfo};
+use bytes::Bytes;
+use cang_meta_api::{MetaError, ObjectInfo, Preconditions};
 
 use crate::authorize::{AclNeed, Permission, PublicAccess, Verdict, decide, oss_arn, policy_verdict};
 use crate::errors::Failure;
@@ -9,16 +10,30 @@ use crate::state::{Call, Gateway};
 
 impl Gateway {
     /// The effective ACL of `bucket/key` (its own unless `default`, else `bucket_access`) and the object, when
-    /// it exists.
+    /// it exists; with `reads`, also its stored bytes when they are small enough to come with the record, so a
+    /// GetObject needs no second lookup.
     pub(crate) async fn object_access(
         &self,
         bucket: &str,
         key: &str,
         bucket_access: PublicAccess,
-    ) -> Result<(PublicAccess, Option<ObjectInfo>), Failure> {
-        match self.meta.head_object(bucket, key).await {
-            Ok(info) => Ok((PublicAccess::of_object(info.meta.acl, bucket_access), Some(info))),
-            Err(MetaError::NoSuchKey) => Ok((bucket_access, None)),
+        reads: bool,
+    ) -> Result<(PublicAccess, Option<ObjectInfo>, Option<Bytes>), Failure> {
+        let found = if reads {
+            let limit = crate::pipeline::read::INLINE_READ_MAX;
+            self.meta
+                .get_small_object(bucket, key, None, Preconditions::default(), limit)
+                .await
+        } else {
+            self.meta.head_object(bucket, key).await.map(|info| (info, None))
+        };
+        match found {
+            Ok((info, bytes)) => Ok((
+                PublicAccess::of_object(info.meta.acl, bucket_access),
+                Some(info),
+                bytes,
+            )),
+            Err(MetaError::NoSuchKey) => Ok((bucket_access, None, None)),
             Err(e) => Err(Failure::meta_at(e, bucket, key)),
         }
     }
@@ -42,7 +57,11 @@ impl Gateway {
                 resource: oss_arn(&bucket.owner, &bucket.name, Some(key)),
             }];
             let access = match policy_verdict(&call.principal, &needed, &bucket.owner, &call.context) {
-                Verdict::Implicit => self.object_access(&bucket.name, key, bucket_access).await?.0,
+                Verdict::Implicit => {
+                    self.object_access(&bucket.name, key, bucket_access, false)
+                        .await?
+                        .0
+                }
                 Verdict::Allow | Verdict::ExplicitDeny => bucket_access,
             };
             decide(

@@ -65,6 +65,7 @@ impl Gateway {
             context,
             bucket,
             object: None,
+            object_bytes: None,
         };
         self.authorize(&mut call).await?;
         let (parts, body) = request.into_parts();
@@ -124,8 +125,10 @@ impl Gateway {
         let access = match (verdict, acl_need(endpoint), call.route.bucket(), call.route.key()) {
             // Only an undecided request on an object an ACL could open needs the object's own ACL.
             (Verdict::Implicit, Some((_, AclScope::Object)), Some(bucket), Some(key)) => {
-                let (access, object) = self.object_access(bucket, key, bucket_access).await?;
+                let reads = matches!(call.route.endpoint, Endpoint::GetObject { .. });
+                let (access, object, bytes) = self.object_access(bucket, key, bucket_access, reads).await?;
                 call.object = object;
+                call.object_bytes = bytes;
                 access
             }
             _ => bucket_access,

@@ -151,6 +151,7 @@ pub(crate) fn owner_call(bucket: &Bucket) -> Call {
         context: ConditionContext::default(),
         bucket: Some(bucket.clone()),
         object: None,
+        object_bytes: None,
     }
 }
 

@@ -148,6 +148,9 @@ pub struct Call {
     /// The object the operation addresses, when authorisation had to look at its ACL (a read may start
     /// from it instead of looking it up again).
     pub object: Option<ObjectInfo>,
+    /// The object's whole stored bytes, when it was looked up for a GetObject and is small enough to come with
+    /// its record (see `pipeline::read::INLINE_READ_MAX`).
+    pub object_bytes: Option<bytes::Bytes>,
 }
 
 impl Call {

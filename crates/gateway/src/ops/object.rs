@@ -76,7 +76,7 @@ pub async fn get_object(
     // Without a lookup from authorisation, a GET asks for the object's bytes along with its record: a small
     // object then needs no second call to the metadata service.
     let (mut info, mut inline) = match &call.object {
-        Some(info) => (info.clone(), None),
+        Some(info) => (info.clone(), call.object_bytes.clone().filter(|_| with_body)),
         None if with_body => {
             gw.meta
                 .get_small_object(bucket, key, None, Preconditions::default(), INLINE_READ_MAX)

@@ -113,3 +113,64 @@ async fn a_tampered_small_object_is_an_error_not_plaintext() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_small_object_opened_by_its_own_acl_reads_from_the_lookup() {
+    use crate::testing::Caller;
+    let h = Harness::start().await;
+    h.bucket("small-acl", &[]).await;
+    let data = body(3000, 7);
+    for key in ["open", "closed"] {
+        let put = h
+            .root(
+                Method::PUT,
+                &format!("/small-acl/{key}"),
+                &[(SSE, "AES256")],
+                data.clone(),
+            )
+            .await;
+        assert_eq!(put.status, StatusCode::OK);
+    }
+    let acl = h
+        .root(
+            Method::PUT,
+            "/small-acl/open?acl",
+            &[("x-oss-object-acl", "public-read")],
+            "",
+        )
+        .await;
+    assert_eq!(acl.status, StatusCode::OK, "{:?}", acl.code());
+    // Anonymous reads are decided by the object's ACL, which authorisation looks up with the bytes.
+    let open = h
+        .send(&Caller::Anonymous, Method::GET, "/small-acl/open", &[], "")
+        .await;
+    assert_eq!(
+        (open.status, open.body.as_ref()),
+        (StatusCode::OK, data.as_slice())
+    );
+    let part = h
+        .send(
+            &Caller::Anonymous,
+            Method::GET,
+            "/small-acl/open",
+            &[("range", "bytes=10-19")],
+            "",
+        )
+        .await;
+    assert_eq!(
+        (part.status, part.body.as_ref()),
+        (StatusCode::PARTIAL_CONTENT, &data[10..20])
+    );
+    let head = h
+        .send(&Caller::Anonymous, Method::HEAD, "/small-acl/open", &[], "")
+        .await;
+    assert_eq!((head.status, head.body.len()), (StatusCode::OK, 0));
+    let closed = h
+        .send(&Caller::Anonymous, Method::GET, "/small-acl/closed", &[], "")
+        .await;
+    assert_eq!(closed.status, StatusCode::FORBIDDEN);
+    assert!(
+        !closed.body.windows(32).any(|w| w == &data[..32]),
+        "no byte of a refused object"
+    );
+}
