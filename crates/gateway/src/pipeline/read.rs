@@ -2,6 +2,8 @@
 //! (checking `kms:Decrypt` for the caller), the needed ciphertext is read from the same version of the object
 //! the caller looked at, and a spawned task decrypts it on the CPU pool into the response channel.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use cang_meta_api::{CiphertextRange, ObjectInfo, ObjectType, Preconditions};
 use cang_oss::OssError;
@@ -36,18 +38,7 @@ pub(crate) async fn read_plaintext(
     tx: mpsc::Sender<Result<Bytes, StreamAborted>>,
 ) -> Result<ReadStart, Failure> {
     let (bucket, key) = (info.bucket.as_str(), info.key.as_str());
-    let dek = match &info.meta.sse {
-        Some(record) => Some(
-            gw.recover_key(&call.principal, &call.context, record, owner, bucket, key)
-                .await?,
-        ),
-        None => None,
-    };
-    let extents = extents_of(info)?;
-    let plan = plan_read(&extents, start, end).map_err(|e| {
-        tracing::error!(bucket, key, error = %e, "object record cannot be read");
-        OssError::internal_error()
-    })?;
+    let Opening { dek, extents, plan } = opening(gw, call, owner, info, start, end).await?;
     let (Some(first), Some(last)) = (plan.first(), plan.last()) else {
         return Ok(ReadStart::Streaming);
     };
@@ -119,17 +110,43 @@ pub(crate) async fn read_inline(
     start: u64,
     end: u64,
 ) -> Result<Bytes, Failure> {
-    let (bucket, key) = (info.bucket.as_str(), info.key.as_str());
+    let Opening { dek, extents, plan } = opening(gw, call, owner, info, start, end).await?;
+    Ok(open_inline(info, &extents, &plan, dek.as_deref(), stored, 0)?)
+}
+
+/// What opening `start..end` of an object takes: its data key (checking `kms:Decrypt` for the caller) and
+/// the plan of stored bytes to decrypt.
+struct Opening {
+    dek: Option<Arc<DataKey>>,
+    extents: Vec<ExtentCipher>,
+    plan: Vec<ExtentRead>,
+}
+
+async fn opening(
+    gw: &Gateway,
+    call: &Call,
+    owner: &str,
+    info: &ObjectInfo,
+    start: u64,
+    end: u64,
+) -> Result<Opening, Failure> {
     let dek = match &info.meta.sse {
         Some(record) => Some(
-            gw.recover_key(&call.principal, &call.context, record, owner, bucket, key)
-                .await?,
+            gw.recover_key(
+                &call.principal,
+                &call.context,
+                record,
+                owner,
+                &info.bucket,
+                &info.key,
+            )
+            .await?,
         ),
         None => None,
     };
     let extents = extents_of(info)?;
     let plan = plan_read(&extents, start, end).map_err(|e| unreadable(info, &e.to_string()))?;
-    Ok(open_inline(info, &extents, &plan, dek.as_deref(), stored, 0)?)
+    Ok(Opening { dek, extents, plan })
 }
 
 fn unreadable(info: &ObjectInfo, what: &str) -> OssError {
