@@ -115,7 +115,7 @@ async fn collect(cluster: &Cluster, receiver: &OtlpReceiver) -> Result<Vec<Recei
         cluster.flush_telemetry()?;
         let spans = receiver.spans();
         let done = Trace::of(&spans, PUT_TRACE).complete("/GenerateDataKey", "/PutObject")
-            && Trace::of(&spans, GET_TRACE).complete("/Decrypt", "/GetSmallObject");
+            && Trace::of(&spans, GET_TRACE).complete("/Decrypt", "/LookupObject");
         if done || Instant::now() > deadline {
             return Ok(spans);
         }
@@ -241,8 +241,8 @@ async fn put_and_get_are_each_one_trace_across_gateway_kms_and_meta() -> Result<
     let (_, stored) = put.hop("cang-meta", "/PutObject", request);
     assert_eq!(stored.attribute("cang.meta.commit"), Some("put_object"));
 
-    // GET: gateway request span → GetSmallObject on meta (a small object comes with its record, in one
-    // call); → (sse.recover_key →) Decrypt on kms.
+    // GET: gateway request span → LookupObject on meta (the bucket, the record and a small object's bytes,
+    // in one call); → (sse.recover_key →) Decrypt on kms.
     let get = Trace::of(&spans, GET_TRACE);
     let request = get.get("cang-gateway", SpanKind::Server, "");
     assert_eq!(request.parent_span_id.as_deref(), Some(CALLER_SPAN));
@@ -267,13 +267,15 @@ async fn put_and_get_are_each_one_trace_across_gateway_kms_and_meta() -> Result<
         ]),
     );
     assert_eq!(decrypt.attribute("cang.kms.key_id"), Some(key_id));
-    let (_, small) = get.hop("cang-meta", "/GetSmallObject", request);
-    assert!(
-        !spans
-            .iter()
-            .any(|s| s.trace_id == GET_TRACE && s.name.ends_with("/ReadObject")),
-        "a small GET opened a read stream: {small:#?}"
-    );
+    let (_, lookup) = get.hop("cang-meta", "/LookupObject", request);
+    for other in ["/GetBucket", "/GetSmallObject", "/ReadObject"] {
+        assert!(
+            !spans
+                .iter()
+                .any(|s| s.trace_id == GET_TRACE && s.name.ends_with(other)),
+            "a small GET made another call to meta ({other}) beside {lookup:#?}"
+        );
+    }
 
     // Every service names itself fully.
     for name in ["cang-gateway", "cang-kms", "cang-meta"] {

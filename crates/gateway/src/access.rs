@@ -1,24 +1,21 @@
 //! Authorisation against stored state: an object's effective ACL, looked up in the metadata service, and
 //! the key-by-key check of batch operations. The decisions themselves are `authorize`'s.
 
-use bytes::Bytes;
-use cang_meta_api::{MetaError, ObjectInfo, Preconditions};
+use cang_meta_api::{MetaError, Preconditions};
 
 use crate::authorize::{AclNeed, Permission, PublicAccess, Verdict, decide, oss_arn, policy_verdict};
 use crate::errors::Failure;
-use crate::state::{Call, Gateway};
+use crate::state::{Call, Gateway, KnownObject};
 
 impl Gateway {
-    /// The effective ACL of `bucket/key` (its own unless `default`, else `bucket_access`) and the object, when
-    /// it exists; with `reads`, also its stored bytes when they are small enough to come with the record, so a
-    /// GetObject needs no second lookup.
-    pub(crate) async fn object_access(
+    /// Looks up `bucket/key` for its ACL; with `reads`, also its stored bytes when they are small enough to
+    /// come with the record, so a GetObject needs no second lookup.
+    pub(crate) async fn look_up_object(
         &self,
         bucket: &str,
         key: &str,
-        bucket_access: PublicAccess,
         reads: bool,
-    ) -> Result<(PublicAccess, Option<ObjectInfo>, Option<Bytes>), Failure> {
+    ) -> Result<KnownObject, Failure> {
         let found = if reads {
             let limit = crate::pipeline::read::INLINE_READ_MAX;
             self.meta
@@ -28,12 +25,8 @@ impl Gateway {
             self.meta.head_object(bucket, key).await.map(|info| (info, None))
         };
         match found {
-            Ok((info, bytes)) => Ok((
-                PublicAccess::of_object(info.meta.acl, bucket_access),
-                Some(info),
-                bytes,
-            )),
-            Err(MetaError::NoSuchKey) => Ok((bucket_access, None, None)),
+            Ok((info, bytes)) => Ok(KnownObject::Found(Box::new(info), bytes)),
+            Err(MetaError::NoSuchKey) => Ok(KnownObject::Absent),
             Err(e) => Err(Failure::meta_at(e, bucket, key)),
         }
     }
@@ -57,11 +50,10 @@ impl Gateway {
                 resource: oss_arn(&bucket.owner, &bucket.name, Some(key)),
             }];
             let access = match policy_verdict(&call.principal, &needed, &bucket.owner, &call.context) {
-                Verdict::Implicit => {
-                    self.object_access(&bucket.name, key, bucket_access, false)
-                        .await?
-                        .0
-                }
+                Verdict::Implicit => self
+                    .look_up_object(&bucket.name, key, false)
+                    .await?
+                    .access(bucket_access),
                 Verdict::Allow | Verdict::ExplicitDeny => bucket_access,
             };
             decide(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
+use cang_meta_api::Bucket;
 use cang_oss::auth::{RequestView, read_signature};
 use cang_oss::{Endpoint, OssError, Route};
 use cang_policy::ConditionContext;
@@ -21,7 +22,7 @@ use crate::errors::{Failure, Names};
 use crate::observe::Observed;
 use crate::ops::Reply;
 use crate::server::Handler;
-use crate::state::{Call, Gateway};
+use crate::state::{Call, Gateway, KnownObject};
 
 impl Gateway {
     async fn serve<B: IncomingBody>(
@@ -49,9 +50,15 @@ impl Gateway {
         let now = self.config.clock.now();
         // OSS resolves the bucket before it looks at the signature: an unknown bucket is 404 NoSuchBucket
         // for everyone (the SDKs' existence checks rely on it).
-        let bucket = match (&route.endpoint, route.bucket()) {
-            (Endpoint::PutBucket { .. }, _) | (_, None) => None,
-            (_, Some(name)) => Some(self.meta.get_bucket(name).await?),
+        // A GetObject or HeadObject looks the object up in the same call; it is used only once the request is
+        // authorised.
+        let (bucket, object) = match (&route.endpoint, route.bucket()) {
+            (Endpoint::PutBucket { .. }, _) | (_, None) => (None, KnownObject::Unknown),
+            (Endpoint::GetObject { bucket, key, .. }, _) => {
+                self.look_up_with_bucket(bucket, key, true).await?
+            }
+            (Endpoint::HeadObject { bucket, key }, _) => self.look_up_with_bucket(bucket, key, false).await?,
+            (_, Some(name)) => (Some(self.meta.get_bucket(name).await?), KnownObject::Unknown),
         };
         let (principal, signed_sha256) = self.authenticate(&request, &route, now).await?;
         observed.authenticated(&principal);
@@ -64,8 +71,7 @@ impl Gateway {
             principal,
             context,
             bucket,
-            object: None,
-            object_bytes: None,
+            object,
         };
         self.authorize(&mut call).await?;
         let (parts, body) = request.into_parts();
@@ -77,6 +83,27 @@ impl Gateway {
             }
             None => crate::ops::dispatch(self, &call, parts, body).await,
         }
+    }
+
+    /// The bucket and, from the same call, the object `key` in it; with `reads`, also its stored bytes when
+    /// they are small enough to come with the record.
+    async fn look_up_with_bucket(
+        &self,
+        bucket: &str,
+        key: &str,
+        reads: bool,
+    ) -> Result<(Option<Bucket>, KnownObject), Failure> {
+        let limit = if reads {
+            crate::pipeline::read::INLINE_READ_MAX
+        } else {
+            0
+        };
+        let found = self.meta.lookup_object(bucket, key, limit).await?;
+        let object = match found.object {
+            Some(info) => KnownObject::Found(Box::new(info), found.ciphertext.filter(|_| reads)),
+            None => KnownObject::Absent,
+        };
+        Ok((Some(found.bucket), object))
     }
 
     async fn authenticate<B>(
@@ -125,11 +152,11 @@ impl Gateway {
         let access = match (verdict, acl_need(endpoint), call.route.bucket(), call.route.key()) {
             // Only an undecided request on an object an ACL could open needs the object's own ACL.
             (Verdict::Implicit, Some((_, AclScope::Object)), Some(bucket), Some(key)) => {
-                let reads = matches!(call.route.endpoint, Endpoint::GetObject { .. });
-                let (access, object, bytes) = self.object_access(bucket, key, bucket_access, reads).await?;
-                call.object = object;
-                call.object_bytes = bytes;
-                access
+                if matches!(call.object, KnownObject::Unknown) {
+                    let reads = matches!(call.route.endpoint, Endpoint::GetObject { .. });
+                    call.object = self.look_up_object(bucket, key, reads).await?;
+                }
+                call.object.access(bucket_access)
             }
             _ => bucket_access,
         };

@@ -31,7 +31,7 @@ use crate::errors::Failure;
 use crate::keys::MasterKey;
 use crate::pipeline::read::{Source, stored_plaintext};
 use crate::pipeline::write::{prepare_upload, seal_into};
-use crate::state::{Call, Gateway, GatewayConfig};
+use crate::state::{Call, Gateway, GatewayConfig, KnownObject};
 
 /// Objects listed per page.
 const PAGE: u32 = 1000;
@@ -150,8 +150,7 @@ pub(crate) fn owner_call(bucket: &Bucket) -> Call {
         },
         context: ConditionContext::default(),
         bucket: Some(bucket.clone()),
-        object: None,
-        object_bytes: None,
+        object: KnownObject::Unknown,
     }
 }
 

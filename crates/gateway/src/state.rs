@@ -13,7 +13,7 @@ use cang_policy::ConditionContext;
 use cang_telemetry::Metrics;
 
 use crate::admission::InFlightLimit;
-use crate::authorize::Principal;
+use crate::authorize::{Principal, PublicAccess};
 use crate::keys::{DataKeys, KeyCacheLimits};
 use crate::pipeline::pool::CpuPool;
 use crate::principal::AccessKeys;
@@ -145,12 +145,33 @@ pub struct Call {
     pub context: ConditionContext,
     /// The bucket the operation addresses, when it exists and was loaded.
     pub bucket: Option<Bucket>,
-    /// The object the operation addresses, when authorisation had to look at its ACL (a read may start
-    /// from it instead of looking it up again).
-    pub object: Option<ObjectInfo>,
-    /// The object's whole stored bytes, when it was looked up for a GetObject and is small enough to come with
-    /// its record (see `pipeline::read::INLINE_READ_MAX`).
-    pub object_bytes: Option<bytes::Bytes>,
+    /// What is known of the object the operation addresses: a GetObject or HeadObject looks it up with its
+    /// bucket, and authorisation looks at an object's ACL; the read starts from that lookup.
+    pub object: KnownObject,
+}
+
+/// What a request already looked up of the object it addresses.
+#[derive(Debug, Clone, Default)]
+pub enum KnownObject {
+    /// Not looked up.
+    #[default]
+    Unknown,
+    /// Looked up: there is no such object.
+    Absent,
+    /// Looked up: the object, and its whole stored bytes when they are small enough to come with its record
+    /// (see `pipeline::read::INLINE_READ_MAX`).
+    Found(Box<ObjectInfo>, Option<bytes::Bytes>),
+}
+
+impl KnownObject {
+    /// The object's effective access: its own ACL unless `default`, else `bucket_access`. Only a looked-up
+    /// object has its own.
+    pub(crate) fn access(&self, bucket_access: PublicAccess) -> PublicAccess {
+        match self {
+            Self::Found(info, _) => PublicAccess::of_object(info.meta.acl, bucket_access),
+            Self::Unknown | Self::Absent => bucket_access,
+        }
+    }
 }
 
 impl Call {

@@ -56,6 +56,17 @@ pub trait MetaForCaller: Send + Sync + 'static {
 /// The most stored bytes [`ObjectStore::get_small_object`] returns inline, whatever the caller asks.
 pub const SMALL_OBJECT_MAX: u32 = 1 << 20;
 
+/// What [`ObjectStore::lookup_object`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectLookup {
+    /// The bucket.
+    pub bucket: Bucket,
+    /// The object, when the bucket holds one under the key.
+    pub object: Option<ObjectInfo>,
+    /// The object's whole ciphertext, when it was at most the asked length.
+    pub ciphertext: Option<Bytes>,
+}
+
 /// The whole metadata/blob service: its object store and its identity store. Every type implementing
 /// both is a `MetaApi`; callers that need only one half take that trait.
 pub trait MetaApi: ObjectStore + IdentityStore {}
@@ -105,6 +116,12 @@ pub trait ObjectStore: Send + Sync + 'static {
         conditions: Preconditions,
         max_bytes: u32,
     ) -> Result<(ObjectInfo, Option<Bytes>), MetaError>;
+    /// The bucket and, when it exists, its object `key` with the whole ciphertext when that is at most
+    /// `max_bytes` long (capped at [`SMALL_OBJECT_MAX`]): what a GetObject or HeadObject must know before
+    /// it is authorised, in one call. A missing bucket is [`MetaError::NoSuchBucket`]; a missing object is
+    /// no error (authorisation decides first whether the caller may learn that).
+    async fn lookup_object(&self, bucket: &str, key: &str, max_bytes: u32)
+    -> Result<ObjectLookup, MetaError>;
     /// GetObject: the object's info and a stream of its ciphertext `range` (all when `None`), from
     /// one consistent snapshot.
     async fn read_object(

@@ -287,6 +287,40 @@ impl ObjectStore for MetaGrpcClient {
         Ok((info, reply.ciphertext))
     }
 
+    async fn lookup_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u32,
+    ) -> Result<crate::ObjectLookup, MetaError> {
+        let msg = pb::LookupObjectRequest {
+            bucket: bucket.to_owned(),
+            key: key.to_owned(),
+            max_bytes,
+        };
+        let reply = self.client().lookup_object(self.unary(msg)).await?.into_inner();
+        let bucket = reply
+            .bucket
+            .ok_or_else(|| MetaError::Internal("object lookup without the bucket".into()))?
+            .try_into()?;
+        let object: Option<ObjectInfo> = reply.object.map(TryInto::try_into).transpose()?;
+        let whole = match (&object, &reply.ciphertext) {
+            (_, None) => true,
+            (Some(info), Some(c)) => c.len() as u64 == info.ciphertext_size,
+            (None, Some(_)) => false,
+        };
+        if !whole {
+            return Err(MetaError::Internal(
+                "object lookup with a partial or stray ciphertext".into(),
+            ));
+        }
+        Ok(crate::ObjectLookup {
+            bucket,
+            object,
+            ciphertext: reply.ciphertext,
+        })
+    }
+
     async fn read_object(
         &self,
         bucket: &str,

@@ -20,8 +20,8 @@ mod status;
 mod types;
 
 pub use api::{
-    ByteStream, DeleteOutcome, IdentityStore, MetaApi, MetaForCaller, ObjectStore, SMALL_OBJECT_MAX,
-    WriteBody, WriteItem, write_body,
+    ByteStream, DeleteOutcome, IdentityStore, MetaApi, MetaForCaller, ObjectLookup, ObjectStore,
+    SMALL_OBJECT_MAX, WriteBody, WriteItem, write_body,
 };
 pub use client::{MAX_MESSAGE_SIZE, MetaGrpcClient};
 pub use error::MetaError;

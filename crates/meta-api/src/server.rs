@@ -234,6 +234,17 @@ impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
         })
     }
 
+    async fn lookup_object(&self, req: Request<pb::LookupObjectRequest>) -> Reply<pb::ObjectLookup> {
+        let api = self.api(&req)?;
+        let r = req.into_inner();
+        let found = api.lookup_object(&r.bucket, &r.key, r.max_bytes).await?;
+        ok(pb::ObjectLookup {
+            bucket: Some(found.bucket.into()),
+            object: found.object.map(Into::into),
+            ciphertext: found.ciphertext,
+        })
+    }
+
     async fn read_object(&self, req: Request<pb::ReadObjectRequest>) -> Reply<Self::ReadObjectStream> {
         let api = self.api(&req)?;
         use pb::read_object_message::Message;

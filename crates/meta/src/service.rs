@@ -12,9 +12,9 @@ use cang_meta_api::{
     ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, IdentityStore,
     InventoryEntry, InventoryQuery, ListBucketsPage, ListBucketsQuery, ListObjectsPage, ListObjectsQuery,
     ListPartsPage, ListUploadsPage, ListUploadsQuery, MetaError, MultipartUpload, NewAccessKey, NewBucket,
-    ObjectInfo, ObjectMeta, ObjectStore, PartInfo, Policy, Preconditions, PutObjectHeader, PutTrailer,
-    RewrapObject, RewrapOutcome, UploadPartHeader, User, WriteBody, WriteItem, validate_bucket_name,
-    validate_object_key, validate_part_number,
+    ObjectInfo, ObjectLookup, ObjectMeta, ObjectStore, PartInfo, Policy, Preconditions, PutObjectHeader,
+    PutTrailer, RewrapObject, RewrapOutcome, UploadPartHeader, User, WriteBody, WriteItem,
+    validate_bucket_name, validate_object_key, validate_part_number,
 };
 use cang_telemetry::{Metrics, attributes};
 use futures::StreamExt;
@@ -222,6 +222,37 @@ impl ObjectStore for MetaService {
                 ciphertext.extend_from_slice(&chunk?);
             }
             Ok((info, Some(Bytes::from(ciphertext))))
+        })
+        .await
+    }
+
+    async fn lookup_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        max_bytes: u32,
+    ) -> Result<ObjectLookup, MetaError> {
+        let (bucket, key) = (bucket.to_owned(), key.to_owned());
+        let max = u64::from(max_bytes.min(cang_meta_api::SMALL_OBJECT_MAX));
+        self.run(move |s| {
+            let found = s.get_bucket(&bucket)?;
+            let (object, ciphertext) = match s.read_object(&bucket, &key, None, &Preconditions::default()) {
+                Ok((info, reader)) if info.ciphertext_size <= max => {
+                    let mut ciphertext = Vec::with_capacity(info.ciphertext_size as usize);
+                    for chunk in reader {
+                        ciphertext.extend_from_slice(&chunk?);
+                    }
+                    (Some(info), Some(Bytes::from(ciphertext)))
+                }
+                Ok((info, _)) => (Some(info), None),
+                Err(MetaError::NoSuchKey) => (None, None),
+                Err(e) => return Err(e),
+            };
+            Ok(ObjectLookup {
+                bucket: found,
+                object,
+                ciphertext,
+            })
         })
         .await
     }

@@ -10,8 +10,8 @@ use cang_meta_api::{
     ByteStream, CiphertextRange, CompletedPart, CopyObjectRequest, DeleteOutcome, IdentityStore,
     InventoryEntry, InventoryQuery, ListBucketsPage, ListBucketsQuery, ListObjectsPage, ListObjectsQuery,
     ListPartsPage, ListUploadsPage, ListUploadsQuery, MetaError, MetaForCaller, MultipartUpload,
-    NewAccessKey, NewBucket, ObjectInfo, ObjectMeta, ObjectStore, PartInfo, Policy, Preconditions,
-    PutObjectHeader, RewrapObject, RewrapOutcome, UploadPartHeader, User, WriteBody,
+    NewAccessKey, NewBucket, ObjectInfo, ObjectLookup, ObjectMeta, ObjectStore, PartInfo, Policy,
+    Preconditions, PutObjectHeader, RewrapObject, RewrapOutcome, UploadPartHeader, User, WriteBody,
 };
 use cang_tls::ServiceIdentity;
 
@@ -121,6 +121,7 @@ checked_api! { ObjectStore {
         conditions: Preconditions,
         max_bytes: u32
     ) -> (ObjectInfo, Option<Bytes>);
+    Store fn lookup_object(bucket: &str, key: &str, max_bytes: u32) -> ObjectLookup;
     Store fn read_object(
         bucket: &str,
         key: &str,

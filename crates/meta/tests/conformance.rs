@@ -233,6 +233,39 @@ async fn objects(api: &dyn MetaApi) {
             .err(),
         Some(MetaError::NoSuchBucket)
     );
+    // A lookup answers with the bucket, and the object with its bytes when they fit; a missing object is
+    // no error, a missing bucket is.
+    let bucket = api.get_bucket("conf-o").await.unwrap();
+    let found = api.lookup_object("conf-o", "tiny", 10).await.unwrap();
+    assert_eq!(
+        (
+            &found.bucket,
+            found.object.as_ref().map(|o| o.etag.as_str()),
+            found.ciphertext.as_deref()
+        ),
+        (&bucket, Some("E9"), Some(&b"tiny bytes"[..]))
+    );
+    let over = api.lookup_object("conf-o", "tiny", 9).await.unwrap();
+    assert_eq!(
+        (over.object.is_some(), over.ciphertext),
+        (true, None),
+        "one byte over the limit"
+    );
+    let big_lookup = api.lookup_object("conf-o", "dir/big", u32::MAX).await.unwrap();
+    assert_eq!(
+        (big_lookup.object, big_lookup.ciphertext),
+        (Some(info.clone()), None),
+        "3 MiB is over every limit"
+    );
+    let absent = api.lookup_object("conf-o", "absent", 10).await.unwrap();
+    assert_eq!(
+        (absent.bucket, absent.object, absent.ciphertext),
+        (bucket, None, None)
+    );
+    assert_eq!(
+        api.lookup_object("conf-none", "k", 10).await.err(),
+        Some(MetaError::NoSuchBucket)
+    );
     // Overwrite is atomic; a forbidden overwrite changes nothing.
     put(api, "conf-o", "dir/big", b"small", "E2").await;
     let refused = api

@@ -1,6 +1,6 @@
 //! Object reads and writes: PutObject, GetObject, HeadObject, GetObjectMeta and DeleteObject.
 
-use cang_meta_api::{Preconditions, PutObjectHeader};
+use cang_meta_api::{MetaError, Preconditions, PutObjectHeader};
 use cang_oss::OssError;
 use cang_oss::checksum::crc64_header_value;
 use cang_oss::headers::conditional::{ConditionTarget, Conditions};
@@ -15,7 +15,7 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::encryption::effective_rule;
 use crate::pipeline::read::{INLINE_READ_MAX, ReadStart, read_inline, read_plaintext};
 use crate::pipeline::write::{prepare_upload, request_source, seal_into};
-use crate::state::{Call, Gateway};
+use crate::state::{Call, Gateway, KnownObject};
 
 /// PutObject.
 pub async fn put_object(
@@ -76,13 +76,14 @@ pub async fn get_object(
     // Without a lookup from authorisation, a GET asks for the object's bytes along with its record: a small
     // object then needs no second call to the metadata service.
     let (mut info, mut inline) = match &call.object {
-        Some(info) => (info.clone(), call.object_bytes.clone().filter(|_| with_body)),
-        None if with_body => {
+        KnownObject::Found(info, bytes) => ((**info).clone(), bytes.clone().filter(|_| with_body)),
+        KnownObject::Absent => return Err(MetaError::NoSuchKey.into()),
+        KnownObject::Unknown if with_body => {
             gw.meta
                 .get_small_object(bucket, key, None, Preconditions::default(), INLINE_READ_MAX)
                 .await?
         }
-        None => (gw.meta.head_object(bucket, key).await?, None),
+        KnownObject::Unknown => (gw.meta.head_object(bucket, key).await?, None),
     };
     // An object overwritten between the lookup and the read is answered from its new version.
     for _ in 0..MAX_READ_ATTEMPTS {

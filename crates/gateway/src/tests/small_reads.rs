@@ -174,3 +174,128 @@ async fn a_small_object_opened_by_its_own_acl_reads_from_the_lookup() {
         "no byte of a refused object"
     );
 }
+
+#[tokio::test]
+async fn an_object_looked_up_with_its_bucket_is_told_apart_only_after_authorisation() {
+    use crate::testing::Caller;
+    let h = Harness::start().await;
+    h.bucket("lookup-private", &[]).await;
+    h.bucket("lookup-public", &[("x-oss-acl", "public-read")]).await;
+    let denied = h
+        .ram_user(
+            "no-reads",
+            r#"{"Version":"1","Statement":[{"Effect":"Deny","Action":"oss:GetObject","Resource":"*"}]}"#,
+        )
+        .await;
+    let data = body(2000, 3);
+    for bucket in ["lookup-private", "lookup-public"] {
+        let put = h
+            .root(Method::PUT, &format!("/{bucket}/here"), &[], data.clone())
+            .await;
+        assert_eq!(put.status, StatusCode::OK);
+    }
+    // (caller, method, path, status, code): absence is told only to whoever may read the object.
+    let rows = [
+        (
+            Caller::Root,
+            Method::GET,
+            "/lookup-private/absent",
+            StatusCode::NOT_FOUND,
+            Some("NoSuchKey"),
+        ),
+        (
+            Caller::Root,
+            Method::HEAD,
+            "/lookup-private/absent",
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+        (
+            Caller::Root,
+            Method::HEAD,
+            "/lookup-private/here",
+            StatusCode::OK,
+            None,
+        ),
+        (
+            Caller::Anonymous,
+            Method::GET,
+            "/lookup-private/absent",
+            StatusCode::FORBIDDEN,
+            Some("AccessDenied"),
+        ),
+        (
+            Caller::Anonymous,
+            Method::HEAD,
+            "/lookup-private/absent",
+            StatusCode::FORBIDDEN,
+            None,
+        ),
+        (
+            Caller::Anonymous,
+            Method::GET,
+            "/lookup-private/here",
+            StatusCode::FORBIDDEN,
+            Some("AccessDenied"),
+        ),
+        (
+            Caller::Anonymous,
+            Method::GET,
+            "/lookup-public/absent",
+            StatusCode::NOT_FOUND,
+            Some("NoSuchKey"),
+        ),
+        (
+            Caller::Anonymous,
+            Method::GET,
+            "/lookup-public/here",
+            StatusCode::OK,
+            None,
+        ),
+        (
+            denied.clone(),
+            Method::GET,
+            "/lookup-public/here",
+            StatusCode::FORBIDDEN,
+            Some("AccessDenied"),
+        ),
+        (
+            denied.clone(),
+            Method::GET,
+            "/lookup-public/absent",
+            StatusCode::FORBIDDEN,
+            Some("AccessDenied"),
+        ),
+        (
+            Caller::Anonymous,
+            Method::GET,
+            "/lookup-none/absent",
+            StatusCode::NOT_FOUND,
+            Some("NoSuchBucket"),
+        ),
+        (
+            Caller::Root,
+            Method::HEAD,
+            "/lookup-none/absent",
+            StatusCode::NOT_FOUND,
+            None,
+        ),
+    ];
+    for (caller, method, path, status, code) in rows {
+        let got = h.send(&caller, method.clone(), path, &[], "").await;
+        assert_eq!(got.status, status, "{method} {path} as {caller:?}");
+        if let Some(code) = code {
+            assert_eq!(got.code().as_deref(), Some(code), "{method} {path} as {caller:?}");
+        }
+        if status != StatusCode::OK {
+            assert!(
+                !got.body.windows(32).any(|w| w == &data[..32]),
+                "no byte of a refused object"
+            );
+        }
+    }
+    let read = h
+        .send(&Caller::Anonymous, Method::GET, "/lookup-public/here", &[], "")
+        .await;
+    assert_eq!(read.body.as_ref(), data.as_slice());
+}
