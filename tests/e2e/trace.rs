@@ -20,6 +20,7 @@ const KEY: &str = "secret-notes.txt";
 const MARKER: &str = "PLAINTEXT-MARKER-7f3a9c";
 const PUT_TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
 const GET_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const RANGE_TRACE: &str = "5c0a13d6e8f24b7a9d31c2e4f6a8b0c1";
 const CALLER_SPAN: &str = "b7ad6b7169203331";
 
 fn service(span: &ReceivedSpan) -> &str {
@@ -115,7 +116,8 @@ async fn collect(cluster: &Cluster, receiver: &OtlpReceiver) -> Result<Vec<Recei
         cluster.flush_telemetry()?;
         let spans = receiver.spans();
         let done = Trace::of(&spans, PUT_TRACE).complete("/GenerateDataKey", "/PutObject")
-            && Trace::of(&spans, GET_TRACE).complete("/Decrypt", "/LookupObject");
+            && Trace::of(&spans, GET_TRACE).complete("/Decrypt", "/LookupObject")
+            && Trace::of(&spans, RANGE_TRACE).complete("/Decrypt", "/LookupObject");
         if done || Instant::now() > deadline {
             return Ok(spans);
         }
@@ -191,6 +193,31 @@ async fn put_and_get_are_each_one_trace_across_gateway_kms_and_meta() -> Result<
         .await?;
     ensure!(resp.status() == StatusCode::OK, "get: {}", resp.status());
     assert_eq!(resp.text().await?, body);
+    // A small range of a large object: its segments come with the record, in the same one call.
+    let large: Vec<u8> = (0..400_000u32).map(|i| (i % 251) as u8).collect();
+    let large_path = format!("/{BUCKET}/large");
+    let resp = cluster
+        .signed(root, "PUT", &large_path, &large_path, &[])
+        .body(large.clone())
+        .send()
+        .await?;
+    ensure!(
+        resp.status() == StatusCode::OK,
+        "put large: {}",
+        resp.text().await?
+    );
+    let resp = cluster
+        .signed(root, "GET", &large_path, &large_path, &[])
+        .header("range", "bytes=300000-300009")
+        .header("traceparent", traceparent(RANGE_TRACE))
+        .send()
+        .await?;
+    ensure!(
+        resp.status() == StatusCode::PARTIAL_CONTENT,
+        "range: {}",
+        resp.status()
+    );
+    assert_eq!(resp.bytes().await?.as_ref(), &large[300_000..300_010]);
 
     let spans = collect(&cluster, &receiver).await?;
     let size = body.len().to_string();
@@ -268,13 +295,18 @@ async fn put_and_get_are_each_one_trace_across_gateway_kms_and_meta() -> Result<
     );
     assert_eq!(decrypt.attribute("cang.kms.key_id"), Some(key_id));
     let (_, lookup) = get.hop("cang-meta", "/LookupObject", request);
-    for other in ["/GetBucket", "/GetSmallObject", "/ReadObject"] {
-        assert!(
-            !spans
-                .iter()
-                .any(|s| s.trace_id == GET_TRACE && s.name.ends_with(other)),
-            "a small GET made another call to meta ({other}) beside {lookup:#?}"
-        );
+    let ranged = Trace::of(&spans, RANGE_TRACE);
+    let range_request = ranged.get("cang-gateway", SpanKind::Server, "");
+    ranged.hop("cang-meta", "/LookupObject", range_request);
+    for (trace, what) in [(GET_TRACE, "a small GET"), (RANGE_TRACE, "a small range")] {
+        for other in ["/GetBucket", "/GetSmallObject", "/ReadObject"] {
+            assert!(
+                !spans
+                    .iter()
+                    .any(|s| s.trace_id == trace && s.name.ends_with(other)),
+                "{what} made another call to meta ({other}) beside {lookup:#?}"
+            );
+        }
     }
 
     // Every service names itself fully.
@@ -317,10 +349,11 @@ async fn put_and_get_are_each_one_trace_across_gateway_kms_and_meta() -> Result<
     // The same requests, counted.
     let gateway = scrape(cluster.probes_addr).await?;
     for expected in [
-        "cang_requests_total{operation=\"PutObject\",status=\"200\"} 1",
+        "cang_requests_total{operation=\"PutObject\",status=\"200\"} 2",
         "cang_requests_total{operation=\"GetObject\",status=\"200\"} 1",
-        "cang_kms_call_duration_seconds_count{operation=\"GenerateDataKey\"} 1",
-        "cang_kms_call_duration_seconds_count{operation=\"Decrypt\"} 1",
+        "cang_requests_total{operation=\"GetObject\",status=\"206\"} 1",
+        "cang_kms_call_duration_seconds_count{operation=\"GenerateDataKey\"} 2",
+        "cang_kms_call_duration_seconds_count{operation=\"Decrypt\"} 2",
     ] {
         assert!(
             gateway.contains(expected),
@@ -334,7 +367,7 @@ async fn put_and_get_are_each_one_trace_across_gateway_kms_and_meta() -> Result<
     );
     let meta = scrape(cluster.meta_metrics_addr.context("meta metrics")?).await?;
     assert!(
-        meta.contains("cang_requests_total{operation=\"cang.meta.v1.Meta/PutObject\",status=\"Ok\"} 1"),
+        meta.contains("cang_requests_total{operation=\"cang.meta.v1.Meta/PutObject\",status=\"Ok\"} 2"),
         "{meta}"
     );
     assert!(

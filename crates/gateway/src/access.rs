@@ -5,6 +5,7 @@ use cang_meta_api::{MetaError, Preconditions};
 
 use crate::authorize::{AclNeed, Permission, PublicAccess, Verdict, decide, oss_arn, policy_verdict};
 use crate::errors::Failure;
+use crate::pipeline::read::StoredWindow;
 use crate::state::{Call, Gateway, KnownObject};
 
 impl Gateway {
@@ -25,7 +26,10 @@ impl Gateway {
             self.meta.head_object(bucket, key).await.map(|info| (info, None))
         };
         match found {
-            Ok((info, bytes)) => Ok(KnownObject::Found(Box::new(info), bytes)),
+            Ok((info, bytes)) => Ok(KnownObject::Found(
+                Box::new(info),
+                bytes.map(|bytes| StoredWindow { start: 0, bytes }),
+            )),
             Err(MetaError::NoSuchKey) => Ok(KnownObject::Absent),
             Err(e) => Err(Failure::meta_at(e, bucket, key)),
         }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use cang_meta_api::Bucket;
+use cang_meta_api::{Bucket, CiphertextRange, ObjectLookup};
 use cang_oss::auth::{RequestView, read_signature};
 use cang_oss::{Endpoint, OssError, Route};
 use cang_policy::ConditionContext;
@@ -21,6 +21,7 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::errors::{Failure, Names};
 use crate::observe::Observed;
 use crate::ops::Reply;
+use crate::pipeline::read::{INLINE_READ_MAX, StoredWindow, guess_window};
 use crate::server::Handler;
 use crate::state::{Call, Gateway, KnownObject};
 
@@ -55,9 +56,12 @@ impl Gateway {
         let (bucket, object) = match (&route.endpoint, route.bucket()) {
             (Endpoint::PutBucket { .. }, _) | (_, None) => (None, KnownObject::Unknown),
             (Endpoint::GetObject { bucket, key, .. }, _) => {
-                self.look_up_with_bucket(bucket, key, true).await?
+                let window = guess_window(request.headers(), self.config.segment_size);
+                self.look_up_with_bucket(bucket, key, true, window).await?
             }
-            (Endpoint::HeadObject { bucket, key }, _) => self.look_up_with_bucket(bucket, key, false).await?,
+            (Endpoint::HeadObject { bucket, key }, _) => {
+                self.look_up_with_bucket(bucket, key, false, None).await?
+            }
             (_, Some(name)) => (Some(self.meta.get_bucket(name).await?), KnownObject::Unknown),
         };
         let (principal, signed_sha256) = self.authenticate(&request, &route, now).await?;
@@ -85,22 +89,27 @@ impl Gateway {
         }
     }
 
-    /// The bucket and, from the same call, the object `key` in it; with `reads`, also its stored bytes when
-    /// they are small enough to come with the record.
+    /// The bucket and, from the same snapshot, the object `key` in it. A GetObject (`reads`) also asks for
+    /// stored bytes small enough to come with the record: those `window` names (a guess from its range
+    /// header), else the whole object.
     async fn look_up_with_bucket(
         &self,
         bucket: &str,
         key: &str,
         reads: bool,
+        window: Option<CiphertextRange>,
     ) -> Result<(Option<Bucket>, KnownObject), Failure> {
-        let limit = if reads {
-            crate::pipeline::read::INLINE_READ_MAX
-        } else {
-            0
-        };
-        let found = self.meta.lookup_object(bucket, key, limit).await?;
+        let limit = if reads { INLINE_READ_MAX } else { 0 };
+        let found = self.meta.lookup_object(bucket, key, window, limit).await?;
         let object = match found.object {
-            Some(info) => KnownObject::Found(Box::new(info), found.ciphertext.filter(|_| reads)),
+            Some(info) => {
+                let start = ObjectLookup::window_of(window, info.ciphertext_size).start;
+                let stored = found
+                    .ciphertext
+                    .filter(|_| reads)
+                    .map(|bytes| StoredWindow { start, bytes });
+                KnownObject::Found(Box::new(info), stored)
+            }
             None => KnownObject::Absent,
         };
         Ok((Some(found.bucket), object))

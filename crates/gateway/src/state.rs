@@ -16,6 +16,7 @@ use crate::admission::InFlightLimit;
 use crate::authorize::{Principal, PublicAccess};
 use crate::keys::{DataKeys, KeyCacheLimits};
 use crate::pipeline::pool::CpuPool;
+use crate::pipeline::read::StoredWindow;
 use crate::principal::AccessKeys;
 
 /// Gateway settings.
@@ -158,9 +159,9 @@ pub enum KnownObject {
     Unknown,
     /// Looked up: there is no such object.
     Absent,
-    /// Looked up: the object, and its whole stored bytes when they are small enough to come with its record
-    /// (see `pipeline::read::INLINE_READ_MAX`).
-    Found(Box<ObjectInfo>, Option<bytes::Bytes>),
+    /// Looked up: the object, and some of its stored bytes when they were small enough to come with its
+    /// record (see `pipeline::read::INLINE_READ_MAX`): the whole object, or the window a range asked for.
+    Found(Box<ObjectInfo>, Option<StoredWindow>),
 }
 
 impl KnownObject {

@@ -63,8 +63,19 @@ pub struct ObjectLookup {
     pub bucket: Bucket,
     /// The object, when the bucket holds one under the key.
     pub object: Option<ObjectInfo>,
-    /// The object's whole ciphertext, when it was at most the asked length.
+    /// The asked window of the object's ciphertext (cut at its end), when it was at most the asked length.
     pub ciphertext: Option<Bytes>,
+}
+
+impl ObjectLookup {
+    /// The stored bytes `window` (the whole object when `None`) asks for of an object `size` stored bytes
+    /// long.
+    pub fn window_of(window: Option<CiphertextRange>, size: u64) -> CiphertextRange {
+        window.map_or(CiphertextRange { start: 0, end: size }, |w| CiphertextRange {
+            start: w.start.min(size),
+            end: w.end.min(size),
+        })
+    }
 }
 
 /// The whole metadata/blob service: its object store and its identity store. Every type implementing
@@ -116,12 +127,18 @@ pub trait ObjectStore: Send + Sync + 'static {
         conditions: Preconditions,
         max_bytes: u32,
     ) -> Result<(ObjectInfo, Option<Bytes>), MetaError>;
-    /// The bucket and, when it exists, its object `key` with the whole ciphertext when that is at most
-    /// `max_bytes` long (capped at [`SMALL_OBJECT_MAX`]): what a GetObject or HeadObject must know before
-    /// it is authorised, in one call. A missing bucket is [`MetaError::NoSuchBucket`]; a missing object is
-    /// no error (authorisation decides first whether the caller may learn that).
-    async fn lookup_object(&self, bucket: &str, key: &str, max_bytes: u32)
-    -> Result<ObjectLookup, MetaError>;
+    /// The bucket and, when it exists, its object `key` with the ciphertext `window` (cut at the object's
+    /// end; the whole object when `None`) when that is at most `max_bytes` long (capped at
+    /// [`SMALL_OBJECT_MAX`]), from one snapshot: what a GetObject or HeadObject must know before it is
+    /// authorised, in one call. A missing bucket is [`MetaError::NoSuchBucket`]; a missing object is no
+    /// error (authorisation decides first whether the caller may learn that).
+    async fn lookup_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        window: Option<CiphertextRange>,
+        max_bytes: u32,
+    ) -> Result<ObjectLookup, MetaError>;
     /// GetObject: the object's info and a stream of its ciphertext `range` (all when `None`), from
     /// one consistent snapshot.
     async fn read_object(

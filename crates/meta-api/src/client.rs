@@ -291,12 +291,14 @@ impl ObjectStore for MetaGrpcClient {
         &self,
         bucket: &str,
         key: &str,
+        window: Option<CiphertextRange>,
         max_bytes: u32,
     ) -> Result<crate::ObjectLookup, MetaError> {
         let msg = pb::LookupObjectRequest {
             bucket: bucket.to_owned(),
             key: key.to_owned(),
             max_bytes,
+            window: window.map(Into::into),
         };
         let reply = self.client().lookup_object(self.unary(msg)).await?.into_inner();
         let bucket = reply
@@ -306,7 +308,10 @@ impl ObjectStore for MetaGrpcClient {
         let object: Option<ObjectInfo> = reply.object.map(TryInto::try_into).transpose()?;
         let whole = match (&object, &reply.ciphertext) {
             (_, None) => true,
-            (Some(info), Some(c)) => c.len() as u64 == info.ciphertext_size,
+            (Some(info), Some(c)) => {
+                let asked = crate::ObjectLookup::window_of(window, info.ciphertext_size);
+                c.len() as u64 == asked.end.saturating_sub(asked.start)
+            }
             (None, Some(_)) => false,
         };
         if !whole {

@@ -237,7 +237,9 @@ impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
     async fn lookup_object(&self, req: Request<pb::LookupObjectRequest>) -> Reply<pb::ObjectLookup> {
         let api = self.api(&req)?;
         let r = req.into_inner();
-        let found = api.lookup_object(&r.bucket, &r.key, r.max_bytes).await?;
+        let found = api
+            .lookup_object(&r.bucket, &r.key, r.window.map(Into::into), r.max_bytes)
+            .await?;
         ok(pb::ObjectLookup {
             bucket: Some(found.bucket.into()),
             object: found.object.map(Into::into),

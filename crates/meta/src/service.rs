@@ -230,31 +230,13 @@ impl ObjectStore for MetaService {
         &self,
         bucket: &str,
         key: &str,
+        window: Option<CiphertextRange>,
         max_bytes: u32,
     ) -> Result<ObjectLookup, MetaError> {
         let (bucket, key) = (bucket.to_owned(), key.to_owned());
         let max = u64::from(max_bytes.min(cang_meta_api::SMALL_OBJECT_MAX));
-        self.run(move |s| {
-            let found = s.get_bucket(&bucket)?;
-            let (object, ciphertext) = match s.read_object(&bucket, &key, None, &Preconditions::default()) {
-                Ok((info, reader)) if info.ciphertext_size <= max => {
-                    let mut ciphertext = Vec::with_capacity(info.ciphertext_size as usize);
-                    for chunk in reader {
-                        ciphertext.extend_from_slice(&chunk?);
-                    }
-                    (Some(info), Some(Bytes::from(ciphertext)))
-                }
-                Ok((info, _)) => (Some(info), None),
-                Err(MetaError::NoSuchKey) => (None, None),
-                Err(e) => return Err(e),
-            };
-            Ok(ObjectLookup {
-                bucket: found,
-                object,
-                ciphertext,
-            })
-        })
-        .await
+        self.run(move |s| s.lookup_object(&bucket, &key, window, max))
+            .await
     }
 
     async fn read_object(

@@ -121,7 +121,12 @@ checked_api! { ObjectStore {
         conditions: Preconditions,
         max_bytes: u32
     ) -> (ObjectInfo, Option<Bytes>);
-    Store fn lookup_object(bucket: &str, key: &str, max_bytes: u32) -> ObjectLookup;
+    Store fn lookup_object(
+        bucket: &str,
+        key: &str,
+        window: Option<CiphertextRange>,
+        max_bytes: u32
+    ) -> ObjectLookup;
     Store fn read_object(
         bucket: &str,
         key: &str,

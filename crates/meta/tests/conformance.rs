@@ -236,7 +236,7 @@ async fn objects(api: &dyn MetaApi) {
     // A lookup answers with the bucket, and the object with its bytes when they fit; a missing object is
     // no error, a missing bucket is.
     let bucket = api.get_bucket("conf-o").await.unwrap();
-    let found = api.lookup_object("conf-o", "tiny", 10).await.unwrap();
+    let found = api.lookup_object("conf-o", "tiny", None, 10).await.unwrap();
     assert_eq!(
         (
             &found.bucket,
@@ -245,25 +245,72 @@ async fn objects(api: &dyn MetaApi) {
         ),
         (&bucket, Some("E9"), Some(&b"tiny bytes"[..]))
     );
-    let over = api.lookup_object("conf-o", "tiny", 9).await.unwrap();
+    let over = api.lookup_object("conf-o", "tiny", None, 9).await.unwrap();
     assert_eq!(
         (over.object.is_some(), over.ciphertext),
         (true, None),
         "one byte over the limit"
     );
-    let big_lookup = api.lookup_object("conf-o", "dir/big", u32::MAX).await.unwrap();
+    let big_lookup = api
+        .lookup_object("conf-o", "dir/big", None, u32::MAX)
+        .await
+        .unwrap();
     assert_eq!(
         (big_lookup.object, big_lookup.ciphertext),
         (Some(info.clone()), None),
         "3 MiB is over every limit"
     );
-    let absent = api.lookup_object("conf-o", "absent", 10).await.unwrap();
+    // A window of the stored bytes comes cut at the object's end, and only within the limit.
+    let window = |start, end| Some(CiphertextRange { start, end });
+    let part = api
+        .lookup_object("conf-o", "dir/big", window(MIB as u64 - 5, MIB as u64 + 5), 10)
+        .await
+        .unwrap();
+    assert_eq!(part.ciphertext.as_deref(), Some(&big[MIB - 5..MIB + 5]));
+    let tail = api
+        .lookup_object(
+            "conf-o",
+            "dir/big",
+            window(big.len() as u64 - 3, big.len() as u64 + 50),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        tail.ciphertext.as_deref(),
+        Some(&big[big.len() - 3..]),
+        "cut at the end"
+    );
+    let beyond = api
+        .lookup_object(
+            "conf-o",
+            "dir/big",
+            window(big.len() as u64 + 7, big.len() as u64 + 9),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        beyond.ciphertext.as_deref(),
+        Some(&b""[..]),
+        "nothing past the end"
+    );
+    let wide = api
+        .lookup_object("conf-o", "dir/big", window(0, 11), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        (wide.object.is_some(), wide.ciphertext),
+        (true, None),
+        "over the limit"
+    );
+    let absent = api.lookup_object("conf-o", "absent", None, 10).await.unwrap();
     assert_eq!(
         (absent.bucket, absent.object, absent.ciphertext),
         (bucket, None, None)
     );
     assert_eq!(
-        api.lookup_object("conf-none", "k", 10).await.err(),
+        api.lookup_object("conf-none", "k", None, 10).await.err(),
         Some(MetaError::NoSuchBucket)
     );
     // Overwrite is atomic; a forbidden overwrite changes nothing.

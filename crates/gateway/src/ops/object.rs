@@ -13,7 +13,7 @@ use super::{Reply, base64_md5, empty, forbids_overwrite, header_text, insert, ob
 use crate::authorize::Principal;
 use crate::body::{RequestBody, ResponseBody};
 use crate::encryption::effective_rule;
-use crate::pipeline::read::{INLINE_READ_MAX, ReadStart, read_inline, read_plaintext};
+use crate::pipeline::read::{INLINE_READ_MAX, ReadStart, StoredWindow, read_inline, read_plaintext};
 use crate::pipeline::write::{prepare_upload, request_source, seal_into};
 use crate::state::{Call, Gateway, KnownObject};
 
@@ -79,9 +79,11 @@ pub async fn get_object(
         KnownObject::Found(info, bytes) => ((**info).clone(), bytes.clone().filter(|_| with_body)),
         KnownObject::Absent => return Err(MetaError::NoSuchKey.into()),
         KnownObject::Unknown if with_body => {
-            gw.meta
+            let (info, bytes) = gw
+                .meta
                 .get_small_object(bucket, key, None, Preconditions::default(), INLINE_READ_MAX)
-                .await?
+                .await?;
+            (info, bytes.map(|bytes| StoredWindow { start: 0, bytes }))
         }
         KnownObject::Unknown => (gw.meta.head_object(bucket, key).await?, None),
     };
@@ -111,8 +113,10 @@ pub async fn get_object(
         if !with_body {
             return Ok(response);
         }
-        if let Some(stored) = inline.take() {
-            let plain = read_inline(gw, call, call.owner(), &info, &stored, start, end).await?;
+        // Stored bytes that came with the record serve the read when they hold what it needs.
+        if let Some(stored) = inline.take()
+            && let Some(plain) = read_inline(gw, call, call.owner(), &info, &stored, start, end).await?
+        {
             *response.body_mut() = ResponseBody::full(plain);
             return Ok(response);
         }

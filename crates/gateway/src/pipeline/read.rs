@@ -94,24 +94,68 @@ pub(crate) async fn read_plaintext(
     Ok(ReadStart::Streaming)
 }
 
-/// Reads whose stored bytes are at most this long are fetched with one unary call (`get_small_object`) and
-/// decrypted at once, instead of a read stream, a spawned task and the CPU pool.
-pub(crate) const INLINE_READ_MAX: u32 = 128 * 1024;
+/// Reads whose stored bytes are at most this long come with the object's record or in one unary call
+/// (`get_small_object`) and are decrypted at once, instead of a read stream, a spawned task and the CPU
+/// pool: 128 KiB and the tags of its segments, so any two 64 KiB segments.
+pub(crate) const INLINE_READ_MAX: u32 = 129 * 1024;
 
-/// The plaintext bytes `start..end` of a small object whose whole stored ciphertext `stored` came with `info`
-/// from one snapshot (`get_small_object`): the data key is recovered as for any read, and the few segments are
-/// opened at once.
+/// Stored bytes of an object that came with its record from one snapshot: `bytes` from stored offset `start`.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredWindow {
+    /// Offset of `bytes` in the object's stored bytes.
+    pub start: u64,
+    /// The stored bytes.
+    pub bytes: Bytes,
+}
+
+/// The plaintext bytes `start..end` of an object from stored bytes that came with its record `info` from one
+/// snapshot, or `None` (without a call to kms) when `stored` does not hold all the segments the range needs;
+/// the data key is recovered as for any read, and the few segments are opened at once.
 pub(crate) async fn read_inline(
     gw: &Gateway,
     call: &Call,
     owner: &str,
     info: &ObjectInfo,
-    stored: &Bytes,
+    stored: &StoredWindow,
     start: u64,
     end: u64,
-) -> Result<Bytes, Failure> {
-    let Opening { dek, extents, plan } = opening(gw, call, owner, info, start, end).await?;
-    Ok(open_inline(info, &extents, &plan, dek.as_deref(), stored, 0)?)
+) -> Result<Option<Bytes>, Failure> {
+    let (extents, plan) = plan_of(info, start, end)?;
+    let stored_end = stored.start + stored.bytes.len() as u64;
+    let covered = match (plan.first(), plan.last()) {
+        (Some(first), Some(last)) => {
+            first.stored_offset >= stored.start && last.stored_offset + last.stored_len <= stored_end
+        }
+        _ => true,
+    };
+    if !covered {
+        return Ok(None);
+    }
+    let dek = data_key(gw, call, owner, info).await?;
+    let plain = open_inline(info, &extents, &plan, dek.as_deref(), &stored.bytes, stored.start)?;
+    Ok(Some(plain))
+}
+
+/// Where the stored bytes of `bytes=first-last` of an object written by this gateway lie, if its one extent
+/// is sealed in segments of `segment_size`: a guess a lookup can fetch along with the record, which
+/// [`read_inline`] checks against the record before it uses a byte. `None` when the request asks for
+/// anything else (no range, a suffix or open range, several ranges) or the guess would be too long.
+pub(crate) fn guess_window(headers: &HeaderMap, segment_size: u32) -> Option<CiphertextRange> {
+    let spec = headers.get(http::header::RANGE)?.to_str().ok()?;
+    let (first, last) = spec.trim().strip_prefix("bytes=")?.split_once('-')?;
+    let (first, last): (u64, u64) = (first.trim().parse().ok()?, last.trim().parse().ok()?);
+    if first > last || segment_size == 0 {
+        return None;
+    }
+    let (plain, stored) = (
+        u64::from(segment_size),
+        u64::from(segment_size) + cang_sse::TAG_LEN as u64,
+    );
+    let window = CiphertextRange {
+        start: (first / plain).checked_mul(stored)?,
+        end: (last / plain).checked_add(1)?.checked_mul(stored)?,
+    };
+    (window.end - window.start <= u64::from(INLINE_READ_MAX)).then_some(window)
 }
 
 /// What opening `start..end` of an object takes: its data key (checking `kms:Decrypt` for the caller) and
@@ -130,23 +174,43 @@ async fn opening(
     start: u64,
     end: u64,
 ) -> Result<Opening, Failure> {
-    let dek = match &info.meta.sse {
-        Some(record) => Some(
-            gw.recover_key(
-                &call.principal,
-                &call.context,
-                record,
-                owner,
-                &info.bucket,
-                &info.key,
-            )
-            .await?,
-        ),
-        None => None,
-    };
+    let (extents, plan) = plan_of(info, start, end)?;
+    let dek = data_key(gw, call, owner, info).await?;
+    Ok(Opening { dek, extents, plan })
+}
+
+/// The extents of `info` and the plan of the stored bytes `start..end` needs.
+fn plan_of(
+    info: &ObjectInfo,
+    start: u64,
+    end: u64,
+) -> Result<(Vec<ExtentCipher>, Vec<ExtentRead>), OssError> {
     let extents = extents_of(info)?;
     let plan = plan_read(&extents, start, end).map_err(|e| unreadable(info, &e.to_string()))?;
-    Ok(Opening { dek, extents, plan })
+    Ok((extents, plan))
+}
+
+/// The object's data key (checking `kms:Decrypt` for the caller); `None` for an object stored unencrypted.
+async fn data_key(
+    gw: &Gateway,
+    call: &Call,
+    owner: &str,
+    info: &ObjectInfo,
+) -> Result<Option<Arc<DataKey>>, Failure> {
+    let Some(record) = &info.meta.sse else {
+        return Ok(None);
+    };
+    let dek = gw
+        .recover_key(
+            &call.principal,
+            &call.context,
+            record,
+            owner,
+            &info.bucket,
+            &info.key,
+        )
+        .await?;
+    Ok(Some(dek))
 }
 
 fn unreadable(info: &ObjectInfo, what: &str) -> OssError {

@@ -18,9 +18,9 @@ fn body(len: usize, seed: u8) -> Vec<u8> {
 async fn small_and_streamed_reads_agree_in_every_mode() {
     let h = Harness::start().await;
     h.bucket("small-reads", &[]).await;
-    // Around 64 KiB segments and the 128 KiB inline limit of stored bytes (a segment's tag is 16 bytes).
+    // Around 64 KiB segments and the 129 KiB inline limit of stored bytes (a segment's tag is 16 bytes).
     let sizes = [
-        0usize, 1, 4096, 65_536, 65_537, 130_000, 131_056, 131_057, 200_000,
+        0usize, 1, 4096, 65_536, 65_537, 130_000, 131_072, 131_073, 132_048, 132_049, 200_000,
     ];
     let modes: [&[(&str, &str)]; 4] = [&[], &[(SSE, "AES256")], &[(SSE, "SM4")], &[(SSE, "KMS")]];
     for (m, mode) in modes.iter().enumerate() {
@@ -298,4 +298,104 @@ async fn an_object_looked_up_with_its_bucket_is_told_apart_only_after_authorisat
         .send(&Caller::Anonymous, Method::GET, "/lookup-public/here", &[], "")
         .await;
     assert_eq!(read.body.as_ref(), data.as_slice());
+}
+
+#[tokio::test]
+async fn ranges_read_from_the_window_the_lookup_guessed_or_else_stream() {
+    let h = Harness::start().await;
+    h.bucket("windows", &[]).await;
+    let len = (1 << 20) + 17;
+    let modes: [&[(&str, &str)]; 4] = [&[], &[(SSE, "AES256")], &[(SSE, "SM4")], &[(SSE, "KMS")]];
+    // One extent per object (the guess holds), and an appendable object of three extents (it does not: the
+    // read falls back to the stored record's plan).
+    for (m, mode) in modes.iter().enumerate() {
+        let data = body(len, m as u8);
+        let path = format!("/windows/one-{m}");
+        assert_eq!(
+            h.root(Method::PUT, &path, mode, data.clone()).await.status,
+            StatusCode::OK
+        );
+        let log = format!("/windows/log-{m}");
+        let mut position = 0;
+        for piece in data[..210_000].chunks(70_000) {
+            let append = format!("{log}?append&position={position}");
+            let put = h.root(Method::POST, &append, mode, piece.to_vec()).await;
+            assert_eq!(put.status, StatusCode::OK, "{append}: {:?}", put.code());
+            position += piece.len();
+        }
+        let segment = 65_536;
+        let ranges = [
+            (0, 0),
+            (segment - 1, segment),
+            (len / 2, len / 2 + 100_000),
+            (len - 1, len - 1),
+            (len - 10, len - 1),
+            (69_999, 140_001),
+            (3 * segment, 5 * segment - 1),
+        ];
+        for (start, end) in ranges {
+            let range = format!("bytes={start}-{end}");
+            let got = h.root(Method::GET, &path, &[("range", &range)], "").await;
+            assert_eq!(got.status, StatusCode::PARTIAL_CONTENT, "{path} {range}");
+            assert_eq!(got.body.as_ref(), &data[start..=end], "{path} {range}");
+            if end < 210_000 {
+                let got = h.root(Method::GET, &log, &[("range", &range)], "").await;
+                assert_eq!(got.status, StatusCode::PARTIAL_CONTENT, "{log} {range}");
+                assert_eq!(got.body.as_ref(), &data[start..=end], "{log} {range}");
+            }
+        }
+        // Ranges the guess does not cover, or that OSS answers with the whole object.
+        for (range, status, want) in [
+            (
+                "bytes=-5".to_owned(),
+                StatusCode::PARTIAL_CONTENT,
+                &data[len - 5..],
+            ),
+            (
+                format!("bytes={}-", len - 3),
+                StatusCode::PARTIAL_CONTENT,
+                &data[len - 3..],
+            ),
+            (
+                format!("bytes={}-{}", len + 10, len + 20),
+                StatusCode::OK,
+                &data[..],
+            ),
+            ("bytes=9-3".to_owned(), StatusCode::OK, &data[..]),
+        ] {
+            let got = h.root(Method::GET, &path, &[("range", &range)], "").await;
+            assert_eq!(got.status, status, "{path} {range}");
+            assert!(got.body.as_ref() == want, "{path} {range}");
+        }
+    }
+}
+
+#[test]
+fn the_guessed_window_covers_the_segments_of_a_simple_range() {
+    use super::super::pipeline::read::guess_window;
+    let with = |range: &str| {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::RANGE,
+            http::HeaderValue::from_str(range).expect("header"),
+        );
+        guess_window(&headers, 65_536).map(|w| (w.start, w.end))
+    };
+    let seg = 65_536 + 16;
+    assert_eq!(with("bytes=0-0"), Some((0, seg)));
+    assert_eq!(with("bytes=65535-65536"), Some((0, 2 * seg)));
+    assert_eq!(with("bytes=1000000-1000099"), Some((15 * seg, 16 * seg)));
+    assert_eq!(with("bytes=0-131071"), Some((0, 2 * seg)), "any two segments");
+    assert_eq!(with("bytes=0-131072"), None, "three segments are too long");
+    for other in [
+        "bytes=-5",
+        "bytes=5-",
+        "bytes=1-2,4-5",
+        "bytes=9-3",
+        "items=1-2",
+        "bytes=0-200000",
+    ] {
+        assert_eq!(with(other), None, "{other}");
+    }
+    assert_eq!(with(&format!("bytes={}-{}", u64::MAX - 1, u64::MAX)), None);
 }

@@ -1,9 +1,9 @@
 //! Objects: atomic put, head, ranged ciphertext reads, delete, multi-delete, copy and append.
 
 use cang_meta_api::{
-    AppendObjectHeader, CiphertextRange, CopyObjectRequest, DeleteOutcome, Extent, MetaError, ObjectInfo,
-    ObjectMeta, ObjectType, Preconditions, PutObjectHeader, PutTrailer, validate_bucket_name,
-    validate_object_key,
+    AppendObjectHeader, Bucket, CiphertextRange, CopyObjectRequest, DeleteOutcome, Extent, MetaError,
+    ObjectInfo, ObjectLookup, ObjectMeta, ObjectType, Preconditions, PutObjectHeader, PutTrailer,
+    validate_bucket_name, validate_object_key,
 };
 use redb::{ReadableTable, WriteTransaction};
 use serde::{Deserialize, Serialize};
@@ -238,6 +238,49 @@ impl Store {
             info,
             ObjectReader::new(chunks, &object.extents, range.start, range.end),
         ))
+    }
+
+    /// The bucket and, when it exists, the object `key` with its ciphertext `window` (cut at the object's end;
+    /// the whole object when `None`) when that is at most `max` bytes long, all from one snapshot.
+    pub fn lookup_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        window: Option<CiphertextRange>,
+        max: u64,
+    ) -> Result<ObjectLookup, MetaError> {
+        let txn = self.read()?;
+        let buckets = txn.open_table(BUCKETS).db()?;
+        let found: Bucket = decode(buckets.get(bucket).db()?.ok_or(MetaError::NoSuchBucket)?.value())?;
+        let objects = txn.open_table(OBJECTS).db()?;
+        let Some(guard) = objects.get((bucket, key)).db()? else {
+            return Ok(ObjectLookup {
+                bucket: found,
+                object: None,
+                ciphertext: None,
+            });
+        };
+        let object: StoredObject = decode(guard.value())?;
+        let info = object.info(bucket, key);
+        let size = info.ciphertext_size;
+        let (start, end) = window.map_or((0, size), |w| (w.start.min(size), w.end.min(size)));
+        if start > end || end - start > max {
+            return Ok(ObjectLookup {
+                bucket: found,
+                object: Some(info),
+                ciphertext: None,
+            });
+        }
+        let chunks = txn.open_table(CHUNKS).db()?;
+        let mut ciphertext = Vec::with_capacity((end - start) as usize);
+        for chunk in ObjectReader::new(chunks, &object.extents, start, end) {
+            ciphertext.extend_from_slice(&chunk?);
+        }
+        Ok(ObjectLookup {
+            bucket: found,
+            object: Some(info),
+            ciphertext: Some(ciphertext.into()),
+        })
     }
 
     /// DeleteObject. Deleting a missing key succeeds (OSS semantics); returns whether it existed.
