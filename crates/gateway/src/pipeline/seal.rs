@@ -3,7 +3,8 @@
 //!
 //! MD5 is the slowest stage (≈0.7 GB/s here, against 4.4 GB/s for AES-256-GCM), so each batch's MD5 runs on
 //! one worker of the CPU pool beside its sealing on another, instead of in series; the next batch is read
-//! from the client meanwhile. No thread is held while the client is slow. Memory is bounded by two batches
+//! from the client meanwhile; a batch of a few KiB (a small object) is hashed and sealed on the request's own
+//! task, where it costs less than the hand-offs. No thread is held while the client is slow. Memory is bounded by two batches
 //! and the sink's channel, whatever the object size. The plaintext size and the
 //! number of segments sealed go on the request's span.
 
@@ -109,6 +110,10 @@ pub enum UploadError {
 
 /// Body bytes gathered before they go to the CPU pool as one piece of work.
 const BATCH_TARGET: usize = 256 * 1024;
+
+/// A batch of at most this many bytes is hashed and sealed on the request's task instead (≈ 50 µs of MD5),
+/// as is the last segment of an object no longer than this.
+const INLINE_WORK: usize = 32 * 1024;
 
 /// The sealing side of an upload, carried from one piece of work to the next: CRC-64, the encryptor and the
 /// ciphertext not yet handed on.
@@ -240,8 +245,20 @@ where
         // The next batch goes to the workers before the previous one's ciphertext is handed on, so MD5 (the
         // slowest stage) never waits for the metadata service to take a chunk.
         if !batch.is_empty() {
-            let (md5, sealer) = state.take().ok_or(UploadError::Worker)?;
-            in_flight = Some(start_step(pool, md5, sealer, batch));
+            let (mut md5, mut sealer) = state.take().ok_or(UploadError::Worker)?;
+            if batch_len > INLINE_WORK {
+                in_flight = Some(start_step(pool, md5, sealer, batch));
+            } else {
+                // A few KiB cost less to hash and seal here than the hand-offs to two workers and back.
+                for chunk in &batch {
+                    md5.update(chunk);
+                }
+                let sealed = sealer.push(&batch)?;
+                state = Some((md5, sealer));
+                hand_on(ready, &sink, stall, &mut produced).await?;
+                hand_on(sealed, &sink, stall, &mut produced).await?;
+                continue;
+            }
         }
         hand_on(ready, &sink, stall, &mut produced).await?;
     }
@@ -256,10 +273,14 @@ where
         return Err(UploadError::LengthMismatch { declared, received });
     }
     let (md5, sealer) = state.ok_or(UploadError::Worker)?;
-    let (last, crc64, params) = pool
-        .run(move || sealer.finish())
-        .await
-        .map_err(|_| UploadError::Worker)??;
+    // The last segment is at most one segment long; a small object's is sealed here.
+    let (last, crc64, params) = if received <= INLINE_WORK as u64 {
+        sealer.finish()?
+    } else {
+        pool.run(move || sealer.finish())
+            .await
+            .map_err(|_| UploadError::Worker)??
+    };
     if let Some(last) = last {
         produced += last.len() as u64;
         send_within(&sink, last, stall).await?;

@@ -18,9 +18,11 @@ fn body(len: usize, seed: u8) -> Vec<u8> {
 async fn small_and_streamed_reads_agree_in_every_mode() {
     let h = Harness::start().await;
     h.bucket("small-reads", &[]).await;
-    // Around 64 KiB segments and the 129 KiB inline limit of stored bytes (a segment's tag is 16 bytes).
+    // Around the 32 KiB sealed on the request's task, 64 KiB segments, the 129 KiB inline limit of stored
+    // bytes (a segment's tag is 16 bytes) and the 256 KiB batches of the CPU pool (a small last batch).
     let sizes = [
-        0usize, 1, 4096, 65_536, 65_537, 130_000, 131_072, 131_073, 132_048, 132_049, 200_000,
+        0usize, 1, 4096, 32_768, 32_769, 65_536, 65_537, 130_000, 131_072, 131_073, 132_048, 132_049,
+        200_000, 262_145, 294_913,
     ];
     let modes: [&[(&str, &str)]; 4] = [&[], &[(SSE, "AES256")], &[(SSE, "SM4")], &[(SSE, "KMS")]];
     for (m, mode) in modes.iter().enumerate() {
@@ -29,6 +31,12 @@ async fn small_and_streamed_reads_agree_in_every_mode() {
             let data = body(len, (m * 16 + i) as u8);
             let put = h.root(Method::PUT, &path, mode, data.clone()).await;
             assert_eq!(put.status, StatusCode::OK, "{path}: {:?}", put.code());
+            // Hashed on the request's task (up to 32 KiB) or on the CPU pool, the ETag is the body's MD5.
+            let md5 = {
+                use md5::Digest;
+                hex::encode_upper(md5::Md5::digest(&data))
+            };
+            assert_eq!(put.header("etag"), Some(format!("\"{md5}\"").as_str()), "{path}");
             let get = h.root(Method::GET, &path, &[], "").await;
             assert_eq!(get.status, StatusCode::OK, "{path}");
             assert_eq!(get.body.as_ref(), data.as_slice(), "{path}: whole");
