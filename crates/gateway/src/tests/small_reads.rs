@@ -407,3 +407,43 @@ fn the_guessed_window_covers_the_segments_of_a_simple_range() {
     }
     assert_eq!(with(&format!("bytes={}-{}", u64::MAX - 1, u64::MAX)), None);
 }
+
+proptest::proptest! {
+    /// Whatever the range header says, the guess never panics; when it guesses, the window holds every stored
+    /// byte the format's own plan reads for that range of a one-extent object long enough to have it.
+    #[test]
+    fn a_guessed_window_holds_what_the_format_plans(
+        first in 0u64..(1 << 36),
+        span in 0u64..200_000,
+        extra in 1u64..(1 << 20),
+        segment_size in proptest::sample::select(vec![16u32, 4096, 65_536, 1 << 20]),
+        noise in "[ -~]{0,24}",
+    ) {
+        use super::super::pipeline::read::guess_window;
+        let header = |text: &str| {
+            let mut headers = http::HeaderMap::new();
+            if let Ok(value) = http::HeaderValue::from_str(text) {
+                headers.insert(http::header::RANGE, value);
+            }
+            headers
+        };
+        let _ = guess_window(&header(&noise), segment_size);
+        let last = first + span;
+        let Some(window) = guess_window(&header(&format!("bytes={first}-{last}")), segment_size) else {
+            return Ok(());
+        };
+        let params = cang_sse::ObjectCipherParams {
+            suite: cang_sse::Suite::Aes256Gcm,
+            segment_size,
+            salt: [0; cang_sse::SALT_LEN],
+            nonce_prefix: [0; cang_sse::NONCE_PREFIX_LEN],
+            plaintext_len: last + extra,
+        };
+        let Ok(plan) = params.range(first, last + 1) else {
+            return Ok(()); // more segments than the format allows
+        };
+        proptest::prop_assert!(window.start <= plan.ciphertext_offset);
+        proptest::prop_assert!(plan.ciphertext_offset + plan.ciphertext_len <= window.end);
+        proptest::prop_assert!(window.end - window.start <= u64::from(super::super::pipeline::read::INLINE_READ_MAX));
+    }
+}
