@@ -73,8 +73,8 @@ pub async fn get_object(
         )
         .into());
     }
-    // Without a lookup from authorisation, a GET asks for the object's bytes along with its record: a small
-    // object then needs no second call to the metadata service.
+    // A request arrives with its object looked up along with the bucket (and a GET with the stored bytes it
+    // needs, when they are few); a caller without that lookup makes it here.
     let (mut info, mut inline) = match &call.object {
         KnownObject::Found(info, bytes) => ((**info).clone(), bytes.clone().filter(|_| with_body)),
         KnownObject::Absent => return Err(MetaError::NoSuchKey.into()),
