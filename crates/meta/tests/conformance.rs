@@ -408,6 +408,23 @@ async fn objects(api: &dyn MetaApi) {
     .await
     .unwrap();
     assert_eq!(read(api, "conf-o", "log", None).await.unwrap(), b"abcde");
+    // A window is served only within the first extent (the first append's "abc").
+    let in_first = api
+        .lookup_object("conf-o", "log", Some(CiphertextRange { start: 1, end: 3 }), 10)
+        .await
+        .unwrap();
+    assert_eq!(in_first.ciphertext.as_deref(), Some(&b"bc"[..]));
+    let across = api
+        .lookup_object("conf-o", "log", Some(CiphertextRange { start: 2, end: 4 }), 10)
+        .await
+        .unwrap();
+    assert_eq!((across.object.is_some(), across.ciphertext), (true, None));
+    let whole = api.lookup_object("conf-o", "log", None, 10).await.unwrap();
+    assert_eq!(
+        whole.ciphertext.as_deref(),
+        Some(&b"abcde"[..]),
+        "the whole object is not a window"
+    );
     assert_eq!(
         api.append_object(
             AppendObjectHeader {

@@ -241,7 +241,8 @@ impl Store {
     }
 
     /// The bucket and, when it exists, the object `key` with its ciphertext `window` (cut at the object's end;
-    /// the whole object when `None`) when that is at most `max` bytes long, all from one snapshot.
+    /// the whole object when `None`) when that is at most `max` bytes long and lies within the object's first
+    /// extent, all from one snapshot.
     pub fn lookup_object(
         &self,
         bucket: &str,
@@ -264,7 +265,13 @@ impl Store {
         let info = object.info(bucket, key);
         let size = info.ciphertext_size;
         let (start, end) = window.map_or((0, size), |w| (w.start.min(size), w.end.min(size)));
-        if start > end || end - start > max {
+        // A window is a guess from a one-extent layout, right only inside the first extent: past it, reading
+        // the bytes would be wasted.
+        let first_extent_end = info
+            .extents
+            .first()
+            .map_or(size, |e| e.ciphertext_offset + e.ciphertext_len);
+        if start > end || end - start > max || (window.is_some() && end > first_extent_end) {
             return Ok(ObjectLookup {
                 bucket: found,
                 object: Some(info),
