@@ -115,7 +115,7 @@ async fn collect(cluster: &Cluster, receiver: &OtlpReceiver) -> Result<Vec<Recei
     loop {
         cluster.flush_telemetry()?;
         let spans = receiver.spans();
-        let done = Trace::of(&spans, PUT_TRACE).complete("/GenerateDataKey", "/PutObject")
+        let done = Trace::of(&spans, PUT_TRACE).complete("/GenerateDataKey", "/PutSmallObject")
             && Trace::of(&spans, GET_TRACE).complete("/Decrypt", "/LookupObject")
             && Trace::of(&spans, RANGE_TRACE).complete("/Decrypt", "/LookupObject");
         if done || Instant::now() > deadline {
@@ -222,7 +222,7 @@ async fn put_and_get_are_each_one_trace_across_gateway_kms_and_meta() -> Result<
     let spans = collect(&cluster, &receiver).await?;
     let size = body.len().to_string();
 
-    // PUT: gateway request span → (sse.protect →) GenerateDataKey on kms; → PutObject on meta.
+    // PUT: gateway request span → (sse.protect →) GenerateDataKey on kms; → PutSmallObject on meta.
     let put = Trace::of(&spans, PUT_TRACE);
     let request = put.get("cang-gateway", SpanKind::Server, "");
     assert_eq!(request.parent_span_id.as_deref(), Some(CALLER_SPAN));
@@ -265,7 +265,8 @@ async fn put_and_get_are_each_one_trace_across_gateway_kms_and_meta() -> Result<
         generate.attribute("cang.kms.key_version"),
         protect.attribute("cang.kms.key_version")
     );
-    let (_, stored) = put.hop("cang-meta", "/PutObject", request);
+    // A body of at most 32 KiB goes to meta in one message.
+    let (_, stored) = put.hop("cang-meta", "/PutSmallObject", request);
     assert_eq!(stored.attribute("cang.meta.commit"), Some("put_object"));
 
     // GET: gateway request span → LookupObject on meta (the bucket, the record and a small object's bytes,
@@ -367,7 +368,9 @@ async fn put_and_get_are_each_one_trace_across_gateway_kms_and_meta() -> Result<
     );
     let meta = scrape(cluster.meta_metrics_addr.context("meta metrics")?).await?;
     assert!(
-        meta.contains("cang_requests_total{operation=\"cang.meta.v1.Meta/PutObject\",status=\"Ok\"} 2"),
+        meta.contains("cang_requests_total{operation=\"cang.meta.v1.Meta/PutSmallObject\",status=\"Ok\"} 1")
+            && meta
+                .contains("cang_requests_total{operation=\"cang.meta.v1.Meta/PutObject\",status=\"Ok\"} 1"),
         "{meta}"
     );
     assert!(

@@ -108,6 +108,17 @@ pub trait ObjectStore: Send + Sync + 'static {
 
     /// PutObject: commits atomically once the trailer arrives.
     async fn put_object(&self, header: PutObjectHeader, body: WriteBody) -> Result<ObjectInfo, MetaError>;
+    /// PutObject of an object whose whole ciphertext is in memory: one message instead of a stream where the
+    /// transport has one (gRPC); the same checks and commit as `put_object`.
+    async fn put_small_object(
+        &self,
+        header: PutObjectHeader,
+        ciphertext: Bytes,
+        trailer: PutTrailer,
+    ) -> Result<ObjectInfo, MetaError> {
+        self.put_object(header, write_body(vec![ciphertext], trailer))
+            .await
+    }
     /// AppendObject.
     async fn append_object(
         &self,

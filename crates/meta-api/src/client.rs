@@ -228,6 +228,24 @@ impl ObjectStore for MetaGrpcClient {
         }
     }
 
+    async fn put_small_object(
+        &self,
+        header: PutObjectHeader,
+        ciphertext: bytes::Bytes,
+        trailer: crate::PutTrailer,
+    ) -> Result<ObjectInfo, MetaError> {
+        let msg = pb::PutSmallObjectRequest {
+            header: Some(header.into()),
+            ciphertext,
+            trailer: Some(trailer.into()),
+        };
+        self.client()
+            .put_small_object(self.unary(msg))
+            .await?
+            .into_inner()
+            .try_into()
+    }
+
     async fn append_object(
         &self,
         header: AppendObjectHeader,

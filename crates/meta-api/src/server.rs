@@ -203,6 +203,14 @@ impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
         ok(api.put_object(header.try_into()?, body).await?.into())
     }
 
+    async fn put_small_object(&self, req: Request<pb::PutSmallObjectRequest>) -> Reply<pb::ObjectInfo> {
+        let api = self.api(&req)?;
+        let r = req.into_inner();
+        let header = r.header.ok_or_else(|| missing("header"))?.try_into()?;
+        let trailer = r.trailer.ok_or_else(|| missing("trailer"))?.into();
+        ok(api.put_small_object(header, r.ciphertext, trailer).await?.into())
+    }
+
     async fn append_object(&self, req: Request<Streaming<pb::AppendObjectMessage>>) -> Reply<pb::ObjectInfo> {
         let api = self.api(&req)?;
         let (header, body) = split_write(req.into_inner(), classify_append).await?;

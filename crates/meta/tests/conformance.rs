@@ -233,6 +233,45 @@ async fn objects(api: &dyn MetaApi) {
             .err(),
         Some(MetaError::NoSuchBucket)
     );
+    // A small put in one message stores what a streamed one does, under the same checks.
+    let small = api
+        .put_small_object(
+            put_header("conf-o", "one-message", false),
+            Bytes::from_static(b"in one message"),
+            trailer(14, "S1"),
+        )
+        .await
+        .unwrap();
+    assert_eq!((small.etag.as_str(), small.ciphertext_size), ("S1", 14));
+    assert_eq!(
+        read(api, "conf-o", "one-message", None).await.unwrap(),
+        b"in one message"
+    );
+    assert_eq!(
+        api.put_small_object(
+            put_header("conf-o", "one-message", true),
+            Bytes::from_static(b"other"),
+            trailer(5, "S2"),
+        )
+        .await
+        .err(),
+        Some(MetaError::FileAlreadyExists)
+    );
+    assert_eq!(
+        api.put_small_object(
+            put_header("conf-none", "k", false),
+            Bytes::from_static(b"x"),
+            trailer(1, "S3"),
+        )
+        .await
+        .err(),
+        Some(MetaError::NoSuchBucket)
+    );
+    assert_eq!(
+        read(api, "conf-o", "one-message", None).await.unwrap(),
+        b"in one message",
+        "a refused put changes nothing"
+    );
     // A lookup answers with the bucket, and the object with its bytes when they fit; a missing object is
     // no error, a missing bucket is.
     let bucket = api.get_bucket("conf-o").await.unwrap();

@@ -14,7 +14,7 @@ use crate::authorize::Principal;
 use crate::body::{RequestBody, ResponseBody};
 use crate::encryption::effective_rule;
 use crate::pipeline::read::{INLINE_READ_MAX, ReadStart, StoredWindow, read_inline, read_plaintext};
-use crate::pipeline::write::{prepare_upload, request_source, seal_into};
+use crate::pipeline::write::{SMALL_PUT_MAX, prepare_upload, request_source, seal_into, seal_small};
 use crate::state::{Call, Gateway, KnownObject};
 
 /// PutObject.
@@ -40,10 +40,17 @@ pub async fn put_object(
     };
     let meta = gw.meta.clone();
     let source = request_source(headers, body)?;
-    let (info, sealed) = seal_into(gw, source, encryptor, |b| async move {
-        meta.put_object(header, b).await
-    })
-    .await?;
+    let (info, sealed) = if source.declared.is_some_and(|len| len <= SMALL_PUT_MAX) {
+        seal_small(gw, source, encryptor, |ciphertext, trailer| async move {
+            meta.put_small_object(header, ciphertext, trailer).await
+        })
+        .await?
+    } else {
+        seal_into(gw, source, encryptor, |b| async move {
+            meta.put_object(header, b).await
+        })
+        .await?
+    };
     let mut response = empty(StatusCode::OK);
     let h = response.headers_mut();
     insert(h, "etag", &format!("\"{}\"", info.etag));

@@ -145,6 +145,63 @@ where
     Ok((stored?, sealed))
 }
 
+/// Bodies that declare at most this many bytes are sealed in memory and stored with one unary call
+/// ([`seal_small`]).
+pub(crate) const SMALL_PUT_MAX: u64 = 32 * 1024;
+
+/// Seals `source`, which declares at most [`SMALL_PUT_MAX`] bytes, under `encryptor` in memory and hands the
+/// whole ciphertext and its trailer to `write` at once: one message to the metadata service instead of a
+/// stream. A failing or mismatching body writes nothing.
+pub(crate) async fn seal_small<S, E, T, F, Fut>(
+    gw: &Gateway,
+    source: PlaintextSource<S>,
+    encryptor: Option<cang_sse::StreamEncryptor>,
+    write: F,
+) -> Result<(T, Sealed), Failure>
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: Into<UploadError>,
+    F: FnOnce(Bytes, PutTrailer) -> Fut,
+    Fut: std::future::Future<Output = Result<T, MetaError>>,
+{
+    let PlaintextSource {
+        body,
+        declared,
+        expected_md5,
+        failure,
+    } = source;
+    let limit = declared.unwrap_or(0).min(SMALL_PUT_MAX);
+    let (chunk_tx, mut chunk_rx) = mpsc::channel::<Bytes>(4);
+    let sealing = seal_body(
+        &gw.cpu,
+        gw.config.body_idle_timeout,
+        body,
+        encryptor,
+        chunk_tx,
+        declared,
+        limit,
+    );
+    let collecting = async {
+        let mut stored = Vec::new();
+        while let Some(chunk) = chunk_rx.recv().await {
+            stored.extend_from_slice(&chunk);
+        }
+        stored
+    };
+    let (sealed, stored) = tokio::join!(sealing, collecting);
+    let sealed = sealed.map_err(failure)?;
+    if expected_md5.is_some_and(|m| m != sealed.md5) {
+        return Err(OssError::invalid_digest().into());
+    }
+    let trailer = PutTrailer {
+        plaintext_len: sealed.plaintext_len,
+        etag: etag_unquoted(&etag_from_md5(&sealed.md5)).to_owned(),
+        crc64: Some(sealed.crc64),
+    };
+    let stored = write(Bytes::from(stored), trailer).await?;
+    Ok((stored, sealed))
+}
+
 /// How a failing request body is reported.
 fn upload_error(e: UploadError) -> OssError {
     match e {

@@ -447,3 +447,35 @@ proptest::proptest! {
         proptest::prop_assert!(window.end - window.start <= u64::from(super::super::pipeline::read::INLINE_READ_MAX));
     }
 }
+
+#[tokio::test]
+async fn a_small_put_in_one_message_stores_nothing_when_its_body_is_wrong() {
+    use base64::Engine;
+    let h = Harness::start().await;
+    h.bucket("small-puts", &[]).await;
+    let data = body(1000, 9);
+    let wrong_md5 = base64::engine::general_purpose::STANDARD.encode([0u8; 16]);
+    let rows: [(&[(&str, &str)], &str); 3] = [
+        (&[("content-length", "1001")], "IncompleteBody"),
+        (&[("content-length", "999")], "IncompleteBody"),
+        (&[("content-md5", wrong_md5.as_str())], "InvalidDigest"),
+    ];
+    for (headers, code) in rows {
+        let put = h.root(Method::PUT, "/small-puts/k", headers, data.clone()).await;
+        assert_eq!(put.code().as_deref(), Some(code), "{headers:?}");
+        let get = h.root(Method::GET, "/small-puts/k", &[], "").await;
+        assert_eq!(
+            get.code().as_deref(),
+            Some("NoSuchKey"),
+            "{headers:?}: nothing stored"
+        );
+    }
+    let put = h
+        .root(Method::PUT, "/small-puts/k", &[(SSE, "KMS")], data.clone())
+        .await;
+    assert_eq!(put.status, StatusCode::OK);
+    assert_eq!(
+        h.root(Method::GET, "/small-puts/k", &[], "").await.body.as_ref(),
+        data.as_slice()
+    );
+}
