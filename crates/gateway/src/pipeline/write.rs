@@ -127,11 +127,7 @@ where
         )
         .await;
         let trailer = match &result {
-            Ok(sealed) if expected_md5.is_none_or(|m| m == sealed.md5) => Some(PutTrailer {
-                plaintext_len: sealed.plaintext_len,
-                etag: etag_unquoted(&etag_from_md5(&sealed.md5)).to_owned(),
-                crc64: Some(sealed.crc64),
-            }),
+            Ok(sealed) if expected_md5.is_none_or(|m| m == sealed.md5) => Some(trailer_of(sealed)),
             _ => None,
         };
         let _ = trailer_tx.send(trailer);
@@ -193,13 +189,17 @@ where
     if expected_md5.is_some_and(|m| m != sealed.md5) {
         return Err(OssError::invalid_digest().into());
     }
-    let trailer = PutTrailer {
+    let stored = write(Bytes::from(stored), trailer_of(&sealed)).await?;
+    Ok((stored, sealed))
+}
+
+/// What the metadata service records of a sealed plaintext: its length, ETag (the MD5) and CRC-64.
+fn trailer_of(sealed: &Sealed) -> PutTrailer {
+    PutTrailer {
         plaintext_len: sealed.plaintext_len,
         etag: etag_unquoted(&etag_from_md5(&sealed.md5)).to_owned(),
         crc64: Some(sealed.crc64),
-    };
-    let stored = write(Bytes::from(stored), trailer).await?;
-    Ok((stored, sealed))
+    }
 }
 
 /// How a failing request body is reported.
