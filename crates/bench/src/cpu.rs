@@ -2,11 +2,7 @@
 //! after the phase (Linux reports them in USER_HZ, 100 ticks a second), for the gateway, meta, kms and the
 //! load generator itself.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
-
-use crate::report::LargeRow;
 
 const TICKS_PER_SECOND: f64 = 100.0;
 const GIB: f64 = (1u64 << 30) as f64;
@@ -90,47 +86,6 @@ fn parse_ticks(stat: &str) -> Option<u64> {
     let utime: u64 = fields.next()?.parse().ok()?;
     let stime: u64 = fields.next()?.parse().ok()?;
     utime.checked_add(stime)
-}
-
-/// The Markdown table of CPU per GiB for the large-object rows that have it.
-pub fn render(rows: &[LargeRow], s: &mut String) {
-    if rows.iter().all(|r| r.cpu.is_empty()) {
-        return;
-    }
-    let _ = writeln!(s, "### CPU seconds per GiB (large objects)\n");
-    let _ = writeln!(
-        s,
-        "| mode | op | streams | gateway | meta | kms | server | client |"
-    );
-    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
-    for r in rows.iter().filter(|r| !r.cpu.is_empty()) {
-        let of = |name: &str| {
-            r.cpu
-                .iter()
-                .find(|c| c.process == name)
-                .map(|c| c.seconds_per_gib)
-        };
-        let cell = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"));
-        let server: f64 = r
-            .cpu
-            .iter()
-            .filter(|c| c.process != "client")
-            .map(|c| c.seconds_per_gib)
-            .sum();
-        let _ = writeln!(
-            s,
-            "| {} | {} | {} | {} | {} | {} | {:.2} | {} |",
-            r.mode,
-            r.op,
-            r.streams,
-            cell(of("gateway")),
-            cell(of("meta")),
-            cell(of("kms")),
-            server,
-            cell(of("client")),
-        );
-    }
-    s.push('\n');
 }
 
 #[cfg(test)]

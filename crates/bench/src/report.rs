@@ -369,7 +369,7 @@ impl Report {
                 );
             }
             s.push('\n');
-            crate::cpu::render(&self.large, &mut s);
+            render_cpu(&self.large, &mut s);
         }
         if !self.small.is_empty() {
             let _ = writeln!(s, "### Small objects (1–64 KiB)\n");
@@ -594,4 +594,45 @@ impl Report {
 
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The Markdown table of CPU per GiB for the large-object rows that have it.
+fn render_cpu(rows: &[LargeRow], s: &mut String) {
+    if rows.iter().all(|r| r.cpu.is_empty()) {
+        return;
+    }
+    let _ = writeln!(s, "### CPU seconds per GiB (large objects)\n");
+    let _ = writeln!(
+        s,
+        "| mode | op | streams | gateway | meta | kms | server | client |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
+    for r in rows.iter().filter(|r| !r.cpu.is_empty()) {
+        let of = |name: &str| {
+            r.cpu
+                .iter()
+                .find(|c| c.process == name)
+                .map(|c| c.seconds_per_gib)
+        };
+        let cell = |v: Option<f64>| v.map_or_else(|| "–".to_owned(), |v| format!("{v:.2}"));
+        let server: f64 = r
+            .cpu
+            .iter()
+            .filter(|c| c.process != "client")
+            .map(|c| c.seconds_per_gib)
+            .sum();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {:.2} | {} |",
+            r.mode,
+            r.op,
+            r.streams,
+            cell(of("gateway")),
+            cell(of("meta")),
+            cell(of("kms")),
+            server,
+            cell(of("client")),
+        );
+    }
+    s.push('\n');
 }

@@ -5,8 +5,7 @@ use cang_meta_api::{MetaError, Preconditions};
 
 use crate::authorize::{AclNeed, Permission, PublicAccess, Verdict, decide, oss_arn, policy_verdict};
 use crate::errors::Failure;
-use crate::pipeline::read::StoredWindow;
-use crate::state::{Call, Gateway, KnownObject};
+use crate::state::{Call, Gateway, KnownObject, StoredWindow};
 
 impl Gateway {
     /// Looks up `bucket/key` for its ACL; with `reads`, also its stored bytes when they are small enough to

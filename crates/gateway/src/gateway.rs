@@ -21,9 +21,9 @@ use crate::body::{RequestBody, ResponseBody};
 use crate::errors::{Failure, Names};
 use crate::observe::Observed;
 use crate::ops::Reply;
-use crate::pipeline::read::{INLINE_READ_MAX, StoredWindow, guess_window};
+use crate::pipeline::read::{INLINE_READ_MAX, guess_window};
 use crate::server::Handler;
-use crate::state::{Call, Gateway, KnownObject};
+use crate::state::{Call, Gateway, KnownObject, StoredWindow};
 
 impl Gateway {
     async fn serve<B: IncomingBody>(

@@ -16,7 +16,6 @@ use crate::admission::InFlightLimit;
 use crate::authorize::{Principal, PublicAccess};
 use crate::keys::{DataKeys, KeyCacheLimits};
 use crate::pipeline::pool::CpuPool;
-use crate::pipeline::read::StoredWindow;
 use crate::principal::AccessKeys;
 
 /// Gateway settings.
@@ -149,6 +148,15 @@ pub struct Call {
     /// What is known of the object the operation addresses: a GetObject or HeadObject looks it up with its
     /// bucket, and authorisation looks at an object's ACL; the read starts from that lookup.
     pub object: KnownObject,
+}
+
+/// Stored bytes of an object that came with its record from one snapshot: `bytes` from stored offset `start`.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredWindow {
+    /// Offset of `bytes` in the object's stored bytes.
+    pub start: u64,
+    /// The stored bytes.
+    pub bytes: bytes::Bytes,
 }
 
 /// What a request already looked up of the object it addresses.

@@ -13,9 +13,9 @@ use super::{Reply, base64_md5, empty, forbids_overwrite, header_text, insert, ob
 use crate::authorize::Principal;
 use crate::body::{RequestBody, ResponseBody};
 use crate::encryption::effective_rule;
-use crate::pipeline::read::{INLINE_READ_MAX, ReadStart, StoredWindow, read_inline, read_plaintext};
+use crate::pipeline::read::{INLINE_READ_MAX, ReadStart, read_inline, read_plaintext};
 use crate::pipeline::write::{SMALL_PUT_MAX, prepare_upload, request_source, seal_into, seal_small};
-use crate::state::{Call, Gateway, KnownObject};
+use crate::state::{Call, Gateway, KnownObject, StoredWindow};
 
 /// PutObject.
 pub async fn put_object(

@@ -22,7 +22,7 @@ use crate::pipeline::open::{ExtentCipher, ExtentDecoder, ExtentRead, plan_read};
 use crate::pipeline::pool::CpuPool;
 use crate::pipeline::seal::UploadError;
 use crate::pipeline::write::PlaintextSource;
-use crate::state::{Call, Gateway};
+use crate::state::{Call, Gateway, StoredWindow};
 
 /// Starts streaming the plaintext bytes `start..end` of the object `info` (owned by `owner`) into `tx`: the
 /// object's data key is recovered (checking `kms:Decrypt` for the caller), the needed ciphertext is read from
@@ -98,15 +98,6 @@ pub(crate) async fn read_plaintext(
 /// (`get_small_object`) and are decrypted at once, instead of a read stream, a spawned task and the CPU
 /// pool: 128 KiB and the tags of its segments, so any two 64 KiB segments.
 pub(crate) const INLINE_READ_MAX: u32 = 129 * 1024;
-
-/// Stored bytes of an object that came with its record from one snapshot: `bytes` from stored offset `start`.
-#[derive(Debug, Clone)]
-pub(crate) struct StoredWindow {
-    /// Offset of `bytes` in the object's stored bytes.
-    pub start: u64,
-    /// The stored bytes.
-    pub bytes: Bytes,
-}
 
 /// The plaintext bytes `start..end` of an object from stored bytes that came with its record `info` from one
 /// snapshot, or `None` (without a call to kms) when `stored` does not hold all the segments the range needs;
