@@ -1,34 +1,17 @@
 //! Authorisation against stored state: an object's effective ACL, looked up in the metadata service, and
 //! the key-by-key check of batch operations. The decisions themselves are `authorize`'s.
 
-use cang_meta_api::{MetaError, Preconditions};
+use cang_meta_api::MetaError;
 
 use crate::authorize::{AclNeed, Permission, PublicAccess, Verdict, decide, oss_arn, policy_verdict};
 use crate::errors::Failure;
-use crate::state::{Call, Gateway, KnownObject, StoredWindow};
+use crate::state::{Call, Gateway, KnownObject};
 
 impl Gateway {
-    /// Looks up `bucket/key` for its ACL; with `reads`, also its stored bytes when they are small enough to
-    /// come with the record, so a GetObject needs no second lookup.
-    pub(crate) async fn look_up_object(
-        &self,
-        bucket: &str,
-        key: &str,
-        reads: bool,
-    ) -> Result<KnownObject, Failure> {
-        let found = if reads {
-            let limit = crate::pipeline::read::INLINE_READ_MAX;
-            self.meta
-                .get_small_object(bucket, key, None, Preconditions::default(), limit)
-                .await
-        } else {
-            self.meta.head_object(bucket, key).await.map(|info| (info, None))
-        };
-        match found {
-            Ok((info, bytes)) => Ok(KnownObject::Found(
-                Box::new(info),
-                bytes.map(|bytes| StoredWindow { start: 0, bytes }),
-            )),
+    /// Looks up `bucket/key` for its ACL.
+    pub(crate) async fn look_up_object(&self, bucket: &str, key: &str) -> Result<KnownObject, Failure> {
+        match self.meta.head_object(bucket, key).await {
+            Ok(info) => Ok(KnownObject::Found(Box::new(info), None)),
             Err(MetaError::NoSuchKey) => Ok(KnownObject::Absent),
             Err(e) => Err(Failure::meta_at(e, bucket, key)),
         }
@@ -54,7 +37,7 @@ impl Gateway {
             }];
             let access = match policy_verdict(&call.principal, &needed, &bucket.owner, &call.context) {
                 Verdict::Implicit => self
-                    .look_up_object(&bucket.name, key, false)
+                    .look_up_object(&bucket.name, key)
                     .await?
                     .access(bucket_access),
                 Verdict::Allow | Verdict::ExplicitDeny => bucket_access,

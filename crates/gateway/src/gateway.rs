@@ -161,9 +161,9 @@ impl Gateway {
         let access = match (verdict, acl_need(endpoint), call.route.bucket(), call.route.key()) {
             // Only an undecided request on an object an ACL could open needs the object's own ACL.
             (Verdict::Implicit, Some((_, AclScope::Object)), Some(bucket), Some(key)) => {
+                // A GetObject or HeadObject looked its object up with the bucket.
                 if matches!(call.object, KnownObject::Unknown) {
-                    let reads = matches!(call.route.endpoint, Endpoint::GetObject { .. });
-                    call.object = self.look_up_object(bucket, key, reads).await?;
+                    call.object = self.look_up_object(bucket, key).await?;
                 }
                 call.object.access(bucket_access)
             }

@@ -141,8 +141,9 @@ pub trait ObjectStore: Send + Sync + 'static {
     /// The bucket and, when it exists, its object `key` with the ciphertext `window` (cut at the object's
     /// end; the whole object when `None`) when that is at most `max_bytes` long (capped at
     /// [`SMALL_OBJECT_MAX`]) and, for a window, lies within the object's first extent, from one snapshot: what
-    /// a GetObject or HeadObject must know before it is authorised, in one call. A missing bucket is [`MetaError::NoSuchBucket`]; a missing object is no
-    /// error (authorisation decides first whether the caller may learn that).
+    /// a GetObject or HeadObject must know before it is authorised, in one call. A missing bucket is
+    /// [`MetaError::NoSuchBucket`]; a missing object is no error (authorisation decides first whether the
+    /// caller may learn that).
     async fn lookup_object(
         &self,
         bucket: &str,

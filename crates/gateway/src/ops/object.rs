@@ -1,6 +1,6 @@
 //! Object reads and writes: PutObject, GetObject, HeadObject, GetObjectMeta and DeleteObject.
 
-use cang_meta_api::{MetaError, Preconditions, PutObjectHeader};
+use cang_meta_api::{MetaError, PutObjectHeader};
 use cang_oss::OssError;
 use cang_oss::checksum::crc64_header_value;
 use cang_oss::headers::conditional::{ConditionTarget, Conditions};
@@ -13,9 +13,9 @@ use super::{Reply, base64_md5, empty, forbids_overwrite, header_text, insert, ob
 use crate::authorize::Principal;
 use crate::body::{RequestBody, ResponseBody};
 use crate::encryption::effective_rule;
-use crate::pipeline::read::{INLINE_READ_MAX, ReadStart, read_inline, read_plaintext};
+use crate::pipeline::read::{ReadStart, read_inline, read_plaintext};
 use crate::pipeline::write::{SMALL_PUT_MAX, prepare_upload, request_source, seal_into, seal_small};
-use crate::state::{Call, Gateway, KnownObject, StoredWindow};
+use crate::state::{Call, Gateway, KnownObject};
 
 /// PutObject.
 pub async fn put_object(
@@ -85,13 +85,6 @@ pub async fn get_object(
     let (mut info, mut inline) = match &call.object {
         KnownObject::Found(info, bytes) => ((**info).clone(), bytes.clone().filter(|_| with_body)),
         KnownObject::Absent => return Err(MetaError::NoSuchKey.into()),
-        KnownObject::Unknown if with_body => {
-            let (info, bytes) = gw
-                .meta
-                .get_small_object(bucket, key, None, Preconditions::default(), INLINE_READ_MAX)
-                .await?;
-            (info, bytes.map(|bytes| StoredWindow { start: 0, bytes }))
-        }
         KnownObject::Unknown => (gw.meta.head_object(bucket, key).await?, None),
     };
     // An object overwritten between the lookup and the read is answered from its new version.

@@ -264,7 +264,7 @@ impl Store {
         let object: StoredObject = decode(guard.value())?;
         let info = object.info(bucket, key);
         let size = info.ciphertext_size;
-        let (start, end) = window.map_or((0, size), |w| (w.start.min(size), w.end.min(size)));
+        let CiphertextRange { start, end } = ObjectLookup::window_of(window, size);
         // A window is a guess from a one-extent layout, right only inside the first extent: past it, reading
         // the bytes would be wasted.
         let first_extent_end = info
