@@ -29,6 +29,8 @@ pub enum ResponseBody {
         /// Bytes still expected (the Content-Length).
         remaining: u64,
     },
+    /// A console page or download: the console's own body.
+    Console(http_body_util::combinators::BoxBody<Bytes, StreamAborted>),
 }
 
 impl ResponseBody {
@@ -79,6 +81,7 @@ impl Body for ResponseBody {
                     Poll::Pending => Poll::Pending,
                 }
             }
+            Self::Console(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
@@ -87,6 +90,7 @@ impl Body for ResponseBody {
             Self::Empty => true,
             Self::Full(bytes) => bytes.is_none(),
             Self::Stream { remaining, .. } => *remaining == 0,
+            Self::Console(body) => body.is_end_stream(),
         }
     }
 
@@ -95,6 +99,7 @@ impl Body for ResponseBody {
             Self::Empty => SizeHint::with_exact(0),
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Self::Stream { remaining, .. } => SizeHint::with_exact(*remaining),
+            Self::Console(body) => body.size_hint(),
         }
     }
 }

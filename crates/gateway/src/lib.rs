@@ -25,12 +25,14 @@
 //! `cang-kms-api` and `cang-meta-api` carry `KmsError` and `MetaError` across gRPC (each variant survives the
 //! hop); and this crate's `errors` turns those two into OSS errors. Nothing else maps an error.
 //! | `rewrap`, `reseal`, `jobs`, `verify` | key maintenance over every stored object: re-wrapping data keys, re-encrypting objects, running both as audited jobs for the operator, checking that every object still opens |
+//! | `console` | the web console's listener: `cang-console` over this pipeline and its access keys |
 //! | `observe`, `probes` | span attributes, metrics, the access log; `/metrics`, `/healthz`, `/readyz` |
 
 mod access;
 mod admission;
 mod authorize;
 mod body;
+mod console;
 mod encryption;
 mod errors;
 mod gateway;
@@ -52,6 +54,7 @@ pub mod reseal;
 pub mod rewrap;
 pub mod verify;
 
+pub use cang_console::{ConsoleConfig, SessionKey, SessionLimits};
 pub use keys::KeyCacheLimits;
 pub use server::ConnectionLimits;
 pub use state::{GatewayConfig, WallClock};
@@ -100,11 +103,41 @@ pub async fn run_with_probes(
     meta: Arc<dyn MetaApi>,
     shutdown: impl Future<Output = ()>,
 ) {
+    let listeners = Listeners {
+        api: listener,
+        probes,
+        console: None,
+    };
+    run_with_listeners(config, limits, listeners, kms, meta, shutdown).await;
+}
+
+/// The listeners a gateway serves.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The OSS API.
+    pub api: TcpListener,
+    /// `/metrics`, `/healthz`, `/readyz`.
+    pub probes: Option<TcpListener>,
+    /// The web console, with its settings.
+    pub console: Option<(TcpListener, ConsoleConfig)>,
+}
+
+/// Like [`run`], with every listener already bound: the OSS API, and optionally the operations listener and
+/// the web console (its own listener, so no bucket name can collide with a console path). Readiness fails
+/// as soon as `shutdown` resolves, while in-flight requests drain on every listener.
+pub async fn run_with_listeners(
+    config: GatewayConfig,
+    limits: ConnectionLimits,
+    listeners: Listeners,
+    kms: Arc<dyn KmsApi>,
+    meta: Arc<dyn MetaApi>,
+    shutdown: impl Future<Output = ()>,
+) {
     let readiness = Arc::new(probes::Readiness::new(Arc::clone(&kms), Arc::clone(&meta)));
     let gateway = Arc::new(Gateway::new(config, kms, meta));
     let metrics = Arc::clone(&gateway.metrics);
     let stop_probes = Arc::new(tokio::sync::Notify::new());
-    let probe_task = probes.map(|probes| {
+    let probe_task = listeners.probes.map(|probes| {
         tracing::info!(addr = ?probes.local_addr().ok(), "cang gateway operations listener");
         let stopped = Arc::clone(&stop_probes);
         tokio::spawn(probes::serve_probes(
@@ -114,18 +147,37 @@ pub async fn run_with_probes(
             async move { stopped.notified().await },
         ))
     });
-    tracing::info!(addr = ?listener.local_addr().ok(), "cang gateway serving");
+    let stop_console = Arc::new(tokio::sync::Notify::new());
+    let console_task = listeners.console.map(|(console, settings)| {
+        tracing::info!(addr = ?console.local_addr().ok(), "cang gateway console listener");
+        let site = Arc::new(console::Site(cang_console::Console::new(
+            settings,
+            console::Pipeline(Arc::clone(&gateway)),
+        )));
+        let stopped = Arc::clone(&stop_console);
+        tokio::spawn(server::serve(
+            console,
+            site,
+            limits.clone(),
+            Arc::clone(&metrics),
+            async move { stopped.notified().await },
+        ))
+    });
+    tracing::info!(addr = ?listeners.api.local_addr().ok(), "cang gateway serving");
     let draining = Arc::clone(&readiness);
+    let console_stops = Arc::clone(&stop_console);
     let shutdown = async move {
         shutdown.await;
         draining.start_draining();
+        // A stored permit: the console stops even if its task has not reached its wait yet.
+        console_stops.notify_one();
     };
-    server::serve(listener, gateway, limits, metrics, shutdown).await;
+    server::serve(listeners.api, gateway, limits, metrics, shutdown).await;
     stop_probes.notify_one();
-    if let Some(task) = probe_task {
-        // The probe task only ends by being told to; a join error would mean it panicked.
+    for task in [console_task, probe_task].into_iter().flatten() {
+        // Both tasks only end by being told to; a join error would mean one panicked.
         if task.await.is_err() {
-            tracing::error!("operations listener task failed");
+            tracing::error!("a listener task failed");
         }
     }
 }

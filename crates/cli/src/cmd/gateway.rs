@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 use cang_gateway::ConnectionLimits;
 use cang_gateway::GatewayConfig;
 use cang_gateway::KeyCacheLimits;
@@ -97,6 +97,20 @@ pub struct GatewayArgs {
     /// unset): `cang admin jobs …` starts and watches rewrap and encrypt-existing runs here.
     #[arg(long, env = "CANG_JOBS_LISTEN")]
     pub jobs_listen: Option<SocketAddr>,
+    /// Address serving the web console (plain HTTP, its own listener; off when unset).
+    #[arg(long, env = "CANG_CONSOLE_LISTEN")]
+    pub console_listen: Option<SocketAddr>,
+    /// File holding the 32-byte key console sessions are sealed with (raw, or 64 hex digits); every gateway
+    /// serving the console must share it. Without it, a random key: sessions end when this process does.
+    #[arg(long, env = "CANG_CONSOLE_KEY_FILE")]
+    pub console_key_file: Option<std::path::PathBuf>,
+    /// The KMS OpenAPI the console's key picker and key pages call, `host:port` or `http://host:port`.
+    #[arg(long, env = "CANG_CONSOLE_KMS_ENDPOINT")]
+    pub console_kms_endpoint: Option<String>,
+    /// How long a console session may go unused, seconds.
+    #[arg(long, env = "CANG_CONSOLE_IDLE_SECS", default_value_t = 1800,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub console_idle_secs: u64,
     #[command(flatten)]
     pub tls: TlsArgs,
     #[command(flatten)]
@@ -137,6 +151,45 @@ impl GatewayArgs {
 /// Runs the gateway until SIGINT/SIGTERM, then drains.
 pub fn main(args: GatewayArgs) -> anyhow::Result<()> {
     service::run_service(run(args))
+}
+
+/// The console's settings from the flags: its session key (from the shared file, else random), where the
+/// KMS OpenAPI is, the idle limit.
+fn console_config(args: &GatewayArgs) -> anyhow::Result<cang_gateway::ConsoleConfig> {
+    let key = match &args.console_key_file {
+        Some(path) => read_console_key(path)?,
+        None => {
+            tracing::warn!(
+                "no --console-key-file: console sessions are sealed with a random key, end when this process \
+                 does and are not shared with other gateways"
+            );
+            cang_gateway::SessionKey::random().context("generating a console session key")?
+        }
+    };
+    let mut config = cang_gateway::ConsoleConfig::new(key);
+    config.kms_authority = args
+        .console_kms_endpoint
+        .as_deref()
+        .map(|e| e.trim_start_matches("http://").trim_end_matches('/').to_owned());
+    config.session_limits.idle = Duration::from_secs(args.console_idle_secs);
+    Ok(config)
+}
+
+/// A console session key file: 32 raw bytes, or 64 hex digits (surrounding whitespace ignored).
+pub fn read_console_key(path: &std::path::Path) -> anyhow::Result<cang_gateway::SessionKey> {
+    let raw =
+        zeroize::Zeroizing::new(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
+    let mut key = [0u8; 32];
+    let text = std::str::from_utf8(&raw).map(str::trim).unwrap_or_default();
+    if raw.len() == 32 {
+        key.copy_from_slice(&raw);
+    } else if text.len() == 64 && hex::decode_to_slice(text, &mut key).is_ok() {
+    } else {
+        bail!("{} must hold 32 bytes or 64 hex digits", path.display());
+    }
+    let session_key = cang_gateway::SessionKey::from_bytes(key);
+    zeroize::Zeroize::zeroize(&mut key);
+    Ok(session_key)
 }
 
 async fn run(args: GatewayArgs) -> anyhow::Result<()> {
@@ -188,10 +241,23 @@ async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    cang_gateway::run(
+    let probes = match args.metrics_listen {
+        Some(addr) => Some(service::bind(addr).await?),
+        None => None,
+    };
+    let console = match args.console_listen {
+        Some(addr) => Some((service::bind(addr).await?, console_config(&args)?)),
+        None => None,
+    };
+    let listeners = cang_gateway::Listeners {
+        api: listener,
+        probes,
+        console,
+    };
+    cang_gateway::run_with_listeners(
         args.config(),
         limits,
-        listener,
+        listeners,
         kms,
         meta,
         shutdown.cancelled_owned(),

@@ -54,6 +54,10 @@ impl InstanceDir {
     pub fn credentials(&self) -> PathBuf {
         self.root.join("credentials.env")
     }
+    /// The key the gateway seals console sessions with.
+    pub fn console_key(&self) -> PathBuf {
+        self.root.join("console.key")
+    }
     /// Recorded account and addresses.
     pub fn state_file(&self) -> PathBuf {
         self.root.join("instance.json")
@@ -174,6 +178,9 @@ pub struct InstanceState {
     /// Where the gateway serves key-maintenance jobs (gRPC, admin certificate only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jobs: Option<SocketAddr>,
+    /// Where the gateway serves the web console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console: Option<SocketAddr>,
 }
 
 /// The SDK settings written to `credentials.env`.
@@ -192,6 +199,8 @@ pub struct Credentials {
     /// `KMS_GRPC_ENDPOINT` (`host:port`) and `KMS_GRPC_CA` (the CA certificate its TLS chains to):
     /// the gRPC API for applications (absent from files written before it existed).
     pub kms_grpc: Option<(String, String)>,
+    /// `CONSOLE_URL`: the web console (absent from files written before it existed).
+    pub console_url: Option<String>,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -203,6 +212,7 @@ impl std::fmt::Debug for Credentials {
             .field("region", &self.region)
             .field("kms_endpoint", &self.kms_endpoint)
             .field("kms_grpc", &self.kms_grpc)
+            .field("console_url", &self.console_url)
             .finish()
     }
 }
@@ -220,13 +230,16 @@ impl Credentials {
         if let Some((endpoint, ca)) = &self.kms_grpc {
             text.push_str(&format!("KMS_GRPC_ENDPOINT={endpoint}\nKMS_GRPC_CA={ca}\n"));
         }
+        if let Some(console) = &self.console_url {
+            text.push_str(&format!("CONSOLE_URL={console}\n"));
+        }
         text
     }
 
     /// Parses `KEY=value` lines (blank lines and `#` comments ignored); all four keys are required.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let (mut endpoint, mut id, mut secret, mut region, mut kms) = (None, None, None, None, None);
-        let (mut grpc, mut grpc_ca) = (None, None);
+        let (mut grpc, mut grpc_ca, mut console) = (None, None, None);
         for line in text.lines().map(str::trim) {
             if line.is_empty() || line.starts_with('#') {
                 continue;
@@ -243,6 +256,7 @@ impl Credentials {
                 "KMS_ENDPOINT" => kms = Some(value),
                 "KMS_GRPC_ENDPOINT" => grpc = Some(value),
                 "KMS_GRPC_CA" => grpc_ca = Some(value),
+                "CONSOLE_URL" => console = Some(value),
                 _ => {}
             }
         }
@@ -253,6 +267,7 @@ impl Credentials {
             region: region.context("OSS_REGION missing")?,
             kms_endpoint: kms,
             kms_grpc: grpc.zip(grpc_ca),
+            console_url: console,
         })
     }
 }
@@ -300,6 +315,7 @@ mod tests {
             region: "cn-hangzhou".into(),
             kms_endpoint: Some("http://127.0.0.1:9310".into()),
             kms_grpc: Some(("127.0.0.1:9311".into(), "/data/tls/ca.pem".into())),
+            console_url: Some("http://127.0.0.1:9001/".into()),
         }
     }
 
@@ -419,6 +435,7 @@ mod tests {
             kms_openapi: Some("127.0.0.1:2".parse()?),
             kms_grpc: Some("127.0.0.1:3".parse()?),
             jobs: Some("127.0.0.1:4".parse()?),
+            console: Some("127.0.0.1:5".parse()?),
         };
         layout.save_state(&state)?;
         assert_eq!(layout.require_state()?, state);

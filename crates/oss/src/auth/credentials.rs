@@ -17,7 +17,8 @@ impl AccessKeySecret {
         Self(Zeroizing::new(secret.into()))
     }
 
-    pub(crate) fn expose(&self) -> &str {
+    /// The secret itself, for whoever must sign or verify with it. Never log or render it.
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }

@@ -29,6 +29,9 @@ pub struct UpArgs {
     /// Where the OSS endpoint listens (default: the address of the previous start, else 127.0.0.1:9000).
     #[arg(long, env = "CANG_LISTEN")]
     pub listen: Option<SocketAddr>,
+    /// Where the web console listens (default: the address of the previous start, else 127.0.0.1:9001).
+    #[arg(long, env = "CANG_CONSOLE_LISTEN")]
+    pub console_listen: Option<SocketAddr>,
     /// Region of the instance (SDK region, KMS ARNs).
     #[arg(long, env = "CANG_REGION", default_value = "cn-hangzhou")]
     pub region: String,
@@ -80,17 +83,26 @@ async fn run(args: UpArgs) -> anyhow::Result<()> {
         bail!("--listen needs a fixed port (SDKs and credentials.env must know it)");
     }
     TcpListener::bind(gateway).with_context(|| format!("cannot listen on {gateway}"))?;
+    let console = args
+        .console_listen
+        .or(state.console)
+        .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 9001)));
+    if console.port() == 0 || console == gateway {
+        bail!("--console-listen needs a fixed port of its own (its URL goes into credentials.env)");
+    }
+    TcpListener::bind(console).with_context(|| format!("cannot listen on {console}"))?;
     let mut signals = Signals::new()?;
     let mut attempt = 0;
     let outcome = loop {
         attempt += 1;
-        let mut taken = vec![gateway];
+        let mut taken = vec![gateway, console];
         state.kms = Some(loopback_port(state.kms, &mut taken)?);
         state.meta = Some(loopback_port(state.meta, &mut taken)?);
         state.kms_openapi = Some(loopback_port(state.kms_openapi, &mut taken)?);
         state.kms_grpc = Some(loopback_port(state.kms_grpc, &mut taken)?);
         state.jobs = Some(loopback_port(state.jobs, &mut taken)?);
         state.gateway = Some(gateway);
+        state.console = Some(console);
         dir.save_state(&state)?;
 
         let mut supervisor = Supervisor::new(&dir.logs())?;
@@ -139,6 +151,11 @@ fn prepare(dir: &InstanceDir) -> anyhow::Result<()> {
     }
     if !dir.tls().join("ca.pem").exists() {
         cang_tls::write_dev_pki(&dir.tls()).context("generating the internal certificates")?;
+    }
+    if !dir.console_key().exists() {
+        let mut key = zeroize::Zeroizing::new([0u8; 32]);
+        getrandom::fill(key.as_mut()).map_err(|e| anyhow!("generating the console session key: {e}"))?;
+        super::instance::write_atomically(&dir.console_key(), key.as_ref(), 0o600)?;
     }
     for (path, privacy) in dir.make_private()? {
         if let cang_tls::Privacy::NotOwned { mode, owner } = privacy {
@@ -286,6 +303,10 @@ impl Up<'_> {
             .await?;
 
         let endpoint = format!("http://{}", probe_address(gateway));
+        let console = self
+            .state
+            .console
+            .ok_or_else(|| anyhow!("instance addresses were not assigned"))?;
         let provisioning = provision::ensure_credentials(
             dir,
             &mut self.state,
@@ -300,6 +321,7 @@ impl Up<'_> {
                     dir.tls().join("ca.pem").display().to_string(),
                 ),
                 region: self.args.region.clone(),
+                console_url: format!("http://{}/", probe_address(console)),
             },
         );
         let (credentials, created) = guard(self.supervisor, self.signals, provisioning).await?;
@@ -322,6 +344,12 @@ impl Up<'_> {
                 "5".into(),
                 "--jobs-listen".into(),
                 jobs.to_string().into(),
+                "--console-listen".into(),
+                console.to_string().into(),
+                "--console-key-file".into(),
+                os(dir.console_key()),
+                "--console-kms-endpoint".into(),
+                kms_openapi.to_string().into(),
             ],
         )?;
         self.wait_healthy("gateway", || health::http_answers(probe_address(gateway)))

@@ -24,6 +24,8 @@ pub struct Published {
     pub kms_grpc: (String, String),
     /// `OSS_REGION`.
     pub region: String,
+    /// `CONSOLE_URL`.
+    pub console_url: String,
 }
 
 /// The instance's credentials: read back when they exist (the endpoints updated if the listen addresses
@@ -41,17 +43,20 @@ pub async fn ensure_credentials(
         kms_endpoint,
         kms_grpc,
         region,
+        console_url,
     } = published;
     if let Some(mut existing) = dir.load_credentials()? {
         if existing.endpoint != endpoint
             || existing.region != region
             || existing.kms_endpoint.as_deref() != Some(kms_endpoint.as_str())
             || existing.kms_grpc.as_ref() != Some(&kms_grpc)
+            || existing.console_url.as_deref() != Some(console_url.as_str())
         {
             existing.endpoint = endpoint;
             existing.region = region;
             existing.kms_endpoint = Some(kms_endpoint);
             existing.kms_grpc = Some(kms_grpc);
+            existing.console_url = Some(console_url);
             dir.save_credentials(&existing)?;
         }
         return Ok((existing, false));
@@ -82,6 +87,7 @@ pub async fn ensure_credentials(
         region,
         kms_endpoint: Some(kms_endpoint),
         kms_grpc: Some(kms_grpc),
+        console_url: Some(console_url),
     };
     dir.save_credentials(&credentials)?;
     Ok((credentials, true))
@@ -93,13 +99,14 @@ pub fn banner(dir: &InstanceDir, credentials: &Credentials, created: bool, accou
     let first = if created { " (created now)" } else { "" };
     format!(
         "cang is up: {endpoint}  (region {region})\n\
+         \x20 console        {console}  (sign in with the access key below)\n\
          \x20 KMS OpenAPI    {kms}  (Alibaba KMS SDKs, protocol http)\n\
          \x20 KMS gRPC       {grpc}  (cang.kms.app.v1 over TLS; CA certificate {grpc_ca})\n\
          \n\
          \x20 account        {account}{first}\n\
          \x20 access key id  {key}\n\
          \x20 credentials    {creds}  (OSS_ENDPOINT, OSS_ACCESS_KEY_ID, OSS_ACCESS_KEY_SECRET, OSS_REGION, \
-         KMS_ENDPOINT, KMS_GRPC_ENDPOINT, KMS_GRPC_CA)\n\
+         KMS_ENDPOINT, KMS_GRPC_ENDPOINT, KMS_GRPC_CA, CONSOLE_URL)\n\
          \x20 logs           {logs}\n\
          \x20 admin          cang admin --data-dir {root} kms list-keys\n\
          \n\
@@ -111,6 +118,7 @@ pub fn banner(dir: &InstanceDir, credentials: &Credentials, created: bool, accou
          Ctrl-C stops all services.",
         endpoint = credentials.endpoint,
         region = credentials.region,
+        console = credentials.console_url.as_deref().unwrap_or("-"),
         kms = credentials.kms_endpoint.as_deref().unwrap_or("-"),
         grpc = credentials.kms_grpc.as_ref().map_or("-", |(e, _)| e.as_str()),
         grpc_ca = credentials.kms_grpc.as_ref().map_or("-", |(_, ca)| ca.as_str()),

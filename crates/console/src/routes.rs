@@ -1,0 +1,518 @@
+//! Which page or action a request is, and the checks before it: a live session (else the sign-in page),
+//! and for anything that changes state, a request from the console's own origin carrying the session's
+//! CSRF token. Every answer carries the same security headers; pages are never cached.
+
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use cang_oss::auth::AccessKeySecret;
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use maud::Markup;
+
+use crate::client::Caller;
+use crate::kms::KmsCaller;
+use crate::pages::{self, Chrome};
+use crate::session::{COOKIE, Refused, Session};
+use crate::text::{Lang, T, t};
+use crate::{Backend, Body, Console, actions, empty_body, full_body};
+
+const CSS: &str = include_str!("assets/console.css");
+const JS: &str = include_str!("assets/console.js");
+/// Largest form body read.
+const MAX_FORM: usize = 64 * 1024;
+/// A session's last-use time is rewritten at most this often (seconds).
+const REFRESH_EVERY: u64 = 60;
+/// The header scripts send the CSRF token in.
+pub(crate) const CSRF_HEADER: &str = "x-cang-csrf";
+
+/// A request of a signed-in user, past every check.
+pub(crate) struct Signed<'a, B> {
+    pub(crate) console: &'a Console<B>,
+    pub(crate) lang: Lang,
+    pub(crate) session: Session,
+    pub(crate) secret: AccessKeySecret,
+    pub(crate) peer: SocketAddr,
+    /// Path and query of the request (where the language switch returns).
+    pub(crate) here: String,
+}
+
+impl<B: Backend> Signed<'_, B> {
+    /// The user as an OSS client.
+    pub(crate) fn oss(&self) -> Caller<'_, B> {
+        Caller {
+            backend: &self.console.backend,
+            access_key_id: &self.session.access_key_id,
+            secret: &self.secret,
+            peer: self.peer,
+        }
+    }
+
+    /// The user as a KMS client, when the console knows where KMS is.
+    pub(crate) fn kms(&self) -> Option<KmsCaller<'_>> {
+        Some(KmsCaller {
+            authority: self.console.config.kms_authority.as_deref()?,
+            access_key_id: &self.session.access_key_id,
+            secret: &self.secret,
+        })
+    }
+
+    /// A full page around `body`.
+    pub(crate) fn page(&self, status: StatusCode, title: T, body: Markup) -> Response<Body> {
+        let csrf = self.session.csrf_token();
+        let chrome = Chrome {
+            lang: self.lang,
+            access_key_id: Some(&self.session.access_key_id),
+            csrf: &csrf,
+            here: &self.here,
+        };
+        html(status, pages::page(&chrome, t(self.lang, title), body))
+    }
+
+    /// A page that only says what went wrong.
+    pub(crate) fn problem(&self, status: StatusCode, message: &str) -> Response<Body> {
+        let csrf = self.session.csrf_token();
+        let chrome = Chrome {
+            lang: self.lang,
+            access_key_id: Some(&self.session.access_key_id),
+            csrf: &csrf,
+            here: &self.here,
+        };
+        self.page(status, T::Failed, pages::problem(&chrome, message))
+    }
+}
+
+/// The decoded pairs of a query string or form body.
+#[derive(Debug, Default)]
+pub(crate) struct Pairs(Vec<(String, String)>);
+
+impl Pairs {
+    pub(crate) fn parse(text: &str) -> Self {
+        Self(
+            text.split('&')
+                .filter(|p| !p.is_empty())
+                .filter_map(|pair| {
+                    let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    Some((
+                        cang_oss::percent::decode_form(name)?,
+                        cang_oss::percent::decode_form(value)?,
+                    ))
+                })
+                .collect(),
+        )
+    }
+
+    /// The first value of `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+pub(crate) async fn handle<B: Backend>(
+    console: &Console<B>,
+    request: Request<Body>,
+    peer: SocketAddr,
+) -> Response<Body> {
+    let now = unix_now();
+    let headers = request.headers();
+    let lang = Lang::choose(
+        cookie(headers, Lang::COOKIE),
+        headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()),
+    );
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let query = Pairs::parse(request.uri().query().unwrap_or(""));
+    let here = request
+        .uri()
+        .path_and_query()
+        .map_or("/".to_owned(), |p| p.as_str().to_owned());
+    match (&method, path.as_str()) {
+        (&Method::GET, "/assets/console.css") => return asset(CSS, "text/css; charset=utf-8"),
+        (&Method::GET, "/assets/console.js") => return asset(JS, "text/javascript; charset=utf-8"),
+        (&Method::GET, "/lang") => return switch_language(&query),
+        (&Method::GET, "/login") => {
+            let ended = query.get("ended").map(|_| t(lang, T::SessionEnded));
+            return html(StatusCode::OK, pages::sign_in(lang, ended));
+        }
+        (&Method::POST, "/login") => {
+            if !same_origin(headers) {
+                return refused_origin();
+            }
+            let form = match read_form(request).await {
+                Ok(form) => form,
+                Err(answer) => return answer,
+            };
+            return actions::sign_in(console, lang, &form, peer, now).await;
+        }
+        _ => {}
+    }
+    let api = path.starts_with("/api/");
+    let session = match cookie(headers, COOKIE).map(|c| console.sessions.open(c, now)) {
+        Some(Ok(session)) => session,
+        Some(Err(Refused::Invalid | Refused::Expired | Refused::SignedOut)) | None => {
+            return signed_out(api);
+        }
+    };
+    let safe = method == Method::GET || method == Method::HEAD;
+    if !safe && !same_origin(headers) {
+        return refused_origin();
+    }
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let header_token = headers
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    // Pages post forms; the API paths take bodies of their own (files, JSON) and the token in a header.
+    let (form, request) = if !safe && is_form && !api {
+        match read_form(request).await {
+            Ok(form) => (form, None),
+            Err(answer) => return answer,
+        }
+    } else {
+        (Pairs::default(), Some(request))
+    };
+    if !safe {
+        let presented = if api {
+            header_token
+        } else {
+            form.get("csrf").map(str::to_owned).or(header_token)
+        };
+        if !presented.is_some_and(|token| session.csrf_matches(&token)) {
+            return text(
+                StatusCode::FORBIDDEN,
+                "The request does not carry this session's CSRF token.",
+            );
+        }
+    }
+    let secret = match console.backend.secret(&session.access_key_id).await {
+        Ok(Some(secret)) => secret,
+        Ok(None) => {
+            console.sessions.revoke(&session, now);
+            return signed_out(api);
+        }
+        Err(_) => {
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Access keys cannot be checked now.",
+            );
+        }
+    };
+    let mut session = session;
+    let refreshed = (now.saturating_sub(session.seen) >= REFRESH_EVERY).then(|| {
+        session.seen = now;
+        console.sessions.seal(&session).ok()
+    });
+    if path == "/logout" && method == Method::POST {
+        console.sessions.revoke(&session, now);
+        let mut answer = redirect("/login");
+        set_cookie(&mut answer, &clear_cookie());
+        return answer;
+    }
+    let signed = Signed {
+        console,
+        lang,
+        session,
+        secret,
+        peer,
+        here,
+    };
+    let mut answer = route(&signed, &method, &path, &query, &form, request).await;
+    if let Some(Some(cookie)) = refreshed {
+        set_cookie(&mut answer, &session_cookie(&cookie));
+    }
+    answer
+}
+
+async fn route<B: Backend>(
+    s: &Signed<'_, B>,
+    method: &Method,
+    path: &str,
+    query: &Pairs,
+    form: &Pairs,
+    request: Option<Request<Body>>,
+) -> Response<Body> {
+    match (method, path) {
+        (&Method::GET, "/") => return actions::buckets(s, None, None).await,
+        (&Method::POST, "/buckets") => return actions::create_bucket(s, form).await,
+        (&Method::GET, "/api/keys") => return actions::key_choices(s).await,
+        (&Method::GET, "/keys") => return actions::keys_page(s).await,
+        _ => {}
+    }
+    let (api, rest) = match (path.strip_prefix("/api/b/"), path.strip_prefix("/b/")) {
+        (Some(rest), _) => (true, rest),
+        (None, Some(rest)) => (false, rest),
+        (None, None) => return not_found(s),
+    };
+    let Some((bucket, action)) = rest.split_once('/') else {
+        return not_found(s);
+    };
+    let Some(bucket) = cang_oss::percent::decode_path(bucket) else {
+        return not_found(s);
+    };
+    let key = query.get("key").unwrap_or_default();
+    match (api, method, action, request) {
+        (false, &Method::GET, "", _) => actions::objects(s, &bucket, query).await,
+        (false, &Method::GET, "settings", _) => {
+            actions::settings(s, &bucket, query.get("saved").is_some()).await
+        }
+        (false, &Method::POST, "encryption", _) => actions::set_encryption(s, &bucket, form).await,
+        (false, &Method::GET, "object", _) => actions::download(s, &bucket, key).await,
+        (false, &Method::POST, "delete", _) => actions::delete(s, &bucket, form).await,
+        (true, &Method::PUT, "object", Some(request)) => {
+            actions::upload(s, &bucket, key, None, request).await
+        }
+        (true, &Method::POST, "multipart", _) => actions::initiate(s, &bucket, key).await,
+        (true, &Method::PUT, "part", Some(request)) => {
+            let part = query.get("partNumber").unwrap_or_default();
+            let upload = query.get("uploadId").unwrap_or_default();
+            actions::upload(s, &bucket, key, Some((upload, part)), request).await
+        }
+        (true, &Method::POST, "complete", Some(request)) => {
+            let upload = query.get("uploadId").unwrap_or_default();
+            actions::complete(s, &bucket, key, upload, request).await
+        }
+        (true, &Method::DELETE, "multipart", _) => {
+            let upload = query.get("uploadId").unwrap_or_default();
+            actions::abort(s, &bucket, key, upload).await
+        }
+        _ => not_found(s),
+    }
+}
+
+fn not_found<B: Backend>(s: &Signed<'_, B>) -> Response<Body> {
+    s.problem(StatusCode::NOT_FOUND, "404")
+}
+
+/// The value of cookie `name`.
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// Whether the request comes from a page of this console: its `Origin` (or, without one, its `Referer`)
+/// names the host it was sent to.
+fn same_origin(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let ours = |origin: &str| origin == format!("http://{host}") || origin == format!("https://{host}");
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        return origin.to_str().is_ok_and(ours);
+    }
+    headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|referer| {
+            let rest = referer.split_once("://")?.1;
+            let authority = rest.split('/').next()?;
+            Some(authority == host && referer.starts_with("http"))
+        })
+        .unwrap_or(false)
+}
+
+async fn read_form(request: Request<Body>) -> Result<Pairs, Response<Body>> {
+    let bytes = crate::read_bounded(request.into_body(), MAX_FORM)
+        .await
+        .map_err(|_| text(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."))?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| self::text(StatusCode::BAD_REQUEST, "The form is not UTF-8."))?;
+    Ok(Pairs::parse(text))
+}
+
+fn switch_language(query: &Pairs) -> Response<Body> {
+    let to = match query.get("to") {
+        Some("en") => "en",
+        _ => "zh",
+    };
+    // Only a path of this console: never `//host` or a scheme.
+    let next = query
+        .get("next")
+        .filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
+        .unwrap_or("/");
+    let mut answer = redirect(next);
+    set_cookie(
+        &mut answer,
+        &format!("{}={to}; Path=/; SameSite=Strict; Max-Age=31536000", Lang::COOKIE),
+    );
+    answer
+}
+
+pub(crate) fn session_cookie(value: &str) -> String {
+    format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict")
+}
+
+fn clear_cookie() -> String {
+    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+}
+
+pub(crate) fn set_cookie(answer: &mut Response<Body>, cookie: &str) {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        answer.headers_mut().append(header::SET_COOKIE, value);
+    }
+}
+
+fn signed_out(api: bool) -> Response<Body> {
+    if api {
+        let mut answer = json(
+            StatusCode::UNAUTHORIZED,
+            &serde_json::json!({"error": "signed-out"}),
+        );
+        set_cookie(&mut answer, &clear_cookie());
+        return answer;
+    }
+    let mut answer = redirect("/login?ended=1");
+    set_cookie(&mut answer, &clear_cookie());
+    answer
+}
+
+fn refused_origin() -> Response<Body> {
+    text(
+        StatusCode::FORBIDDEN,
+        "The request does not come from this console.",
+    )
+}
+
+fn secure(mut answer: Response<Body>) -> Response<Body> {
+    let headers = answer.headers_mut();
+    let set = |headers: &mut HeaderMap, name: &'static str, value: &'static str| {
+        headers.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        headers,
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(headers, "x-frame-options", "DENY");
+    set(headers, "x-content-type-options", "nosniff");
+    set(headers, "referrer-policy", "same-origin");
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        set(headers, "cache-control", "no-store");
+    }
+    answer
+}
+
+/// An HTML page.
+pub(crate) fn html(status: StatusCode, markup: Markup) -> Response<Body> {
+    let mut answer = Response::new(full_body(markup.into_string()));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure(answer)
+}
+
+/// A JSON answer for the page scripts.
+pub(crate) fn json(status: StatusCode, value: &serde_json::Value) -> Response<Body> {
+    let mut answer = Response::new(full_body(value.to_string()));
+    *answer.status_mut() = status;
+    answer
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    secure(answer)
+}
+
+/// A plain-text answer.
+pub(crate) fn text(status: StatusCode, message: &'static str) -> Response<Body> {
+    let mut answer = Response::new(full_body(Bytes::from_static(message.as_bytes())));
+    *answer.status_mut() = status;
+    answer.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    secure(answer)
+}
+
+/// `303 See Other` to `location`.
+pub(crate) fn redirect(location: &str) -> Response<Body> {
+    let mut answer = Response::new(empty_body());
+    *answer.status_mut() = StatusCode::SEE_OTHER;
+    if let Ok(value) = HeaderValue::from_str(location) {
+        answer.headers_mut().insert(header::LOCATION, value);
+    }
+    secure(answer)
+}
+
+fn asset(body: &'static str, content_type: &'static str) -> Response<Body> {
+    let mut answer = Response::new(full_body(Bytes::from_static(body.as_bytes())));
+    let headers = answer.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("max-age=300"));
+    secure(answer)
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn only_the_consoles_own_origin_passes() {
+        assert!(same_origin(&headers(&[
+            ("host", "127.0.0.1:9001"),
+            ("origin", "http://127.0.0.1:9001")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:9001"),
+            ("origin", "http://evil.example")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "127.0.0.1:9001"),
+            ("origin", "null")
+        ])));
+        assert!(same_origin(&headers(&[
+            ("host", "h:1"),
+            ("referer", "http://h:1/b/x/")
+        ])));
+        assert!(!same_origin(&headers(&[
+            ("host", "h:1"),
+            ("referer", "http://h:1.evil/")
+        ])));
+        assert!(!same_origin(&headers(&[("host", "h:1")])));
+    }
+
+    #[test]
+    fn cookies_are_found_by_name() {
+        let map = headers(&[("cookie", "a=1; cang_console=xyz; cang_lang=en")]);
+        assert_eq!(cookie(&map, COOKIE), Some("xyz"));
+        assert_eq!(cookie(&map, Lang::COOKIE), Some("en"));
+        assert_eq!(cookie(&map, "b"), None);
+    }
+
+    #[test]
+    fn the_language_switch_only_returns_within_the_console() {
+        for (next, expected) in [
+            ("%2Fb%2Fx%2F", "/b/x/"),
+            ("%2F%2Fevil.example", "/"),
+            ("https%3A%2F%2Fevil.example", "/"),
+            ("%2F%5Cevil", "/"),
+        ] {
+            let answer = switch_language(&Pairs::parse(&format!("to=en&next={next}")));
+            assert_eq!(answer.headers()[header::LOCATION], expected);
+        }
+    }
+}

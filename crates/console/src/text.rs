@@ -1,0 +1,144 @@
+//! Every label of the console in Chinese and English, with the OSS console's own words (新建 Bucket,
+//! 服务端加密, 无, 基础设置, 设置, 保存, 确定).
+
+/// The language pages are rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// 简体中文.
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The cookie remembering the choice.
+    pub const COOKIE: &'static str = "cang_lang";
+
+    /// From the cookie's value, else the browser's `Accept-Language`, else Chinese.
+    pub fn choose(cookie: Option<&str>, accept_language: Option<&str>) -> Self {
+        match cookie {
+            Some("en") => return Self::En,
+            Some("zh") => return Self::Zh,
+            _ => {}
+        }
+        match accept_language {
+            Some(v) if v.trim_start().to_ascii_lowercase().starts_with("en") => Self::En,
+            _ => Self::Zh,
+        }
+    }
+
+    /// The `lang` attribute and cookie value.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Zh => "zh",
+            Self::En => "en",
+        }
+    }
+
+    /// The other language.
+    pub fn other(self) -> Self {
+        match self {
+            Self::Zh => Self::En,
+            Self::En => Self::Zh,
+        }
+    }
+}
+
+macro_rules! labels {
+    ($($name:ident => $zh:literal, $en:literal;)*) => {
+        /// A label.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum T { $($name,)* }
+
+        /// The label in `lang`.
+        pub fn t(lang: Lang, label: T) -> &'static str {
+            match (label, lang) {
+                $((T::$name, Lang::Zh) => $zh, (T::$name, Lang::En) => $en,)*
+            }
+        }
+    };
+}
+
+labels! {
+    Title => "Cang 对象存储控制台", "Cang Object Storage Console";
+    LanguageName => "中文", "English";
+    SignIn => "登录", "Sign in";
+    SignOut => "退出登录", "Sign out";
+    AccessKeyId => "AccessKey ID", "AccessKey ID";
+    AccessKeySecret => "AccessKey Secret", "AccessKey Secret";
+    SignInHint => "使用阿里云账号或 RAM 用户的 AccessKey 登录。", "Sign in with the AccessKey pair of an account or a RAM user.";
+    WrongKey => "AccessKey ID 或 AccessKey Secret 不正确。", "The AccessKey ID or AccessKey Secret is wrong.";
+    SessionEnded => "会话已结束，请重新登录。", "Your session has ended. Please sign in again.";
+    SignedInAs => "当前身份", "Signed in as";
+    Buckets => "Bucket 列表", "Buckets";
+    CreateBucket => "新建 Bucket", "Create Bucket";
+    BucketName => "Bucket 名称", "Bucket name";
+    BucketNameHint => "3–63 个字符，仅小写字母、数字和短横线（-），以小写字母或数字开头和结尾。", "3–63 characters: lowercase letters, digits and hyphens, starting and ending with a letter or digit.";
+    Region => "地域", "Region";
+    Created => "创建时间", "Created";
+    DefaultEncryption => "服务端加密", "Server-side encryption";
+    ServerSideEncryption => "服务端加密", "Server-side encryption";
+    None => "无", "None";
+    EncryptionAlgorithm => "加密算法", "Encryption algorithm";
+    KmsKey => "加密密钥", "Encryption key";
+    DefaultManagedKey => "默认托管密钥 alias/acs/oss", "Default managed key alias/acs/oss";
+    DataEncryption => "数据加密算法", "Data encryption algorithm";
+    LoadingKeys => "正在加载密钥…", "Loading keys…";
+    NoKeys => "当前账号没有可用的 KMS 密钥。", "The account has no usable KMS key.";
+    Ok => "确定", "OK";
+    Cancel => "取消", "Cancel";
+    BasicSettings => "基础设置", "Basic Settings";
+    Set => "设置", "Set";
+    Save => "保存", "Save";
+    Saved => "已保存。", "Saved.";
+    ExistingObjectsNote => "修改 Bucket 的默认加密方式不会改变 Bucket 中已有文件的加密方式。", "Changing the bucket's default encryption does not add or change encryption on objects already in the bucket.";
+    Objects => "文件列表", "Objects";
+    ObjectName => "文件名", "Object name";
+    Size => "大小", "Size";
+    LastModified => "最后修改时间", "Last modified";
+    Encryption => "加密方式", "Encryption";
+    Actions => "操作", "Actions";
+    Download => "下载", "Download";
+    Delete => "删除", "Delete";
+    DeleteConfirm => "确定删除该文件？", "Delete this object?";
+    Upload => "上传文件", "Upload";
+    UploadDone => "上传完成", "Upload complete";
+    UploadFailed => "上传失败", "Upload failed";
+    Folder => "目录", "Folder";
+    Parent => "返回上一级", "Up one level";
+    NextPage => "下一页", "Next page";
+    Empty => "没有文件。", "No objects.";
+    NoBuckets => "还没有 Bucket。", "No buckets yet.";
+    Unknown => "未知", "Unknown";
+    NotAllowedToRead => "无权查看", "Not allowed to view";
+    MissingPermission => "缺少权限", "Missing permission";
+    Failed => "操作失败", "The operation failed";
+    Keys => "密钥管理", "Key Management";
+    Back => "返回", "Back";
+    Overview => "概览", "Overview";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_choice_follows_the_cookie_then_the_browser() {
+        assert_eq!(Lang::choose(Some("en"), Some("zh-CN")), Lang::En);
+        assert_eq!(Lang::choose(Some("zh"), Some("en-US")), Lang::Zh);
+        assert_eq!(Lang::choose(None, Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(Lang::choose(Some("fr"), None), Lang::Zh);
+    }
+
+    #[test]
+    fn the_console_speaks_the_oss_console_words() {
+        assert_eq!(t(Lang::Zh, T::CreateBucket), "新建 Bucket");
+        assert_eq!(t(Lang::Zh, T::ServerSideEncryption), "服务端加密");
+        assert_eq!(t(Lang::Zh, T::None), "无");
+        assert_eq!(t(Lang::Zh, T::BasicSettings), "基础设置");
+        assert_eq!(t(Lang::Zh, T::Set), "设置");
+        assert_eq!(t(Lang::Zh, T::Save), "保存");
+        assert_eq!(t(Lang::Zh, T::Ok), "确定");
+    }
+}
