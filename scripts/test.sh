@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project: formatting, lints, all Rust tests (unit, property, integration,
-# doc), a short run of every fuzz target and the Python-side suites (format interoperability, real OSS SDKs) in a virtualenv created here.
-# Needs only the Rust toolchain and python3. Usage: scripts/test.sh
+# doc), a short run of every fuzz target and the Python-side suites (format interoperability, real OSS SDKs, the web
+# console in Debian's headless chromium) in a virtualenv created here. Needs only the Rust toolchain and python3; installs
+# chromium and a CJK font from Debian when they are missing. Usage: scripts/test.sh
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -34,6 +35,17 @@ step "cang bench --quick (smoke run, no thresholds)"
 
 step "fuzz targets, 5 s each (scripts/fuzz.sh --smoke; the long profile is scripts/fuzz.sh)"
 scripts/fuzz.sh --smoke
+
+step "Debian packages for the console's browser tests (chromium, a CJK font)"
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+fc-list 2>/dev/null | grep -qi "wqy\|noto.*cjk" || need+=(fonts-wqy-zenhei)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  "${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+fi
 
 step "Python virtualenv ($venv)"
 if [ ! -x "$venv/bin/python" ]; then

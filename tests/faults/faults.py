@@ -64,7 +64,8 @@ class Instance:
         port = free_port()
         log = open(self.logs / "up.log", "wb")
         up = subprocess.Popen(
-            [str(self.binary), "up", "--data-dir", str(self.dir), "--listen", f"127.0.0.1:{port}"],
+            [str(self.binary), "up", "--data-dir", str(self.dir), "--listen", f"127.0.0.1:{port}",
+             "--console-listen", f"127.0.0.1:{free_port()}"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         deadline = time.monotonic() + 120

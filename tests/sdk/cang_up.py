@@ -52,6 +52,7 @@ class CangInstance:
     kms_endpoint: str = ""
     kms_grpc_endpoint: str = ""
     kms_grpc_ca: str = ""
+    console_url: str = ""
 
     def admin(self, *args):
         """Run `cang admin --json ARGS…` against this instance and return the decoded JSON output."""
@@ -183,10 +184,14 @@ def running(binary, data_dir, extra_args=()):
     CangInstance."""
     log_path = data_dir.parent / f"{data_dir.name}.log"
     port = _free_loopback_port()
+    console_port = _free_loopback_port()
     with open(log_path, "wb") as log:
         # A session of its own, so that a last-resort kill of the group reaches the three services too.
         proc = subprocess.Popen(
-            [str(binary), "up", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}", *extra_args],
+            [
+                str(binary), "up", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}",
+                "--console-listen", f"127.0.0.1:{console_port}", *extra_args,
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -203,6 +208,7 @@ def running(binary, data_dir, extra_args=()):
             kms_endpoint=env.get("KMS_ENDPOINT", ""),
             kms_grpc_endpoint=env.get("KMS_GRPC_ENDPOINT", ""),
             kms_grpc_ca=env.get("KMS_GRPC_CA", ""),
+            console_url=env.get("CONSOLE_URL", ""),
         )
     finally:
         _stop(proc)

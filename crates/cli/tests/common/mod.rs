@@ -107,6 +107,8 @@ impl Up {
             .arg(dir)
             .arg("--listen")
             .arg(addr.to_string())
+            .arg("--console-listen")
+            .arg(format!("127.0.0.1:{}", free_port()?))
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout)?)
             .stderr(std::fs::File::create(&stderr)?)
