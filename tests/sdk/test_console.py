@@ -337,3 +337,58 @@ def test_a_wrong_secret_does_not_sign_in(cang):
     )
     assert status == 401 and "set-cookie" not in headers
     assert "不正确".encode() in body or b"wrong" in body
+
+
+def test_the_key_pages_create_rotate_disable_and_schedule_deletion(cang, page):
+    sign_in(page, cang)
+    page.goto(f"{cang.console_url}keys")
+    shot(page, "7-1-keys")
+    page.click("#create-key")
+    page.fill('#create-key-form input[name="description"]', "console <b>key</b>")
+    page.check('#create-key-form input[name="rotation"]')
+    page.fill('#create-key-form input[name="days"]', "90")
+    page.click("#create-key-ok")
+    expect(page.locator("#done")).to_be_visible()
+    expect(page.locator("#key-state")).to_have_text("Enabled")
+    expect(page.locator("#key-rotation")).to_contain_text("90d")
+    expect(page.locator("#key-panel")).to_contain_text("console <b>key</b>")
+    key_id = page.url.split("/keys/")[1].split("?")[0]
+    assert cang.admin("kms", "describe-key", key_id)["KeyState"] == "Enabled"
+    shot(page, "7-2-key-created")
+
+    versions = page.locator("#key-versions tbody tr").count()
+    page.click("#key-rotate")
+    expect(page.locator("#key-versions tbody tr")).to_have_count(versions + 1)
+
+    page.fill('#key-alias-form input[name="alias"]', "alias/console-test-" + key_id[:8])
+    page.click("#key-alias-ok")
+    expect(page.locator("#key-aliases")).to_contain_text("alias/console-test-")
+
+    page.click("#key-disable")
+    expect(page.locator("#key-state")).to_have_text("Disabled")
+    page.click("#key-enable")
+    expect(page.locator("#key-state")).to_have_text("Enabled")
+
+    page.fill('#key-schedule input[name="days"]', "6")
+    page.click("#key-schedule-ok")
+    expect(page.locator("#key-error")).to_be_visible()
+    expect(page.locator("#key-state")).to_have_text("Enabled")
+    shot(page, "7-3-deletion-window-refused", expect_error=True)
+    page.fill('#key-schedule input[name="days"]', "7")
+    page.click("#key-schedule-ok")
+    expect(page.locator("#key-state")).to_have_text("PendingDeletion")
+    expect(page.locator("#key-deletion")).not_to_be_empty()
+    assert cang.admin("kms", "describe-key", key_id)["KeyState"] == "PendingDeletion"
+    shot(page, "7-4-pending-deletion")
+    page.click("#key-cancel-deletion")
+    expect(page.locator("#key-state")).to_have_text("Enabled")
+
+
+def test_a_ram_user_without_kms_create_key_is_told_so(cang, page, tmp_path):
+    user = cang.ram_user([{"Effect": "Allow", "Action": ["kms:List*", "kms:Describe*"], "Resource": ["*"]}], tmp_path)
+    sign_in(page, cang, user)
+    page.goto(f"{cang.console_url}keys")
+    page.click("#create-key")
+    page.click("#create-key-ok")
+    expect(page.locator("#keys-error")).to_contain_text("缺少权限 kms:CreateKey")
+    shot(page, "7-5-create-key-refused", expect_error=True)

@@ -287,19 +287,236 @@ pub(crate) async fn key_choices<B: Backend>(s: &Signed<'_, B>) -> Response<Body>
 
 /// The account's KMS keys.
 pub(crate) async fn keys_page<B: Backend>(s: &Signed<'_, B>) -> Response<Body> {
+    keys_with(s, StatusCode::OK, None).await
+}
+
+async fn keys_with<B: Backend>(
+    s: &Signed<'_, B>,
+    status: StatusCode,
+    problem: Option<String>,
+) -> Response<Body> {
     let csrf = s.session.csrf_token();
-    let (keys, problem) = match s.kms() {
+    let (keys, listed) = match s.kms() {
         Some(kms) => match kms.keys().await {
             Ok(keys) => (keys, None),
             Err(f) => (Vec::new(), Some(kms_refusal(s.lang, &f))),
         },
-        None => (Vec::new(), Some("no key service is configured".to_owned())),
+        None => (Vec::new(), Some(NO_KMS.to_owned())),
     };
+    let problem = problem.or(listed);
     s.page(
-        StatusCode::OK,
+        status,
         T::Keys,
         pages::keys(&s.chrome(&csrf), &keys, problem.as_deref()),
     )
+}
+
+const NO_KMS: &str = "no key service is configured";
+
+/// A rotation period typed in days, as the OpenAPI's `RotationInterval`.
+fn rotation_interval(form: &Pairs) -> Result<String, String> {
+    let days: u64 = form
+        .get("days")
+        .unwrap_or("365")
+        .trim()
+        .parse()
+        .map_err(|_| "the rotation period must be a whole number of days".to_owned())?;
+    Ok(format!("{days}d"))
+}
+
+/// Create key: `CreateKey` with a description, spec and rotation policy.
+pub(crate) async fn create_key<B: Backend>(s: &Signed<'_, B>, form: &Pairs) -> Response<Body> {
+    let Some(kms) = s.kms() else {
+        return keys_with(s, StatusCode::SERVICE_UNAVAILABLE, None).await;
+    };
+    let rotation = form.get("rotation") == Some("on");
+    let interval = match rotation_interval(form) {
+        Ok(interval) => interval,
+        Err(problem) => return keys_with(s, StatusCode::BAD_REQUEST, Some(problem)).await,
+    };
+    let mut params = vec![
+        ("Description", form.get("description").unwrap_or_default()),
+        ("KeySpec", form.get("spec").unwrap_or("Aliyun_AES_256")),
+        ("EnableAutomaticRotation", if rotation { "true" } else { "false" }),
+    ];
+    if rotation {
+        params.push(("RotationInterval", interval.as_str()));
+    }
+    match kms.call("CreateKey", &params).await {
+        Ok(answer) => {
+            let id = answer["KeyMetadata"]["KeyId"].as_str().unwrap_or_default();
+            tracing::info!(target: "cang::console", access_key_id = %s.session.access_key_id, key_id = id, "key created");
+            redirect(&format!("/keys/{}?done=1", pages::url_query(id)))
+        }
+        Err(f) => {
+            let status = if f.is_denied() {
+                StatusCode::FORBIDDEN
+            } else {
+                f.status
+            };
+            keys_with(s, status, Some(kms_refusal(s.lang, &f))).await
+        }
+    }
+}
+
+/// A key's page.
+pub(crate) async fn key_page<B: Backend>(s: &Signed<'_, B>, key_id: &str, done: bool) -> Response<Body> {
+    key_with(s, key_id, done, StatusCode::OK, None).await
+}
+
+async fn key_with<B: Backend>(
+    s: &Signed<'_, B>,
+    key_id: &str,
+    done: bool,
+    status: StatusCode,
+    problem: Option<String>,
+) -> Response<Body> {
+    let Some(kms) = s.kms() else {
+        return s.problem(StatusCode::SERVICE_UNAVAILABLE, NO_KMS);
+    };
+    let described = match kms.describe(key_id).await {
+        Ok(described) => described,
+        Err(f) => {
+            return s.problem(
+                if f.is_denied() {
+                    StatusCode::FORBIDDEN
+                } else {
+                    f.status
+                },
+                &kms_refusal(s.lang, &f),
+            );
+        }
+    };
+    let meta = &described["KeyMetadata"];
+    let text = |name: &str| meta[name].as_str().unwrap_or_default().to_owned();
+    let mut detail = pages::KeyDetail {
+        id: text("KeyId"),
+        state: text("KeyState"),
+        spec: text("KeySpec"),
+        description: text("Description"),
+        created: text("CreationDate"),
+        deletion_date: text("DeleteDate"),
+        primary_version: text("PrimaryKeyVersion"),
+        rotation: meta["AutomaticRotation"].as_str() == Some("Enabled"),
+        rotation_days: meta["RotationInterval"]
+            .as_str()
+            .and_then(|v| v.strip_suffix('s'))
+            .and_then(|v| v.parse::<u64>().ok())
+            .map(|secs| secs / 86_400),
+        last_rotation: text("LastRotationDate"),
+        next_rotation: text("NextRotationDate"),
+        ..pages::KeyDetail::default()
+    };
+    let mut problems: Vec<String> = problem.into_iter().collect();
+    match kms
+        .call("ListKeyVersions", &[("KeyId", key_id), ("PageSize", "100")])
+        .await
+    {
+        Ok(answer) => {
+            detail.versions = answer["KeyVersions"]["KeyVersion"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .map(|v| {
+                            (
+                                v["KeyVersionId"].as_str().unwrap_or_default().to_owned(),
+                                v["CreationDate"].as_str().unwrap_or_default().to_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        Err(f) => problems.push(kms_refusal(s.lang, &f)),
+    }
+    match kms
+        .call("ListAliasesByKeyId", &[("KeyId", key_id), ("PageSize", "100")])
+        .await
+    {
+        Ok(answer) => {
+            detail.aliases = answer["Aliases"]["Alias"]
+                .as_array()
+                .map(|all| {
+                    all.iter()
+                        .filter_map(|a| a["AliasName"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+        }
+        Err(f) => problems.push(kms_refusal(s.lang, &f)),
+    }
+    let csrf = s.session.csrf_token();
+    let problem = (!problems.is_empty()).then(|| problems.join(" · "));
+    s.page(
+        status,
+        T::Keys,
+        pages::key(&s.chrome(&csrf), &detail, done, problem.as_deref()),
+    )
+}
+
+/// One change to a key from its page: enable, disable, schedule or cancel deletion, rotate now, the
+/// rotation policy, a new alias.
+pub(crate) async fn key_action<B: Backend>(
+    s: &Signed<'_, B>,
+    key_id: &str,
+    action: &str,
+    form: &Pairs,
+) -> Response<Body> {
+    let Some(kms) = s.kms() else {
+        return s.problem(StatusCode::SERVICE_UNAVAILABLE, NO_KMS);
+    };
+    let days = form.get("days").unwrap_or_default().trim().to_owned();
+    let interval = rotation_interval(form);
+    let rotation = form.get("rotation") == Some("on");
+    let alias = form.get("alias").unwrap_or_default().trim().to_owned();
+    let outcome = match action {
+        "enable" => kms.call("EnableKey", &[("KeyId", key_id)]).await,
+        "disable" => kms.call("DisableKey", &[("KeyId", key_id)]).await,
+        "cancel-deletion" => kms.call("CancelKeyDeletion", &[("KeyId", key_id)]).await,
+        "rotate" => kms.call("CreateKeyVersion", &[("KeyId", key_id)]).await,
+        "schedule-deletion" => {
+            kms.call(
+                "ScheduleKeyDeletion",
+                &[("KeyId", key_id), ("PendingWindowInDays", days.as_str())],
+            )
+            .await
+        }
+        "rotation-policy" => {
+            let interval = match interval {
+                Ok(interval) => interval,
+                Err(problem) => {
+                    return key_with(s, key_id, false, StatusCode::BAD_REQUEST, Some(problem)).await;
+                }
+            };
+            let mut params = vec![
+                ("KeyId", key_id),
+                ("EnableAutomaticRotation", if rotation { "true" } else { "false" }),
+            ];
+            if rotation {
+                params.push(("RotationInterval", interval.as_str()));
+            }
+            kms.call("UpdateRotationPolicy", &params).await
+        }
+        "alias" => {
+            kms.call("CreateAlias", &[("KeyId", key_id), ("AliasName", alias.as_str())])
+                .await
+        }
+        _ => return s.problem(StatusCode::NOT_FOUND, "404"),
+    };
+    match outcome {
+        Ok(_) => {
+            tracing::info!(target: "cang::console", access_key_id = %s.session.access_key_id, key_id, action, "key changed");
+            redirect(&format!("/keys/{}?done=1", pages::url_query(key_id)))
+        }
+        Err(f) => {
+            let status = if f.is_denied() {
+                StatusCode::FORBIDDEN
+            } else {
+                f.status
+            };
+            key_with(s, key_id, false, status, Some(kms_refusal(s.lang, &f))).await
+        }
+    }
 }
 
 fn url_decoded(text: Option<&str>) -> String {

@@ -402,24 +402,156 @@ pub fn objects(
     }
 }
 
-/// The KMS key list.
+/// The KMS key list with the Create key form.
 pub fn keys(chrome: &Chrome<'_>, keys: &[KeySummary], problem: Option<&str>) -> Markup {
     let lang = chrome.lang;
     html! {
         section.card {
-            h1 { (t(lang, T::Keys)) }
-            @if let Some(problem) = problem { p.error role="alert" { (problem) } }
+            div.bar {
+                h1 { (t(lang, T::Keys)) }
+                button.primary type="button" #create-key data-open="create-key-dialog" { (t(lang, T::CreateKey)) }
+            }
+            @if let Some(problem) = problem { p.error role="alert" #keys-error { (problem) } }
             table #key-list {
-                thead { tr { th { "KeyId" } th { "Alias" } th { "KeySpec" } th { "KeyState" } th { "Description" } } }
+                thead { tr {
+                    th { "KeyId" } th { (t(lang, T::Aliases)) } th { (t(lang, T::KeySpec)) }
+                    th { (t(lang, T::KeyState)) } th { (t(lang, T::Description)) } th { (t(lang, T::Actions)) }
+                } }
                 tbody {
                     @for key in keys {
                         tr data-key-id=(key.id) {
                             td { code { (key.id) } }
                             td { @for alias in &key.aliases { div { (alias) } } }
                             td { (key.spec) }
-                            td { (key.state) }
+                            td.state { (key.state) }
                             td { (key.description) }
+                            td { a href={ "/keys/" (url_query(&key.id)) } { (t(lang, T::Details)) } }
                         }
+                    }
+                }
+            }
+        }
+        dialog #create-key-dialog {
+            form method="post" action="/keys" #create-key-form {
+                h2 { (t(lang, T::CreateKey)) }
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                label { (t(lang, T::Description)) input type="text" name="description" maxlength="8192"; }
+                label { (t(lang, T::KeySpec))
+                    select name="spec" {
+                        option value="Aliyun_AES_256" { "Aliyun_AES_256" }
+                        option value="Aliyun_SM4" { "Aliyun_SM4" }
+                    }
+                }
+                label.choice { input type="checkbox" name="rotation" value="on"; (t(lang, T::AutomaticRotation)) }
+                label { (t(lang, T::RotationDays)) input type="text" name="days" value="365" inputmode="numeric"; }
+                div.buttons {
+                    button type="button" data-close="create-key-dialog" { (t(lang, T::Cancel)) }
+                    button.primary type="submit" #create-key-ok { (t(lang, T::Ok)) }
+                }
+            }
+        }
+    }
+}
+
+/// One key as its page shows it (from `DescribeKey`, `ListKeyVersions`, `ListAliasesByKeyId`).
+#[derive(Debug, Clone, Default)]
+pub struct KeyDetail {
+    /// Key id.
+    pub id: String,
+    /// `KeyMetadata` fields shown as they are: state, spec, origin, description, dates, rotation.
+    pub state: String,
+    /// Spec.
+    pub spec: String,
+    /// Description.
+    pub description: String,
+    /// Created.
+    pub created: String,
+    /// Pending deletion until.
+    pub deletion_date: String,
+    /// The primary version.
+    pub primary_version: String,
+    /// Whether automatic rotation is on.
+    pub rotation: bool,
+    /// The rotation interval in days, when on.
+    pub rotation_days: Option<u64>,
+    /// Last and next rotation.
+    pub last_rotation: String,
+    /// Next rotation.
+    pub next_rotation: String,
+    /// Versions: id and creation date.
+    pub versions: Vec<(String, String)>,
+    /// Aliases.
+    pub aliases: Vec<String>,
+}
+
+/// A key's page: its state and versions, and the forms that change them.
+pub fn key(chrome: &Chrome<'_>, key: &KeyDetail, done: bool, problem: Option<&str>) -> Markup {
+    let lang = chrome.lang;
+    let action = |name: &str| format!("/keys/{}/{name}", url_query(&key.id));
+    let button = |name: &str, label: T, id: &str| {
+        html! {
+            form.inline method="post" action=(action(name)) {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                button type="submit" id=(id) { (t(lang, label)) }
+            }
+        }
+    };
+    html! {
+        p.crumbs { a href="/keys" { (t(lang, T::Keys)) } " / " code { (key.id) } }
+        section.card #key-panel {
+            h1 { code { (key.id) } }
+            @if done { p.ok role="status" #done { (t(lang, T::Done)) } }
+            @if let Some(problem) = problem { p.error role="alert" #key-error { (problem) } }
+            table.facts {
+                tr { th { (t(lang, T::KeyState)) } td #key-state { (key.state) } }
+                tr { th { (t(lang, T::KeySpec)) } td { (key.spec) } }
+                tr { th { (t(lang, T::Description)) } td { (key.description) } }
+                tr { th { (t(lang, T::Created)) } td { (key.created) } }
+                tr { th { (t(lang, T::Aliases)) } td #key-aliases { @for alias in &key.aliases { div { (alias) } } } }
+                tr { th { (t(lang, T::PrimaryVersion)) } td { code { (key.primary_version) } } }
+                tr { th { (t(lang, T::AutomaticRotation)) } td #key-rotation {
+                    @if key.rotation { (t(lang, T::Enable)) @if let Some(days) = key.rotation_days { " · " (days) "d" } }
+                    @else { (t(lang, T::Disable)) }
+                } }
+                tr { th { (t(lang, T::LastRotation)) } td { (key.last_rotation) } }
+                @if !key.next_rotation.is_empty() { tr { th { (t(lang, T::NextRotation)) } td { (key.next_rotation) } } }
+                @if !key.deletion_date.is_empty() { tr { th { (t(lang, T::DeletionDate)) } td #key-deletion { (key.deletion_date) } } }
+            }
+            div.actions-row {
+                @if key.state == "Enabled" { (button("disable", T::Disable, "key-disable")) }
+                @if key.state == "Disabled" { (button("enable", T::Enable, "key-enable")) }
+                @if key.state == "PendingDeletion" { (button("cancel-deletion", T::CancelDeletion, "key-cancel-deletion")) }
+                @if key.state == "Enabled" { (button("rotate", T::RotateNow, "key-rotate")) }
+            }
+            @if key.state != "PendingDeletion" {
+                form method="post" action=(action("schedule-deletion")) #key-schedule {
+                    h2 { (t(lang, T::ScheduleDeletion)) }
+                    input type="hidden" name="csrf" value=(chrome.csrf);
+                    label { (t(lang, T::PendingDays)) input type="text" name="days" value="30" inputmode="numeric"; }
+                    button type="submit" #key-schedule-ok { (t(lang, T::ScheduleDeletion)) }
+                }
+            }
+            form method="post" action=(action("rotation-policy")) #key-rotation-form {
+                h2 { (t(lang, T::AutomaticRotation)) }
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                label.choice { input type="checkbox" name="rotation" value="on" checked[key.rotation]; (t(lang, T::AutomaticRotation)) }
+                label { (t(lang, T::RotationDays)) input type="text" name="days" value=(key.rotation_days.unwrap_or(365)) inputmode="numeric"; }
+                button type="submit" #key-rotation-save { (t(lang, T::Save)) }
+            }
+            form method="post" action=(action("alias")) #key-alias-form {
+                h2 { (t(lang, T::AddAlias)) }
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                label { (t(lang, T::AliasName)) input type="text" name="alias" placeholder="alias/my-key"; }
+                button type="submit" #key-alias-ok { (t(lang, T::AddAlias)) }
+            }
+        }
+        section.card {
+            h2 { (t(lang, T::Versions)) }
+            table #key-versions {
+                thead { tr { th { (t(lang, T::VersionId)) } th { (t(lang, T::Created)) } } }
+                tbody {
+                    @for (id, created) in &key.versions {
+                        tr { td { code { (id) } @if *id == key.primary_version { " · " (t(lang, T::PrimaryVersion)) } } td { (created) } }
                     }
                 }
             }

@@ -240,7 +240,19 @@ async fn route<B: Backend>(
         (&Method::POST, "/buckets") => return actions::create_bucket(s, form).await,
         (&Method::GET, "/api/keys") => return actions::key_choices(s).await,
         (&Method::GET, "/keys") => return actions::keys_page(s).await,
+        (&Method::POST, "/keys") => return actions::create_key(s, form).await,
         _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/keys/") {
+        let (key, action) = rest.split_once('/').unwrap_or((rest, ""));
+        let Some(key) = cang_oss::percent::decode_path(key) else {
+            return not_found(s);
+        };
+        return match (method, action) {
+            (&Method::GET, "") => actions::key_page(s, &key, query.get("done").is_some()).await,
+            (&Method::POST, action) if !action.is_empty() => actions::key_action(s, &key, action, form).await,
+            _ => not_found(s),
+        };
     }
     let (api, rest) = match (path.strip_prefix("/api/b/"), path.strip_prefix("/b/")) {
         (Some(rest), _) => (true, rest),

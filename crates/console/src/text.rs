@@ -117,6 +117,29 @@ labels! {
     Keys => "密钥管理", "Key Management";
     Back => "返回", "Back";
     Overview => "概览", "Overview";
+    CreateKey => "创建密钥", "Create key";
+    Description => "描述", "Description";
+    KeySpec => "密钥规格", "Key spec";
+    KeyState => "密钥状态", "Key state";
+    Aliases => "别名", "Aliases";
+    Details => "详情", "Details";
+    Enable => "启用", "Enable";
+    Disable => "禁用", "Disable";
+    ScheduleDeletion => "计划删除", "Schedule deletion";
+    PendingDays => "预删除周期（7–366 天）", "Waiting period (7–366 days)";
+    CancelDeletion => "取消删除", "Cancel deletion";
+    DeletionDate => "删除时间", "Deletion date";
+    RotateNow => "立即轮转", "Rotate now";
+    AutomaticRotation => "自动轮转", "Automatic rotation";
+    RotationDays => "轮转周期（天）", "Rotation period (days)";
+    Versions => "密钥版本", "Key versions";
+    VersionId => "版本 ID", "Version ID";
+    PrimaryVersion => "主版本", "Primary version";
+    AddAlias => "添加别名", "Add alias";
+    AliasName => "别名（alias/…）", "Alias (alias/…)";
+    Done => "操作成功。", "Done.";
+    LastRotation => "上次轮转", "Last rotation";
+    NextRotation => "下次轮转", "Next rotation";
 }
 
 #[cfg(test)]

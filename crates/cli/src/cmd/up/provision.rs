@@ -99,7 +99,7 @@ pub fn banner(dir: &InstanceDir, credentials: &Credentials, created: bool, accou
     let first = if created { " (created now)" } else { "" };
     format!(
         "cang is up: {endpoint}  (region {region})\n\
-         \x20 console        {console}  (sign in with the access key below)\n\
+         \x20 console        {console}  (sign in with OSS_ACCESS_KEY_ID and OSS_ACCESS_KEY_SECRET of credentials.env)\n\
          \x20 KMS OpenAPI    {kms}  (Alibaba KMS SDKs, protocol http)\n\
          \x20 KMS gRPC       {grpc}  (cang.kms.app.v1 over TLS; CA certificate {grpc_ca})\n\
          \n\
