@@ -392,3 +392,39 @@ def test_a_ram_user_without_kms_create_key_is_told_so(cang, page, tmp_path):
     page.click("#create-key-ok")
     expect(page.locator("#keys-error")).to_contain_text("缺少权限 kms:CreateKey")
     shot(page, "7-5-create-key-refused", expect_error=True)
+
+
+def test_prefixes_pages_download_and_delete(cang, page, tmp_path):
+    name = f"console-browse-{uuid.uuid4().hex[:10]}"
+    bucket = oss2_bucket(cang, "v4", name)
+    bucket.create_bucket()
+    for i in range(105):
+        bucket.put_object(f"logs/{i:03d}.txt", f"line {i}".encode())
+    bucket.put_object("top.txt", b"top level")
+    sign_in(page, cang)
+    page.goto(f"{cang.console_url}b/{name}/")
+    folder = page.locator("#object-list tr.folder a")
+    expect(folder).to_contain_text("logs/")
+    expect(row_of(page, "top.txt")).to_have_count(1)
+    folder.click()
+    expect(page.locator("#object-list tbody tr")).to_have_count(100)
+    page.click("#next-page")
+    expect(page.locator("#object-list tbody tr")).to_have_count(5)
+    expect(row_of(page, "logs/104.txt")).to_have_count(1)
+    shot(page, "8-1-second-page")
+
+    with page.expect_download() as download:
+        row_of(page, "logs/104.txt").locator("a[download]").click()
+    saved = tmp_path / "downloaded.txt"
+    download.value.save_as(saved)
+    assert saved.read_bytes() == b"line 104"
+
+    page.goto(f"{cang.console_url}b/{name}/?prefix=logs%2F")
+    page.once("dialog", lambda d: d.accept())
+    row_of(page, "logs/000.txt").locator("form.delete button").click()
+    expect(page).to_have_url(re.compile(r"prefix=logs%2F"))
+    expect(row_of(page, "logs/000.txt")).to_have_count(0)
+    expect(row_of(page, "logs/100.txt")).to_have_count(1)
+    with pytest.raises(oss2.exceptions.NoSuchKey):
+        bucket.head_object("logs/000.txt")
+    assert bucket.head_object("logs/001.txt").status == 200

@@ -515,6 +515,26 @@ mod tests {
         assert_eq!(cookie(&map, "b"), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn forms_decode_what_was_encoded(pairs in proptest::collection::vec(("[a-z_]{1,8}", ".{0,40}"), 0..8)) {
+            let encoded: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| format!("{k}={}", cang_oss::percent::encode_strict(v)))
+                .collect();
+            let parsed = Pairs::parse(&encoded.join("&"));
+            for (k, _) in &pairs {
+                let first = pairs.iter().find(|(name, _)| name == k).map(|(_, v)| v.as_str());
+                proptest::prop_assert_eq!(parsed.get(k), first);
+            }
+        }
+
+        #[test]
+        fn no_query_string_panics(text in ".{0,200}") {
+            let _ = Pairs::parse(&text);
+        }
+    }
+
     #[test]
     fn the_language_switch_only_returns_within_the_console() {
         for (next, expected) in [
