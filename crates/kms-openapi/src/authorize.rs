@@ -54,6 +54,14 @@ impl Caller {
         &self.account
     }
 
+    /// The RAM user calling, `None` for the account's root key.
+    pub fn user(&self) -> Option<&str> {
+        match &self.key.owner {
+            KeyOwner::AccountRoot => None,
+            KeyOwner::RamUser { user, .. } => Some(user),
+        }
+    }
+
     /// The end user the audit names.
     pub fn end_user(&self) -> Result<EndUser, OpenApiError> {
         let user = match &self.key.owner {

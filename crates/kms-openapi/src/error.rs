@@ -61,6 +61,16 @@ pub enum OpenApiError {
     /// A crypto-service error, with its Alibaba code.
     #[error("{0}")]
     Kms(KmsError),
+    /// A RAM action's refusal: its Alibaba code, status and message.
+    #[error("{message}")]
+    Ram {
+        /// The RAM error code (`EntityNotExist.User`).
+        code: &'static str,
+        /// The HTTP status.
+        status: u16,
+        /// What went wrong.
+        message: String,
+    },
     /// A service behind this one is unreachable; the request may be retried.
     #[error("Service Unavailable Temporary.")]
     Unavailable,
@@ -115,6 +125,7 @@ impl OpenApiError {
             Self::UnsupportedOperation(_) => "Rejected.UnsupportedOperation",
             Self::Unavailable => "ServiceUnavailableTemporary",
             Self::Internal => "InternalFailure",
+            Self::Ram { code, .. } => code,
             Self::Kms(e) => match e {
                 KmsError::KeyNotFound => "Forbidden.KeyNotFound",
                 KmsError::AliasNotFound => "Forbidden.AliasNotFound",
@@ -142,6 +153,7 @@ impl OpenApiError {
             Self::AccessKeyDisabled | Self::NoPermission | Self::UnsupportedHttpMethod => 403,
             Self::Unavailable => 503,
             Self::Internal => 500,
+            Self::Ram { status, .. } => *status,
             Self::Kms(e) => match e {
                 KmsError::KeyNotFound | KmsError::AliasNotFound | KmsError::KeyVersionNotFound => 404,
                 KmsError::KeyDisabled
@@ -172,7 +184,7 @@ impl OpenApiError {
             }
             Self::NonceUsed => "Sign every request with a fresh nonce; this one was a replay.",
             Self::AccessKeyNotFound | Self::AccessKeyDisabled => "Use an active AccessKey of this instance.",
-            Self::NoPermission => "Attach a RAM policy allowing this kms: action on the resource.",
+            Self::NoPermission => "Attach a RAM policy allowing this action on the resource.",
             Self::InvalidAction | Self::UnsupportedOperation(_) => {
                 "See docs/kms.md for the supported operations."
             }

@@ -22,6 +22,7 @@ use crate::action::{API_VERSION, Operation};
 use crate::authorize::Caller;
 use crate::exec::{CiphertextKeyId, execute};
 use crate::params::{Pairs, Params};
+use crate::ram::{RAM_VERSION, RamOperation};
 use crate::replay::{MAX_NONCE_LEN, NonceCache, NonceRefused, check_skew, parse_timestamp};
 use crate::{OpenApiError, acs3, rpc};
 
@@ -170,6 +171,15 @@ impl<F: KmsForCaller> OpenApi<F> {
             .authenticate(parts, &params, body, peer, access_key_id)
             .await?;
         action.clone_from(&signed.action);
+        if signed.version == RAM_VERSION {
+            let op = RamOperation::parse(&signed.action, &params)?;
+            let agent = parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok());
+            let (caller, api) = self.session(signed.key, peer, agent)?;
+            return crate::ram::execute(self.meta.as_ref(), &api, &caller, op).await;
+        }
         if signed.version != API_VERSION {
             return Err(OpenApiError::InvalidVersion);
         }

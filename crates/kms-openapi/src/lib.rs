@@ -9,6 +9,7 @@
 //! - `authorize` and `exec`: RAM decision on each key's ARN, then the [`cang_kms_api::KmsApi`] call
 //!   on a session bound to the end user, and Alibaba's JSON.
 //! - [`OpenApi`] ties them together per request; [`serve`] is the listener.
+//! - [`ram`]: the RAM OpenAPI (version 2015-05-01) on the same edge: users, access keys, custom policies.
 //! - [`app`]: the gRPC API for applications (`cang.kms.app.v1.Kms`) over the same edge: signed
 //!   metadata instead of a signed HTTP request, the same RAM decisions, sessions and audit.
 
@@ -20,6 +21,7 @@ mod error;
 mod exec;
 mod handler;
 pub mod params;
+pub mod ram;
 pub mod replay;
 pub mod rpc;
 mod server;

@@ -1,7 +1,8 @@
 //! The metadata service as seen by one caller: authorisation by certificate identity, then the
-//! service call. Identity writes are the admin's; the gateway gets the object store and the three
-//! identity reads that authenticate a request (access key, its user's policies, the readiness probe's
-//! account lookup); every other identity read is the admin's too.
+//! service call. Accounts are the admin's; the gateway gets the object store and the three identity
+//! reads that authenticate a request (access key, its user's policies, the readiness probe's account
+//! lookup); the users, access keys and policies within an account are the admin's and the crypto
+//! service's, whose RAM API lets an account's root (or a RAM user its policies allow) manage them.
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -24,10 +25,14 @@ pub(crate) enum OperationClass {
     Store,
     /// The identity reads that authenticate a request: gateway and admin.
     Authenticate,
-    /// Every other identity read (listings, policy documents): admin only.
+    /// The list of accounts: admin only.
     IdentityRead,
-    /// Every identity write: admin only.
+    /// Creating accounts: admin only.
     IdentityWrite,
+    /// Users, access keys, policies and attachments within an account, read and written: admin, and the
+    /// crypto service, whose RAM API authorises each call against the calling account's root or RAM user
+    /// first (it already opens every access key's secret, so this widens no trust).
+    AccountIdentity,
     /// Key maintenance (the inventory, re-wrapping data keys in place): admin, and the gateway, which runs
     /// maintenance jobs for the admin. A swap needs the wrapped key it replaces, so it can never put
     /// back a key that was overwritten; the gateway can already rewrite any object outright.
@@ -46,8 +51,12 @@ impl OperationClass {
                     ServiceIdentity::Gateway,
                     OperationClass::Store | OperationClass::Authenticate | OperationClass::Maintenance
                 )
-                // The crypto service's KMS OpenAPI authenticates its callers' access keys, nothing more.
-                | (ServiceIdentity::Kms, OperationClass::Authenticate)
+                // The crypto service's OpenAPI authenticates its callers' access keys, and its RAM API
+                // manages the identities within the caller's account.
+                | (
+                    ServiceIdentity::Kms,
+                    OperationClass::Authenticate | OperationClass::AccountIdentity
+                )
         )
     }
 }
@@ -164,20 +173,20 @@ checked_api! { IdentityStore {
     IdentityWrite fn create_account(account_id: &str, name: &str) -> Account;
     Authenticate fn get_account(account_id: &str) -> Account;
     IdentityRead fn list_accounts() -> Vec<Account>;
-    IdentityWrite fn create_user(account_id: &str, user: &str) -> User;
-    IdentityRead fn list_users(account_id: &str) -> Vec<User>;
-    IdentityWrite fn delete_user(account_id: &str, user: &str) -> ();
-    IdentityWrite fn create_access_key(new: NewAccessKey) -> AccessKey;
+    AccountIdentity fn create_user(account_id: &str, user: &str) -> User;
+    AccountIdentity fn list_users(account_id: &str) -> Vec<User>;
+    AccountIdentity fn delete_user(account_id: &str, user: &str) -> ();
+    AccountIdentity fn create_access_key(new: NewAccessKey) -> AccessKey;
     Authenticate fn get_access_key(access_key_id: &str) -> AccessKey;
-    IdentityRead fn list_access_keys(account_id: &str, user: Option<&str>) -> Vec<AccessKey>;
-    IdentityWrite fn set_access_key_status(access_key_id: &str, status: AccessKeyStatus) -> AccessKey;
-    IdentityWrite fn delete_access_key(access_key_id: &str) -> ();
-    IdentityWrite fn put_policy(account_id: &str, name: &str, document: &str) -> Policy;
-    IdentityRead fn get_policy(account_id: &str, name: &str) -> Policy;
-    IdentityRead fn list_policies(account_id: &str) -> Vec<Policy>;
-    IdentityWrite fn delete_policy(account_id: &str, name: &str) -> ();
-    IdentityWrite fn attach_policy(account_id: &str, user: &str, policy: &str) -> ();
-    IdentityWrite fn detach_policy(account_id: &str, user: &str, policy: &str) -> ();
+    AccountIdentity fn list_access_keys(account_id: &str, user: Option<&str>) -> Vec<AccessKey>;
+    AccountIdentity fn set_access_key_status(access_key_id: &str, status: AccessKeyStatus) -> AccessKey;
+    AccountIdentity fn delete_access_key(access_key_id: &str) -> ();
+    AccountIdentity fn put_policy(account_id: &str, name: &str, document: &str) -> Policy;
+    AccountIdentity fn get_policy(account_id: &str, name: &str) -> Policy;
+    AccountIdentity fn list_policies(account_id: &str) -> Vec<Policy>;
+    AccountIdentity fn delete_policy(account_id: &str, name: &str) -> ();
+    AccountIdentity fn attach_policy(account_id: &str, user: &str, policy: &str) -> ();
+    AccountIdentity fn detach_policy(account_id: &str, user: &str, policy: &str) -> ();
     Authenticate fn user_policies(account_id: &str, user: &str) -> Vec<Policy>;
 }}
 
@@ -195,6 +204,7 @@ mod tests {
             (Authenticate, true, true, true, false),
             (IdentityRead, false, true, false, false),
             (IdentityWrite, false, true, false, false),
+            (AccountIdentity, false, true, true, false),
             (Maintenance, true, true, false, false),
             (Backup, false, true, false, false),
         ];
@@ -207,11 +217,13 @@ mod tests {
     }
 
     #[test]
-    fn kms_may_only_authenticate() {
+    fn kms_may_only_authenticate_and_manage_identities_within_accounts() {
         use OperationClass::*;
         for class in [Store, IdentityRead, IdentityWrite, Maintenance, Backup] {
             assert!(!class.allows(ServiceIdentity::Kms), "{class:?}");
         }
         assert!(Authenticate.allows(ServiceIdentity::Kms));
+        assert!(AccountIdentity.allows(ServiceIdentity::Kms));
+        assert!(!AccountIdentity.allows(ServiceIdentity::Gateway));
     }
 }
