@@ -20,7 +20,7 @@ import oss2
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from cang_up import oss2_bucket
+from cang_up import Credentials, oss2_bucket
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
@@ -428,3 +428,65 @@ def test_prefixes_pages_download_and_delete(cang, page, tmp_path):
     with pytest.raises(oss2.exceptions.NoSuchKey):
         bucket.head_object("logs/000.txt")
     assert bucket.head_object("logs/001.txt").status == 200
+
+
+def test_the_root_manages_ram_users_keys_and_policies(cang, page):
+    user = f"console-{uuid.uuid4().hex[:8]}"
+    policy = f"read-{uuid.uuid4().hex[:8]}"
+    sign_in(page, cang)
+    page.goto(f"{cang.console_url}ram")
+    shot(page, "9-1-ram")
+    page.fill('#create-user-form input[name="name"]', user)
+    page.click("#create-user")
+    expect(page.locator("#ram-user h1")).to_have_text(user)
+
+    page.goto(f"{cang.console_url}ram")
+    bad = (
+        '{\n  "Version": "1",\n  "Statement": [\n    {\n      "Effect": "Maybe",\n'
+        '      "Action": ["oss:Get*", "oss:List*"],\n      "Resource": "*"\n    }\n  ]\n}\n'
+    )
+    page.fill('#create-policy-form input[name="name"]', policy)
+    page.fill('#create-policy-form textarea[name="document"]', bad)
+    page.click("#create-policy")
+    expect(page.locator("#policy-error")).to_contain_text("Statement[0].Effect")
+    expect(page.locator("#policy-error-line")).to_contain_text("5")
+    expect(page.locator("#policy-listing li.bad")).to_have_text('      "Effect": "Maybe",')
+    shot(page, "9-2-policy-refused-at-its-line", expect_error=True)
+    page.fill('#create-policy-form textarea[name="document"]', bad.replace("Maybe", "Allow"))
+    page.click("#create-policy")
+    expect(page.locator(f'#policy-list tr[data-policy="{policy}"]')).to_have_count(1)
+
+    page.goto(f"{cang.console_url}ram/users/{user}")
+    page.select_option('#attach-form select[name="policy"]', policy)
+    page.click("#attach")
+    expect(page.locator(f'#attached-policies tr[data-policy="{policy}"]')).to_have_count(1)
+    page.click("#create-access-key")
+    key_id = page.locator("#new-key-id").inner_text()
+    secret = page.locator("#new-key-secret").inner_text()
+    shot(page, "9-3-access-key-created")
+    # The secret is shown once: the page does not show it again.
+    page.goto(f"{cang.console_url}ram/users/{user}")
+    expect(page.locator("#new-key")).to_have_count(0)
+    assert secret not in page.content()
+
+    name = f"console-ram-{uuid.uuid4().hex[:8]}"
+    oss2_bucket(cang, "v4", name).create_bucket()
+    oss2_bucket(cang, "v4", name).put_object("a.txt", b"for the new user")
+    as_user = oss2_bucket(cang, "v4", name, Credentials(key_id, secret))
+    assert as_user.get_object("a.txt").read() == b"for the new user"
+    with pytest.raises(oss2.exceptions.AccessDenied):
+        as_user.put_object("b.txt", b"read only")
+
+    page.locator(f'#access-keys tr[data-access-key="{key_id}"] form button').first.click()
+    expect(page.locator(f'#access-keys tr[data-access-key="{key_id}"] td.status')).to_have_text("Inactive")
+    page.click("#delete-user")
+    expect(page).to_have_url(re.compile(r"/ram$"))
+    expect(page.locator(f'#user-list tr[data-user="{user}"]')).to_have_count(0)
+
+
+def test_a_ram_user_without_ram_permissions_sees_what_is_missing(cang, page, tmp_path):
+    user = cang.ram_user([{"Effect": "Allow", "Action": ["oss:*"], "Resource": ["*"]}], tmp_path)
+    sign_in(page, cang, user)
+    page.goto(f"{cang.console_url}ram")
+    expect(page.locator("#ram-error")).to_contain_text("缺少权限 ram:ListUsers")
+    shot(page, "9-4-ram-refused", expect_error=True)

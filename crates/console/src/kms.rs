@@ -1,6 +1,7 @@
-//! The console's KMS client: key actions are calls to Cang's KMS OpenAPI (RPC style, HMAC-SHA1 signature
-//! version 1.0), signed with the signed-in user's access key, so the crypto service's RAM decisions and
-//! audit apply exactly as to any application's SDK.
+//! The console's KMS and RAM client: key actions are calls to Cang's KMS OpenAPI, and user, access-key and
+//! policy actions calls to the RAM OpenAPI on the same edge (RPC style, HMAC-SHA1 signature version 1.0),
+//! signed with the signed-in user's access key, so the crypto service's RAM decisions and audit apply
+//! exactly as to any application's SDK.
 
 use std::time::Duration;
 
@@ -15,8 +16,10 @@ use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
-/// The OpenAPI version every call names.
+/// The KMS OpenAPI version.
 const VERSION: &str = "2016-01-20";
+/// The RAM OpenAPI version.
+const RAM_VERSION: &str = "2015-05-01";
 /// How long one call may take.
 const DEADLINE: Duration = Duration::from_secs(15);
 /// Largest answer read.
@@ -25,6 +28,8 @@ const MAX_ANSWER: usize = 4 << 20;
 /// A refused or failed KMS call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KmsFailure {
+    /// `kms` or `ram`.
+    pub service: &'static str,
     /// The action that failed (`ListKeys`).
     pub action: String,
     /// HTTP status (502 when the service could not be reached).
@@ -41,13 +46,14 @@ impl KmsFailure {
         self.code == "Forbidden.NoPermission"
     }
 
-    /// The RAM action the call needed (`kms:ListKeys`).
+    /// The RAM action the call needed (`kms:ListKeys`, `ram:CreateUser`).
     pub fn permission(&self) -> String {
-        format!("kms:{}", self.action)
+        format!("{}:{}", self.service, self.action)
     }
 
-    fn unreachable(action: &str, message: &str) -> Self {
+    fn unreachable(service: &'static str, action: &str, message: &str) -> Self {
         Self {
+            service,
             action: action.to_owned(),
             status: StatusCode::BAD_GATEWAY,
             code: "ServiceUnavailable".into(),
@@ -68,8 +74,22 @@ pub struct KmsCaller<'a> {
 }
 
 impl KmsCaller<'_> {
-    /// Calls `action` with `params`; the JSON answer.
+    /// Calls KMS `action` with `params`; the JSON answer.
     pub async fn call(&self, action: &str, params: &[(&str, &str)]) -> Result<Value, KmsFailure> {
+        self.call_version(VERSION, action, params).await
+    }
+
+    /// Calls RAM `action` (version 2015-05-01, served on the same edge) with `params`.
+    pub async fn ram(&self, action: &str, params: &[(&str, &str)]) -> Result<Value, KmsFailure> {
+        self.call_version(RAM_VERSION, action, params).await
+    }
+
+    async fn call_version(
+        &self,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<Value, KmsFailure> {
         let nonce = uuid::Uuid::new_v4().to_string();
         let timestamp = time::OffsetDateTime::now_utc()
             .format(&time::macros::format_description!(
@@ -79,7 +99,7 @@ impl KmsCaller<'_> {
         let mut pairs: Vec<(String, String)> = [
             ("Action", action),
             ("Format", "JSON"),
-            ("Version", VERSION),
+            ("Version", version),
             ("AccessKeyId", self.access_key_id),
             ("SignatureMethod", "HMAC-SHA1"),
             ("SignatureVersion", "1.0"),
@@ -98,16 +118,18 @@ impl KmsCaller<'_> {
             .join("&");
         let signature = rpc_signature(self.secret, &format!("POST&%2F&{}", encode_strict(&canonical)));
         let body = format!("{canonical}&Signature={}", encode_strict(&signature));
+        let service = if version == RAM_VERSION { "ram" } else { "kms" };
         let (status, bytes) = tokio::time::timeout(DEADLINE, self.post(body))
             .await
-            .map_err(|_| KmsFailure::unreachable(action, "the key service did not answer in time"))?
-            .map_err(|message| KmsFailure::unreachable(action, &message))?;
+            .map_err(|_| KmsFailure::unreachable(service, action, "the key service did not answer in time"))?
+            .map_err(|message| KmsFailure::unreachable(service, action, &message))?;
         let value: Value = serde_json::from_slice(&bytes)
-            .map_err(|_| KmsFailure::unreachable(action, "the key service's answer is not JSON"))?;
+            .map_err(|_| KmsFailure::unreachable(service, action, "the key service's answer is not JSON"))?;
         if status.is_success() {
             return Ok(value);
         }
         Err(KmsFailure {
+            service,
             action: action.to_owned(),
             status,
             code: value["Code"].as_str().unwrap_or("Error").to_owned(),

@@ -12,13 +12,15 @@
 //! |---|---|
 //! | `session` | sealed session cookies, CSRF tokens, idle expiry, sign-out |
 //! | `client`, `xml` | OSS requests as the signed-in user, their XML answers |
-//! | `kms` | KMS OpenAPI calls as the signed-in user |
+//! | `kms` | KMS and RAM OpenAPI calls as the signed-in user |
+//! | `lines` | the line of a policy document its refusal names |
 //! | `routes` | which page or action a request is, the CSRF and `Origin` checks |
 //! | `actions` | each page and action: the OSS and KMS calls behind it |
 //! | `pages`, `text` | server-rendered HTML in Chinese and English |
 
 pub mod client;
 pub mod kms;
+pub mod lines;
 pub mod pages;
 pub mod session;
 pub mod text;

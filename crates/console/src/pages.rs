@@ -104,6 +104,7 @@ pub fn page(chrome: &Chrome<'_>, title: &str, body: Markup) -> Markup {
                         @if chrome.access_key_id.is_some() {
                             a href="/" { (t(lang, T::Buckets)) }
                             a href="/keys" { (t(lang, T::Keys)) }
+                            a href="/ram" { (t(lang, T::Ram)) }
                         }
                     }
                     div.who {
@@ -554,6 +555,177 @@ pub fn key(chrome: &Chrome<'_>, key: &KeyDetail, done: bool, problem: Option<&st
                         tr { td { code { (id) } @if *id == key.primary_version { " · " (t(lang, T::PrimaryVersion)) } } td { (created) } }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// A policy document the validator refused: its lines, numbered, with the one the refusal names marked.
+#[derive(Debug, Clone, Default)]
+pub struct RefusedPolicy {
+    /// The name typed.
+    pub name: String,
+    /// The document typed.
+    pub document: String,
+    /// The refusal.
+    pub problem: String,
+    /// The line it names (1-based).
+    pub line: Option<usize>,
+}
+
+/// Access control: the account's users and policies.
+pub fn ram(
+    chrome: &Chrome<'_>,
+    users: &[(String, String)],
+    policies: &[(String, String)],
+    problem: Option<&str>,
+    refused: Option<&RefusedPolicy>,
+) -> Markup {
+    let lang = chrome.lang;
+    let document = refused.map_or(
+        "{\n  \"Version\": \"1\",\n  \"Statement\": [\n    {\n      \"Effect\": \"Allow\",\n      \"Action\": [\"oss:Get*\", \"oss:List*\"],\n      \"Resource\": \"*\"\n    }\n  ]\n}\n",
+        |r| r.document.as_str(),
+    );
+    html! {
+        section.card {
+            h1 { (t(lang, T::Ram)) }
+            @if let Some(problem) = problem { p.error role="alert" #ram-error { (problem) } }
+            h2 { (t(lang, T::Users)) }
+            form.inline-form method="post" action="/ram/users" #create-user-form {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                input type="text" name="name" placeholder=(t(lang, T::UserName)) required maxlength="64";
+                button.primary type="submit" #create-user { (t(lang, T::CreateUser)) }
+            }
+            table #user-list {
+                thead { tr { th { (t(lang, T::UserName)) } th { (t(lang, T::Created)) } th { (t(lang, T::Actions)) } } }
+                tbody {
+                    @for (name, created) in users {
+                        tr data-user=(name) {
+                            td { (name) } td { (created) }
+                            td { a href={ "/ram/users/" (url_query(name)) } { (t(lang, T::Details)) } }
+                        }
+                    }
+                }
+            }
+        }
+        section.card {
+            h2 { (t(lang, T::Policies)) }
+            table #policy-list {
+                thead { tr { th { (t(lang, T::PolicyName)) } th { (t(lang, T::Created)) } th { (t(lang, T::Actions)) } } }
+                tbody {
+                    @for (name, created) in policies {
+                        tr data-policy=(name) {
+                            td { (name) } td { (created) }
+                            td {
+                                form.inline method="post" action={ "/ram/policies/" (url_query(name)) "/delete" } {
+                                    input type="hidden" name="csrf" value=(chrome.csrf);
+                                    button type="submit" { (t(lang, T::DeletePolicy)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { (t(lang, T::CreatePolicy)) }
+            @if let Some(refused) = refused {
+                p.error role="alert" #policy-error { (refused.problem) }
+                @if let Some(line) = refused.line {
+                    p.error #policy-error-line { (t(lang, T::AtLine)) " " (line) " " (t(lang, T::LineSuffix)) }
+                }
+                ol.listing #policy-listing {
+                    @for (number, text) in refused.document.lines().enumerate() {
+                        li.bad[refused.line == Some(number + 1)] { code { (text) } }
+                    }
+                }
+            }
+            form method="post" action="/ram/policies" #create-policy-form {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                label { (t(lang, T::PolicyName)) input type="text" name="name" required maxlength="128" value=[refused.map(|r| r.name.as_str())]; }
+                label { (t(lang, T::PolicyDocument)) textarea name="document" rows="14" spellcheck="false" { (document) } }
+                button.primary type="submit" #create-policy { (t(lang, T::CreatePolicy)) }
+            }
+        }
+    }
+}
+
+/// A user's page: access keys, attached policies, and the forms that change them. `new_secret` is the
+/// secret of a key created by this very request, shown once.
+#[allow(clippy::too_many_arguments)]
+pub fn ram_user(
+    chrome: &Chrome<'_>,
+    user: &str,
+    keys: &[(String, String, String)],
+    attached: &[String],
+    policies: &[String],
+    new_key: Option<(&str, &str)>,
+    problem: Option<&str>,
+) -> Markup {
+    let lang = chrome.lang;
+    let base = format!("/ram/users/{}", url_query(user));
+    html! {
+        p.crumbs { a href="/ram" { (t(lang, T::Ram)) } " / " (user) }
+        section.card #ram-user {
+            h1 { (user) }
+            @if let Some(problem) = problem { p.error role="alert" #ram-error { (problem) } }
+            @if let Some((id, secret)) = new_key {
+                div.secret role="status" #new-key {
+                    p { (t(lang, T::SecretOnce)) }
+                    p { "AccessKey ID: " code #new-key-id { (id) } }
+                    p { "AccessKey Secret: " code #new-key-secret { (secret) } }
+                }
+            }
+            h2 { (t(lang, T::AccessKeys)) }
+            form.inline method="post" action={ (base) "/keys" } {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                button.primary type="submit" #create-access-key { (t(lang, T::CreateAccessKey)) }
+            }
+            table #access-keys {
+                thead { tr { th { "AccessKey ID" } th { (t(lang, T::Status)) } th { (t(lang, T::Created)) } th { (t(lang, T::Actions)) } } }
+                tbody {
+                    @for (id, status, created) in keys {
+                        tr data-access-key=(id) {
+                            td { code { (id) } } td.status { (status) } td { (created) }
+                            td.actions {
+                                form.inline method="post" action={ (base) "/keys/" (url_query(id)) "/" (if status == "Active" { "disable" } else { "enable" }) } {
+                                    input type="hidden" name="csrf" value=(chrome.csrf);
+                                    button type="submit" { (t(lang, if status == "Active" { T::Disable } else { T::Enable })) }
+                                }
+                                form.inline method="post" action={ (base) "/keys/" (url_query(id)) "/delete" } {
+                                    input type="hidden" name="csrf" value=(chrome.csrf);
+                                    button type="submit" { (t(lang, T::Delete)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            h2 { (t(lang, T::Policies)) }
+            table #attached-policies {
+                tbody {
+                    @for policy in attached {
+                        tr data-policy=(policy) {
+                            td { (policy) }
+                            td {
+                                form.inline method="post" action={ (base) "/detach" } {
+                                    input type="hidden" name="csrf" value=(chrome.csrf);
+                                    input type="hidden" name="policy" value=(policy);
+                                    button type="submit" { (t(lang, T::Detach)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            form.inline-form method="post" action={ (base) "/attach" } #attach-form {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                select name="policy" {
+                    @for policy in policies { option value=(policy) { (policy) } }
+                }
+                button type="submit" #attach { (t(lang, T::Attach)) }
+            }
+            form method="post" action={ (base) "/delete" } #delete-user-form {
+                input type="hidden" name="csrf" value=(chrome.csrf);
+                button type="submit" #delete-user { (t(lang, T::DeleteUser)) }
             }
         }
     }

@@ -243,6 +243,37 @@ async fn route<B: Backend>(
         (&Method::POST, "/keys") => return actions::create_key(s, form).await,
         _ => {}
     }
+    match (method, path) {
+        (&Method::GET, "/ram") => return actions::ram_page(s).await,
+        (&Method::POST, "/ram/users") => return actions::create_user(s, form).await,
+        (&Method::POST, "/ram/policies") => return actions::create_policy(s, form).await,
+        _ => {}
+    }
+    if let Some(rest) = path.strip_prefix("/ram/policies/")
+        && let Some(policy) = rest.strip_suffix("/delete")
+        && method == Method::POST
+    {
+        return match cang_oss::percent::decode_path(policy) {
+            Some(policy) => actions::delete_policy(s, &policy).await,
+            None => not_found(s),
+        };
+    }
+    if let Some(rest) = path.strip_prefix("/ram/users/") {
+        let (user, action) = rest.split_once('/').unwrap_or((rest, ""));
+        let (Some(user), Some(action)) = (
+            cang_oss::percent::decode_path(user),
+            cang_oss::percent::decode_path(action),
+        ) else {
+            return not_found(s);
+        };
+        return match (method, action.as_str()) {
+            (&Method::GET, "") => actions::user_page(s, &user).await,
+            (&Method::POST, action) if !action.is_empty() => {
+                actions::user_action(s, &user, action, form).await
+            }
+            _ => not_found(s),
+        };
+    }
     if let Some(rest) = path.strip_prefix("/keys/") {
         let (key, action) = rest.split_once('/').unwrap_or((rest, ""));
         let Some(key) = cang_oss::percent::decode_path(key) else {

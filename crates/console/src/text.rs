@@ -140,6 +140,24 @@ labels! {
     Done => "操作成功。", "Done.";
     LastRotation => "上次轮转", "Last rotation";
     NextRotation => "下次轮转", "Next rotation";
+    Ram => "访问控制", "Access control";
+    Users => "用户", "Users";
+    CreateUser => "创建用户", "Create user";
+    UserName => "用户名", "User name";
+    AccessKeys => "AccessKey", "AccessKeys";
+    CreateAccessKey => "创建 AccessKey", "Create AccessKey";
+    SecretOnce => "AccessKey Secret 仅在创建时显示一次，请立即妥善保存。", "The AccessKey Secret is shown only now, once: store it safely.";
+    Status => "状态", "Status";
+    Policies => "权限策略", "Policies";
+    CreatePolicy => "创建权限策略", "Create policy";
+    PolicyName => "策略名称", "Policy name";
+    PolicyDocument => "策略内容", "Policy document";
+    Attach => "添加权限", "Attach";
+    Detach => "移除权限", "Detach";
+    DeleteUser => "删除用户", "Delete user";
+    DeletePolicy => "删除策略", "Delete policy";
+    AtLine => "出错位置：第", "At line";
+    LineSuffix => "行", "";
 }
 
 #[cfg(test)]
