@@ -16,6 +16,7 @@
 //! | `lines` | the line of a policy document its refusal names |
 //! | `routes` | which page or action a request is, the CSRF and `Origin` checks |
 //! | `actions` | each page and action: the OSS and KMS calls behind it |
+//! | `ram` | the access-control pages: the RAM calls behind them |
 //! | `pages`, `text` | server-rendered HTML in Chinese and English |
 
 pub mod client;
@@ -27,6 +28,7 @@ pub mod text;
 pub mod xml;
 
 mod actions;
+mod ram;
 mod routes;
 
 use std::net::SocketAddr;

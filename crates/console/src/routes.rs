@@ -16,7 +16,7 @@ use crate::kms::KmsCaller;
 use crate::pages::{self, Chrome};
 use crate::session::{COOKIE, Refused, Session};
 use crate::text::{Lang, T, t};
-use crate::{Backend, Body, Console, actions, empty_body, full_body};
+use crate::{Backend, Body, Console, actions, empty_body, full_body, ram};
 
 const CSS: &str = include_str!("assets/console.css");
 const JS: &str = include_str!("assets/console.js");
@@ -244,9 +244,9 @@ async fn route<B: Backend>(
         _ => {}
     }
     match (method, path) {
-        (&Method::GET, "/ram") => return actions::ram_page(s).await,
-        (&Method::POST, "/ram/users") => return actions::create_user(s, form).await,
-        (&Method::POST, "/ram/policies") => return actions::create_policy(s, form).await,
+        (&Method::GET, "/ram") => return ram::ram_page(s).await,
+        (&Method::POST, "/ram/users") => return ram::create_user(s, form).await,
+        (&Method::POST, "/ram/policies") => return ram::create_policy(s, form).await,
         _ => {}
     }
     if let Some(rest) = path.strip_prefix("/ram/policies/")
@@ -254,7 +254,7 @@ async fn route<B: Backend>(
         && method == Method::POST
     {
         return match cang_oss::percent::decode_path(policy) {
-            Some(policy) => actions::delete_policy(s, &policy).await,
+            Some(policy) => ram::delete_policy(s, &policy).await,
             None => not_found(s),
         };
     }
@@ -267,10 +267,8 @@ async fn route<B: Backend>(
             return not_found(s);
         };
         return match (method, action.as_str()) {
-            (&Method::GET, "") => actions::user_page(s, &user).await,
-            (&Method::POST, action) if !action.is_empty() => {
-                actions::user_action(s, &user, action, form).await
-            }
+            (&Method::GET, "") => ram::user_page(s, &user).await,
+            (&Method::POST, action) if !action.is_empty() => ram::user_action(s, &user, action, form).await,
             _ => not_found(s),
         };
     }
