@@ -140,8 +140,13 @@ def test_network_policies_isolate_kms_and_meta(docs):
         assert _policy_admits(policies, labels[target], labels["gateway"], "grpc")
         assert _policy_admits(policies, labels[target], admin, "grpc")
         assert not _policy_admits(policies, labels[target], stranger, "grpc")
-        other = "meta" if target == "kms" else "kms"
-        assert not _policy_admits(policies, labels[target], labels[other], "grpc")
+    # meta never calls kms; kms's OpenAPI does call meta (access keys, RAM identities).
+    assert not _policy_admits(policies, labels["kms"], labels["meta"], "grpc")
+    assert not _policy_admits(policies, labels["kms"], labels["meta"], "openapi")
+    assert not _policy_admits(policies, labels["kms"], stranger, "openapi")
+    assert _policy_admits(policies, labels["kms"], labels["gateway"], "openapi")
+    assert _policy_admits(policies, labels["meta"], labels["kms"], "grpc")
+    assert _policy_admits(policies, labels["gateway"], stranger, "console")
     assert _policy_admits(policies, labels["gateway"], stranger, "http")
     assert not _policy_admits(policies, labels["gateway"], stranger, "grpc")
 

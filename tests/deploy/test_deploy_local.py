@@ -4,9 +4,11 @@ let the admin Job create an account and key, serve an SSE PUT and GET through a 
 ciphertext on meta's volume, and stop cleanly on SIGTERM within their grace periods."""
 
 import datetime
+import http.client
 import ipaddress
 import json
 import secrets
+import urllib.parse
 import uuid
 
 import oss2
@@ -88,11 +90,14 @@ def _secrets():
             if name == "cang-root-key":
                 assert keys == ["root-key"]
                 out[name] = {"root-key": secrets.token_hex(32).encode() + b"\n"}
+            elif name == "cang-console-key":
+                assert keys == ["console-key"]
+                out[name] = {"console-key": secrets.token_hex(32).encode() + b"\n"}
             else:
                 identity = name.removeprefix("cang-tls-")
                 assert identity in IDENTITIES and keys == ["ca.crt", "tls.crt", "tls.key"], name
                 out[name] = pki[identity]
-    assert set(out) == {"cang-root-key", *(f"cang-tls-{i}" for i in IDENTITIES)}
+    assert set(out) == {"cang-root-key", "cang-console-key", *(f"cang-tls-{i}" for i in IDENTITIES)}
     return out
 
 
@@ -153,6 +158,23 @@ def test_stack_serves_encrypted_objects_and_stops_cleanly(cluster):
     for path in data.rglob("*"):
         if path.is_file():
             assert marker not in path.read_bytes(), f"plaintext found in {path}"
+
+    # The console signs in with the same key; its bucket list (OSS through the gateway) and its key page (the
+    # crypto service's OpenAPI, which looks the key up in meta) work as the manifests wire them.
+    console = http.client.HTTPConnection("127.0.0.1", gateway.local_port("console"), timeout=30)
+    origin = f"http://127.0.0.1:{gateway.local_port('console')}"
+    form = urllib.parse.urlencode({"access_key_id": key["access_key_id"], "access_key_secret": key["access_key_secret"]})
+    console.request("POST", "/login", form, {"Content-Type": "application/x-www-form-urlencoded", "Origin": origin})
+    signed_in = console.getresponse()
+    signed_in.read()
+    assert signed_in.status == 303, signed_in.status
+    cookie = signed_in.getheader("set-cookie").split(";")[0]
+    for path, expected in (("/", b"deploy-check"), ("/keys", b"alias/acs/oss")):
+        console.request("GET", path, headers={"Cookie": cookie})
+        page = console.getresponse()
+        body = page.read()
+        assert page.status == 200 and expected in body, (path, page.status)
+    console.close()
 
     # SIGTERM, as the kubelet sends it: each process drains and exits 0 within its grace period.
     for pod_name in ("gateway", "meta-0", "kms-0"):

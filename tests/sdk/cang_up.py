@@ -184,13 +184,16 @@ def running(binary, data_dir, extra_args=()):
     CangInstance."""
     log_path = data_dir.parent / f"{data_dir.name}.log"
     port = _free_loopback_port()
-    console_port = _free_loopback_port()
+    # A console port of its own on the first start; a restart keeps the recorded one, as `cang up` does.
+    state = data_dir / "instance.json"
+    recorded = state.is_file() and '"console"' in state.read_text()
+    console = [] if recorded else ["--console-listen", f"127.0.0.1:{_free_loopback_port()}"]
     with open(log_path, "wb") as log:
         # A session of its own, so that a last-resort kill of the group reaches the three services too.
         proc = subprocess.Popen(
             [
                 str(binary), "up", "--data-dir", str(data_dir), "--listen", f"127.0.0.1:{port}",
-                "--console-listen", f"127.0.0.1:{console_port}", *extra_args,
+                *console, *extra_args,
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

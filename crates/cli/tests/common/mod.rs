@@ -101,14 +101,22 @@ impl Up {
         let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let stdout = dir.with_extension(format!("{run}.stdout"));
         let stderr = dir.with_extension(format!("{run}.stderr"));
-        let child = cang()
+        let mut command = cang();
+        command
             .arg("up")
             .arg("--data-dir")
             .arg(dir)
             .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--console-listen")
-            .arg(format!("127.0.0.1:{}", free_port()?))
+            .arg(addr.to_string());
+        // A console port of its own on the first start (tests run side by side); a restart keeps the
+        // recorded one, as `cang up` does by default.
+        let recorded = std::fs::read_to_string(dir.join("instance.json")).unwrap_or_default();
+        if !recorded.contains("\"console\"") {
+            command
+                .arg("--console-listen")
+                .arg(format!("127.0.0.1:{}", free_port()?));
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout)?)
             .stderr(std::fs::File::create(&stderr)?)
