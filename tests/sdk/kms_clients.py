@@ -30,8 +30,9 @@ def host_of(cang):
     return cang.kms_endpoint.removeprefix("http://")
 
 
-def tea_client(cang, credentials, signing="acs3"):
-    """An alibabacloud-kms20160120 client; `signing` is "acs3" (the SDK default) or "rpc-v2"."""
+def openapi_config(cang, credentials, signing="acs3"):
+    """The tea-openapi settings every vendor SDK client here uses: the instance's KMS_ENDPOINT over http, and
+    `signing` "acs3" (the SDK default) or "rpc-v2"."""
     config = open_api.Config(
         access_key_id=credentials.access_key_id,
         access_key_secret=credentials.access_key_secret,
@@ -43,7 +44,12 @@ def tea_client(cang, credentials, signing="acs3"):
     )
     if signing == "rpc-v2":
         config.signature_algorithm = "v2"
-    return KmsClient(config)
+    return config
+
+
+def tea_client(cang, credentials, signing="acs3"):
+    """An alibabacloud-kms20160120 client; `signing` is "acs3" (the SDK default) or "rpc-v2"."""
+    return KmsClient(openapi_config(cang, credentials, signing))
 
 
 def legacy_client(cang, credentials):

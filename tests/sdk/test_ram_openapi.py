@@ -11,27 +11,14 @@ import oss2
 import pytest
 from alibabacloud_ram20150501 import models as M
 from alibabacloud_ram20150501.client import Client as RamClient
-from alibabacloud_tea_openapi import models as open_api
 from alibabacloud_tea_openapi.exceptions import AlibabaCloudException
 
 from cang_up import Credentials, oss2_bucket
-from kms_clients import host_of
+from kms_clients import openapi_config
 
 
 def ram(cang, credentials=None, signing="acs3"):
-    creds = credentials or cang.root
-    config = open_api.Config(
-        access_key_id=creds.access_key_id,
-        access_key_secret=creds.access_key_secret,
-        endpoint=host_of(cang),
-        protocol="http",
-        region_id=cang.region,
-        read_timeout=20000,
-        connect_timeout=5000,
-    )
-    if signing == "rpc-v2":
-        config.signature_algorithm = "v2"
-    return RamClient(config)
+    return RamClient(openapi_config(cang, credentials or cang.root, signing))
 
 
 def refused(call):
