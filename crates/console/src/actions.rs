@@ -105,7 +105,10 @@ pub(crate) async fn sign_in<B: Backend>(
         Ok(cookie) => {
             tracing::info!(target: "cang::console", access_key_id = id, %peer, "signed in");
             let mut answer = redirect("/");
-            set_cookie(&mut answer, &session_cookie(&cookie));
+            set_cookie(
+                &mut answer,
+                &session_cookie(&cookie, console.config.secure_cookies),
+            );
             answer
         }
         Err(_) => html(

@@ -83,6 +83,8 @@ pub struct ConsoleConfig {
     pub kms_authority: Option<String>,
     /// Part size of browser uploads: larger files go through multipart upload in parts of this size.
     pub part_size: u64,
+    /// Mark cookies `Secure`: the console is reached over HTTPS (a TLS-terminating ingress in front).
+    pub secure_cookies: bool,
 }
 
 impl ConsoleConfig {
@@ -93,6 +95,7 @@ impl ConsoleConfig {
             session_limits: SessionLimits::default(),
             kms_authority: None,
             part_size: 8 << 20,
+            secure_cookies: false,
         }
     }
 }

@@ -115,6 +115,7 @@ pub(crate) async fn handle<B: Backend>(
     peer: SocketAddr,
 ) -> Response<Body> {
     let now = unix_now();
+    let secure = console.config.secure_cookies;
     let headers = request.headers();
     let lang = Lang::choose(
         cookie(headers, Lang::COOKIE),
@@ -130,7 +131,7 @@ pub(crate) async fn handle<B: Backend>(
     match (&method, path.as_str()) {
         (&Method::GET, "/assets/console.css") => return asset(CSS, "text/css; charset=utf-8"),
         (&Method::GET, "/assets/console.js") => return asset(JS, "text/javascript; charset=utf-8"),
-        (&Method::GET, "/lang") => return switch_language(&query),
+        (&Method::GET, "/lang") => return switch_language(&query, secure),
         (&Method::GET, "/login") => {
             let ended = query.get("ended").map(|_| t(lang, T::SessionEnded));
             return html(StatusCode::OK, pages::sign_in(lang, ended));
@@ -151,7 +152,7 @@ pub(crate) async fn handle<B: Backend>(
     let session = match cookie(headers, COOKIE).map(|c| console.sessions.open(c, now)) {
         Some(Ok(session)) => session,
         Some(Err(Refused::Invalid | Refused::Expired | Refused::SignedOut)) | None => {
-            return signed_out(api);
+            return signed_out(api, secure);
         }
     };
     let safe = method == Method::GET || method == Method::HEAD;
@@ -192,7 +193,7 @@ pub(crate) async fn handle<B: Backend>(
         Ok(Some(secret)) => secret,
         Ok(None) => {
             console.sessions.revoke(&session, now);
-            return signed_out(api);
+            return signed_out(api, secure);
         }
         Err(_) => {
             return text(
@@ -209,7 +210,7 @@ pub(crate) async fn handle<B: Backend>(
     if path == "/logout" && method == Method::POST {
         console.sessions.revoke(&session, now);
         let mut answer = redirect("/login");
-        set_cookie(&mut answer, &clear_cookie());
+        set_cookie(&mut answer, &clear_cookie(secure));
         return answer;
     }
     let signed = Signed {
@@ -222,7 +223,7 @@ pub(crate) async fn handle<B: Backend>(
     };
     let mut answer = route(&signed, &method, &path, &query, &form, request).await;
     if let Some(Some(cookie)) = refreshed {
-        set_cookie(&mut answer, &session_cookie(&cookie));
+        set_cookie(&mut answer, &session_cookie(&cookie, secure));
     }
     answer
 }
@@ -370,7 +371,7 @@ async fn read_form(request: Request<Body>) -> Result<Pairs, Response<Body>> {
     Ok(Pairs::parse(text))
 }
 
-fn switch_language(query: &Pairs) -> Response<Body> {
+fn switch_language(query: &Pairs, secure: bool) -> Response<Body> {
     let to = match query.get("to") {
         Some("en") => "en",
         _ => "zh",
@@ -383,17 +384,32 @@ fn switch_language(query: &Pairs) -> Response<Body> {
     let mut answer = redirect(next);
     set_cookie(
         &mut answer,
-        &format!("{}={to}; Path=/; SameSite=Strict; Max-Age=31536000", Lang::COOKIE),
+        &format!(
+            "{}={to}; Path=/; SameSite=Strict; Max-Age=31536000{}",
+            Lang::COOKIE,
+            secure_flag(secure)
+        ),
     );
     answer
 }
 
-pub(crate) fn session_cookie(value: &str) -> String {
-    format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict")
+/// The session cookie carrying `value` (`Secure` when the console is reached over HTTPS).
+pub(crate) fn session_cookie(value: &str, secure: bool) -> String {
+    format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict{}",
+        secure_flag(secure)
+    )
 }
 
-fn clear_cookie() -> String {
-    format!("{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+fn clear_cookie(secure: bool) -> String {
+    format!(
+        "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        secure_flag(secure)
+    )
+}
+
+fn secure_flag(secure: bool) -> &'static str {
+    if secure { "; Secure" } else { "" }
 }
 
 pub(crate) fn set_cookie(answer: &mut Response<Body>, cookie: &str) {
@@ -402,17 +418,17 @@ pub(crate) fn set_cookie(answer: &mut Response<Body>, cookie: &str) {
     }
 }
 
-fn signed_out(api: bool) -> Response<Body> {
+fn signed_out(api: bool, secure: bool) -> Response<Body> {
     if api {
         let mut answer = json(
             StatusCode::UNAUTHORIZED,
             &serde_json::json!({"error": "signed-out"}),
         );
-        set_cookie(&mut answer, &clear_cookie());
+        set_cookie(&mut answer, &clear_cookie(secure));
         return answer;
     }
     let mut answer = redirect("/login?ended=1");
-    set_cookie(&mut answer, &clear_cookie());
+    set_cookie(&mut answer, &clear_cookie(secure));
     answer
 }
 
@@ -513,27 +529,33 @@ mod tests {
 
     #[test]
     fn only_the_consoles_own_origin_passes() {
-        assert!(same_origin(&headers(&[
-            ("host", "127.0.0.1:9001"),
-            ("origin", "http://127.0.0.1:9001")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "127.0.0.1:9001"),
-            ("origin", "http://evil.example")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "127.0.0.1:9001"),
-            ("origin", "null")
-        ])));
-        assert!(same_origin(&headers(&[
-            ("host", "h:1"),
-            ("referer", "http://h:1/b/x/")
-        ])));
-        assert!(!same_origin(&headers(&[
-            ("host", "h:1"),
-            ("referer", "http://h:1.evil/")
-        ])));
-        assert!(!same_origin(&headers(&[("host", "h:1")])));
+        let cases: [(&[(&'static str, &'static str)], bool); 6] = [
+            (
+                &[("host", "127.0.0.1:9001"), ("origin", "http://127.0.0.1:9001")],
+                true,
+            ),
+            (
+                &[("host", "127.0.0.1:9001"), ("origin", "http://evil.example")],
+                false,
+            ),
+            (&[("host", "127.0.0.1:9001"), ("origin", "null")], false),
+            (&[("host", "h:1"), ("referer", "http://h:1/b/x/")], true),
+            (&[("host", "h:1"), ("referer", "http://h:1.evil/")], false),
+            (&[("host", "h:1")], false),
+        ];
+        for (pairs, expected) in cases {
+            assert_eq!(same_origin(&headers(pairs)), expected, "{pairs:?}");
+        }
+    }
+
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_when_asked() {
+        assert_eq!(
+            session_cookie("v", false),
+            "cang_console=v; Path=/; HttpOnly; SameSite=Strict"
+        );
+        assert!(session_cookie("v", true).ends_with("; Secure"));
+        assert!(clear_cookie(true).contains("Max-Age=0; Secure"));
     }
 
     #[test]
@@ -572,7 +594,7 @@ mod tests {
             ("https%3A%2F%2Fevil.example", "/"),
             ("%2F%5Cevil", "/"),
         ] {
-            let answer = switch_language(&Pairs::parse(&format!("to=en&next={next}")));
+            let answer = switch_language(&Pairs::parse(&format!("to=en&next={next}")), false);
             assert_eq!(answer.headers()[header::LOCATION], expected);
         }
     }

@@ -107,6 +107,9 @@ pub struct GatewayArgs {
     /// The KMS OpenAPI the console's key picker and key pages call, `host:port` or `http://host:port`.
     #[arg(long, env = "CANG_CONSOLE_KMS_ENDPOINT")]
     pub console_kms_endpoint: Option<String>,
+    /// Mark console cookies `Secure`: browsers reach the console over HTTPS (a TLS-terminating ingress).
+    #[arg(long, env = "CANG_CONSOLE_SECURE_COOKIES", default_value_t = false, action = ArgAction::Set)]
+    pub console_secure_cookies: bool,
     /// How long a console session may go unused, seconds.
     #[arg(long, env = "CANG_CONSOLE_IDLE_SECS", default_value_t = 1800,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -172,6 +175,7 @@ fn console_config(args: &GatewayArgs) -> anyhow::Result<cang_gateway::ConsoleCon
         .as_deref()
         .map(|e| e.trim_start_matches("http://").trim_end_matches('/').to_owned());
     config.session_limits.idle = Duration::from_secs(args.console_idle_secs);
+    config.secure_cookies = args.console_secure_cookies;
     Ok(config)
 }
 
