@@ -490,3 +490,29 @@ def test_a_ram_user_without_ram_permissions_sees_what_is_missing(cang, page, tmp
     page.goto(f"{cang.console_url}ram")
     expect(page.locator("#ram-error")).to_contain_text("缺少权限 ram:ListUsers")
     shot(page, "9-4-ram-refused", expect_error=True)
+
+
+def test_a_sign_out_outlives_a_gateway_restart(bin_dir, tmp_path):
+    """Sign-outs are recorded by the metadata service, not only in the gateway that saw them: after the
+    instance restarts (a new gateway process, the same session key) the cookie still opens nothing, while a
+    session that was not signed out survives."""
+    from cang_up import running
+
+    data = tmp_path / "restart"
+    with running(bin_dir / "cang", data) as first:
+        web = Http(first.console_url)
+        kept = web.sign_in(first.root)
+        ended = web.sign_in(first.root)
+        token = web.csrf(ended)
+        status, _, _ = web.request(
+            "POST", "/logout", f"csrf={token}",
+            {"Content-Type": "application/x-www-form-urlencoded", "Cookie": ended, "Origin": web.origin},
+        )
+        assert status == 303
+    with running(bin_dir / "cang", data) as second:
+        assert second.console_url == first.console_url
+        web = Http(second.console_url)
+        status, _, _ = web.request("GET", "/", headers={"Cookie": kept})
+        assert status == 200, "a live session survives the restart"
+        status, headers, _ = web.request("GET", "/", headers={"Cookie": ended})
+        assert status == 303 and headers["location"] == "/login?ended=1"

@@ -30,6 +30,8 @@ pub mod xml;
 mod actions;
 mod ram;
 mod routes;
+#[cfg(test)]
+mod tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -70,6 +72,13 @@ pub trait Backend: Send + Sync + 'static {
     /// The secret of an active access key; `None` when there is no such key or it is disabled.
     fn secret(&self, access_key_id: &str)
     -> BoxFuture<'static, Result<Option<AccessKeySecret>, Unavailable>>;
+
+    /// Records, for every replica, that session `id` was signed out; the record may go at `until` (Unix
+    /// seconds), when its cookie expires anyway.
+    fn revoke_session(&self, id: [u8; 16], until: u64) -> BoxFuture<'static, Result<(), Unavailable>>;
+
+    /// Whether session `id` was signed out, on any replica.
+    fn session_revoked(&self, id: [u8; 16]) -> BoxFuture<'static, Result<bool, Unavailable>>;
 }
 
 /// Console settings.

@@ -155,6 +155,15 @@ pub(crate) async fn handle<B: Backend>(
             return signed_out(api, secure);
         }
     };
+    // Signed out on another replica: the shared record says so.
+    match console.backend.session_revoked(session.id).await {
+        Ok(false) => {}
+        Ok(true) => {
+            console.sessions.revoke(&session, now);
+            return signed_out(api, secure);
+        }
+        Err(_) => return text(StatusCode::SERVICE_UNAVAILABLE, "Sessions cannot be checked now."),
+    }
     let safe = method == Method::GET || method == Method::HEAD;
     if !safe && !same_origin(headers) {
         return refused_origin();
@@ -209,6 +218,14 @@ pub(crate) async fn handle<B: Backend>(
     });
     if path == "/logout" && method == Method::POST {
         console.sessions.revoke(&session, now);
+        let until = session.issued + console.sessions.limits().lifetime.as_secs();
+        if console.backend.revoke_session(session.id, until).await.is_err() {
+            // This replica refuses the cookie already; the others would not know yet.
+            return text(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The sign-out could not be recorded; try again.",
+            );
+        }
         let mut answer = redirect("/login");
         set_cookie(&mut answer, &clear_cookie(secure));
         return answer;

@@ -2,8 +2,8 @@
 //! random session id, the CSRF token its pages carry, when it began and when it was last used. Sealed with
 //! AES-256-GCM under the console's session key, so any gateway holding that key opens it and none needs a
 //! session table; the secret of the access key is never in it. A session ends when it has been idle too
-//! long, when it reaches its lifetime, or on sign-out (remembered by this gateway until the cookie would
-//! have expired anyway).
+//! long, when it reaches its lifetime, or on sign-out: remembered here, and by the metadata service for
+//! every other replica, until the cookie would have expired anyway.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -36,6 +36,30 @@ impl Backend for Pipeline {
         })
     }
 
+    fn revoke_session(&self, id: [u8; 16], until: u64) -> BoxFuture<'static, Result<(), Unavailable>> {
+        let gateway = Arc::clone(&self.0);
+        Box::pin(async move {
+            gateway
+                .sessions
+                .revoke_console_session(id, until.saturating_mul(1000))
+                .await
+                .map_err(|e| {
+                    tracing::warn!(error = %e, "console sign-out not recorded");
+                    Unavailable
+                })
+        })
+    }
+
+    fn session_revoked(&self, id: [u8; 16]) -> BoxFuture<'static, Result<bool, Unavailable>> {
+        let gateway = Arc::clone(&self.0);
+        Box::pin(async move {
+            gateway.sessions.console_session_revoked(id).await.map_err(|e| {
+                tracing::warn!(error = %e, "console session not checked");
+                Unavailable
+            })
+        })
+    }
+
     fn secret(
         &self,
         access_key_id: &str,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cang_kms_api::KmsApi;
-use cang_meta_api::{Bucket, MetaApi, ObjectInfo, ObjectStore};
+use cang_meta_api::{Bucket, IdentityStore, MetaApi, ObjectInfo, ObjectStore};
 use cang_oss::auth::AuthConfig;
 use cang_oss::{Route, Router};
 use cang_policy::ConditionContext;
@@ -116,6 +116,8 @@ pub struct Gateway {
     pub keys: DataKeys,
     /// Access-key resolution.
     pub access_keys: AccessKeys,
+    /// The metadata service's identity half, for one thing only: the console's signed-out sessions.
+    pub sessions: Arc<dyn IdentityStore>,
     /// Request, byte, crypto-service and data-key cache metrics.
     pub metrics: Arc<Metrics>,
     /// The workers of the data path's bulk CPU work (digests, sealing, opening).
@@ -200,6 +202,7 @@ impl Gateway {
         let metrics = Arc::new(Metrics::new());
         let keys = DataKeys::new(kms.clone(), config.key_cache.clone()).with_metrics(Arc::clone(&metrics));
         let access_keys = AccessKeys::new(meta.clone(), kms.clone(), config.access_key_ttl, 4096);
+        let sessions: Arc<dyn IdentityStore> = meta.clone();
         let meta: Arc<dyn ObjectStore> = meta;
         let router = Router::new(config.base_domains.clone());
         let auth = AuthConfig::for_region(config.region.clone());
@@ -210,6 +213,7 @@ impl Gateway {
             meta,
             keys,
             access_keys,
+            sessions,
             metrics,
             cpu: CpuPool::per_core(),
             in_flight,

@@ -266,4 +266,9 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn detach_policy(&self, account_id: &str, user: &str, policy: &str) -> Result<(), MetaError>;
     /// The policies attached to a user.
     async fn user_policies(&self, account_id: &str, user: &str) -> Result<Vec<Policy>, MetaError>;
+    /// Records that web console session `id` was signed out; the record may be dropped after `until_ms`,
+    /// when the session's cookie expires anyway.
+    async fn revoke_console_session(&self, id: [u8; 16], until_ms: u64) -> Result<(), MetaError>;
+    /// Whether web console session `id` was signed out.
+    async fn console_session_revoked(&self, id: [u8; 16]) -> Result<bool, MetaError>;
 }

@@ -215,4 +215,25 @@ impl IdentityStore for MetaGrpcClient {
             .into_inner();
         Ok(r.policies.into_iter().map(Into::into).collect())
     }
+
+    async fn revoke_console_session(&self, id: [u8; 16], until_ms: u64) -> Result<(), MetaError> {
+        let msg = pb::ConsoleSession {
+            id: bytes::Bytes::copy_from_slice(&id),
+            until_ms,
+        };
+        self.client().revoke_console_session(self.unary(msg)).await?;
+        Ok(())
+    }
+
+    async fn console_session_revoked(&self, id: [u8; 16]) -> Result<bool, MetaError> {
+        let msg = pb::ConsoleSessionRef {
+            id: bytes::Bytes::copy_from_slice(&id),
+        };
+        let state = self
+            .client()
+            .console_session_revoked(self.unary(msg))
+            .await?
+            .into_inner();
+        Ok(state.revoked)
+    }
 }

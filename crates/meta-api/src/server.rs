@@ -522,6 +522,24 @@ impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
             .into())
     }
 
+    async fn revoke_console_session(&self, req: Request<pb::ConsoleSession>) -> Reply<pb::Empty> {
+        let api = self.api(&req)?;
+        let r = req.into_inner();
+        api.revoke_console_session(session_id(&r.id)?, r.until_ms).await?;
+        ok(pb::Empty {})
+    }
+
+    async fn console_session_revoked(
+        &self,
+        req: Request<pb::ConsoleSessionRef>,
+    ) -> Reply<pb::ConsoleSessionState> {
+        let api = self.api(&req)?;
+        let revoked = api
+            .console_session_revoked(session_id(&req.into_inner().id)?)
+            .await?;
+        ok(pb::ConsoleSessionState { revoked })
+    }
+
     async fn delete_access_key(&self, req: Request<pb::AccessKeyRef>) -> Reply<pb::Empty> {
         let api = self.api(&req)?;
         api.delete_access_key(&req.into_inner().access_key_id).await?;
@@ -571,4 +589,11 @@ impl<F: MetaForCaller> Meta for MetaGrpcServer<F> {
         let r = req.into_inner();
         ok(policies(api.user_policies(&r.account_id, &r.user).await?))
     }
+}
+
+/// A console session id: exactly 16 bytes.
+fn session_id(bytes: &[u8]) -> Result<[u8; 16], Status> {
+    bytes
+        .try_into()
+        .map_err(|_| Status::invalid_argument("a console session id is 16 bytes"))
 }

@@ -452,6 +452,14 @@ impl IdentityStore for MetaService {
         self.run(move |s| s.set_access_key_status(&id, status)).await
     }
 
+    async fn revoke_console_session(&self, id: [u8; 16], until_ms: u64) -> Result<(), MetaError> {
+        self.run(move |s| s.revoke_console_session(id, until_ms)).await
+    }
+
+    async fn console_session_revoked(&self, id: [u8; 16]) -> Result<bool, MetaError> {
+        self.run(move |s| s.console_session_revoked(id)).await
+    }
+
     async fn delete_access_key(&self, access_key_id: &str) -> Result<(), MetaError> {
         let id = access_key_id.to_owned();
         self.run(move |s| s.delete_access_key(&id)).await

@@ -39,6 +39,8 @@ pub(crate) enum OperationClass {
     Maintenance,
     /// A copy of the whole store (`cang admin backup`): admin only.
     Backup,
+    /// Signed-out web console sessions: the gateways that serve the console, and admin.
+    ConsoleSessions,
 }
 
 impl OperationClass {
@@ -49,7 +51,10 @@ impl OperationClass {
             (ServiceIdentity::Admin, _)
                 | (
                     ServiceIdentity::Gateway,
-                    OperationClass::Store | OperationClass::Authenticate | OperationClass::Maintenance
+                    OperationClass::Store
+                        | OperationClass::Authenticate
+                        | OperationClass::Maintenance
+                        | OperationClass::ConsoleSessions
                 )
                 // The crypto service's OpenAPI authenticates its callers' access keys, and its RAM API
                 // manages the identities within the caller's account.
@@ -188,6 +193,8 @@ checked_api! { IdentityStore {
     AccountIdentity fn attach_policy(account_id: &str, user: &str, policy: &str) -> ();
     AccountIdentity fn detach_policy(account_id: &str, user: &str, policy: &str) -> ();
     Authenticate fn user_policies(account_id: &str, user: &str) -> Vec<Policy>;
+    ConsoleSessions fn revoke_console_session(id: [u8; 16], until_ms: u64) -> ();
+    ConsoleSessions fn console_session_revoked(id: [u8; 16]) -> bool;
 }}
 
 #[cfg(test)]
@@ -207,6 +214,7 @@ mod tests {
             (AccountIdentity, false, true, true, false),
             (Maintenance, true, true, false, false),
             (Backup, false, true, false, false),
+            (ConsoleSessions, true, true, false, false),
         ];
         for (class, gateway, admin, kms, meta) in table {
             assert_eq!(class.allows(Gateway), gateway, "{class:?} gateway");
@@ -219,7 +227,14 @@ mod tests {
     #[test]
     fn kms_may_only_authenticate_and_manage_identities_within_accounts() {
         use OperationClass::*;
-        for class in [Store, IdentityRead, IdentityWrite, Maintenance, Backup] {
+        for class in [
+            Store,
+            IdentityRead,
+            IdentityWrite,
+            Maintenance,
+            Backup,
+            ConsoleSessions,
+        ] {
             assert!(!class.allows(ServiceIdentity::Kms), "{class:?}");
         }
         assert!(Authenticate.allows(ServiceIdentity::Kms));

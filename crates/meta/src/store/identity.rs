@@ -5,7 +5,10 @@ use cang_meta_api::{AccessKey, AccessKeyStatus, Account, MetaError, NewAccessKey
 use redb::{ReadableTable, WriteTransaction};
 
 use super::Store;
-use super::tables::{ACCESS_KEYS, ACCOUNTS, ATTACHMENTS, DbResult, POLICIES, USERS, decode, encode, now_ms};
+use super::tables::{
+    ACCESS_KEYS, ACCOUNTS, ATTACHMENTS, CONSOLE_REVOCATIONS, DbResult, POLICIES, USERS, decode, encode,
+    now_ms,
+};
 
 /// Identifiers (account ids, user and policy names, access key ids) are 1–128 printable ASCII
 /// characters without spaces.
@@ -331,6 +334,38 @@ impl Store {
         })
     }
 
+    /// Records a signed-out console session until `until_ms`, and forgets those past their own time.
+    pub fn revoke_console_session(&self, id: [u8; 16], until_ms: u64) -> Result<(), MetaError> {
+        self.writer().write(true, move |txn| {
+            let mut table = txn.open_table(CONSOLE_REVOCATIONS).db()?;
+            let now = now_ms();
+            let mut expired = Vec::new();
+            for entry in table.iter().db()? {
+                let (k, v) = entry.db()?;
+                if v.value() <= now {
+                    expired.push(k.value().to_vec());
+                }
+                // Bounded work per revocation; the rest goes with later ones.
+                if expired.len() >= 256 {
+                    break;
+                }
+            }
+            for key in expired {
+                table.remove(key.as_slice()).db()?;
+            }
+            table.insert(id.as_slice(), until_ms).db()?;
+            Ok(())
+        })
+    }
+
+    /// Whether a console session was signed out (and its record has not expired).
+    pub fn console_session_revoked(&self, id: [u8; 16]) -> Result<bool, MetaError> {
+        let txn = self.read()?;
+        let table = txn.open_table(CONSOLE_REVOCATIONS).db()?;
+        let until = table.get(id.as_slice()).db()?.map(|v| v.value());
+        Ok(until.is_some_and(|until| until > now_ms()))
+    }
+
     /// The policies attached to a user, in name order.
     pub fn user_policies(&self, account_id: &str, user: &str) -> Result<Vec<Policy>, MetaError> {
         let txn = self.read()?;
@@ -361,5 +396,29 @@ fn require_user(txn: &WriteTransaction, account_id: &str, name: &str) -> Result<
     match txn.open_table(USERS).db()?.get((account_id, name)).db()? {
         Some(_) => Ok(()),
         None => Err(MetaError::NoSuchUser),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_out_console_session_stays_revoked_until_its_time() -> Result<(), MetaError> {
+        let store = Store::in_memory()?;
+        let now = now_ms();
+        assert!(!store.console_session_revoked([1; 16])?);
+        store.revoke_console_session([1; 16], now + 60_000)?;
+        assert!(store.console_session_revoked([1; 16])?);
+        assert!(!store.console_session_revoked([2; 16])?);
+        // A record past its time says nothing, and the next revocation drops it.
+        store.revoke_console_session([3; 16], now.saturating_sub(1))?;
+        assert!(!store.console_session_revoked([3; 16])?);
+        store.revoke_console_session([4; 16], now + 60_000)?;
+        let txn = store.read()?;
+        let table = txn.open_table(CONSOLE_REVOCATIONS).db()?;
+        assert!(table.get([3u8; 16].as_slice()).db()?.is_none());
+        assert!(table.get([1u8; 16].as_slice()).db()?.is_some());
+        Ok(())
     }
 }

@@ -41,6 +41,9 @@ pub(crate) const ACCESS_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::ne
 pub(crate) const POLICIES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("policies");
 /// (account id, user name, policy name) → ().
 pub(crate) const ATTACHMENTS: TableDefinition<(&str, &str, &str), ()> = TableDefinition::new("attachments");
+/// Signed-out console session id → when its cookie expires anyway (ms since epoch).
+pub(crate) const CONSOLE_REVOCATIONS: TableDefinition<&[u8], u64> =
+    TableDefinition::new("console_revocations");
 
 /// Ciphertext bytes per chunk value. redb stores a value in a page run of the next power of two
 /// above value + leaf overhead, so 1 MiB − 256 B keeps each chunk in a 1 MiB run instead of 2 MiB.
@@ -136,5 +139,6 @@ pub(crate) fn create_all(txn: &redb::WriteTransaction) -> Result<(), MetaError> 
     txn.open_table(ACCESS_KEYS).db()?;
     txn.open_table(POLICIES).db()?;
     txn.open_table(ATTACHMENTS).db()?;
+    txn.open_table(CONSOLE_REVOCATIONS).db()?;
     Ok(())
 }
