@@ -4,7 +4,9 @@
 //!
 //! - [`sigv4`]: claims, the canonical request, signing keys, verification.
 //! - [`chunked`]: the signature chain of a chunked body.
+//! - [`aws_chunked`]: the chunked framing, decoded incrementally, each chunk released once verified.
 
+pub mod aws_chunked;
 pub mod chunked;
 pub mod sigv4;
 

@@ -7,6 +7,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use proptest::prelude::*;
 
 use super::*;
+use crate::aws_chunked::{ChunkError, Decoder};
 use crate::chunked::ChunkChain;
 
 const SECRET: &[u8] = b"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -273,6 +274,31 @@ fn a_chunked_upload_chains_every_chunk_from_the_seed() {
     let mut chain = fresh();
     assert_eq!(chain.chunk(&chunks[0].0, chunks[0].1), Ok(()));
     assert_eq!(chain.chunk(&chunks[0].0, chunks[0].1), Err(SigError::Mismatch));
+
+    // The same chunks framed as the body travels: 66824 bytes, as Content-Length says, decoding to 66560.
+    let mut body = Vec::new();
+    for (data, signature) in &chunks {
+        body.extend_from_slice(format!("{:x};chunk-signature={signature}\r\n", data.len()).as_bytes());
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    assert_eq!(body.len(), 66_824);
+    let decode = |body: &[u8]| {
+        let mut decoder = Decoder::new(Some(fresh()), false);
+        let mut out = Vec::new();
+        for piece in body.chunks(1000) {
+            decoder.feed(piece, &mut out)?;
+        }
+        decoder.finish().map(|(_, decoded)| (decoded, out))
+    };
+    let (decoded, out) = decode(&body).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((decoded, out.len()), (66_560, 66_560));
+    let mut altered = body.clone();
+    altered[100] = b'b';
+    assert!(matches!(
+        decode(&altered),
+        Err(ChunkError::Signature(SigError::Mismatch))
+    ));
 }
 
 #[test]
