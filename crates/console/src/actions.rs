@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::client::{Caller, OssFailure, OssRequest, failure_of};
 use crate::kms::KmsFailure;
 use crate::pages::{self, BucketRow, CreateForm, Encryption, Entry};
-use crate::routes::{Pairs, Signed, html, json, redirect, session_cookie, set_cookie};
+use crate::site::{Pairs, Signed, html, json, redirect, session_cookie, set_cookie};
 use crate::text::{Lang, T, t};
 use crate::{Backend, Body, Console, full_body};
 
@@ -842,18 +842,6 @@ pub(crate) async fn abort<B: Backend>(
     match s.oss().call(request).await {
         Ok(_) => json(StatusCode::OK, &json!({"done": true})),
         Err(f) => api_failure(s.lang, &f, "oss:AbortMultipartUpload"),
-    }
-}
-
-impl<B: Backend> Signed<'_, B> {
-    /// The page frame's settings, with the session's CSRF token `csrf`.
-    pub(crate) fn chrome<'a>(&'a self, csrf: &'a str) -> pages::Chrome<'a> {
-        pages::Chrome {
-            lang: self.lang,
-            access_key_id: Some(&self.session.access_key_id),
-            csrf,
-            here: &self.here,
-        }
     }
 }
 

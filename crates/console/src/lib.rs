@@ -15,6 +15,7 @@
 //! | `kms` | KMS and RAM OpenAPI calls as the signed-in user |
 //! | `lines` | the line of a policy document its refusal names |
 //! | `routes` | which page or action a request is, the CSRF and `Origin` checks |
+//! | `site` | what pages and actions share: the signed-in request, forms, cookies, answers |
 //! | `actions` | each page and action: the OSS and KMS calls behind it |
 //! | `ram` | the access-control pages: the RAM calls behind them |
 //! | `pages`, `text` | server-rendered HTML in Chinese and English |
@@ -30,6 +31,7 @@ pub mod xml;
 mod actions;
 mod ram;
 mod routes;
+mod site;
 #[cfg(test)]
 mod tests;
 

@@ -7,7 +7,7 @@ use http::{Response, StatusCode};
 use crate::actions::{NO_KMS, kms_refusal};
 use crate::kms::KmsFailure;
 use crate::pages;
-use crate::routes::{Pairs, Signed, redirect};
+use crate::site::{Pairs, Signed, redirect};
 use crate::text::T;
 use crate::{Backend, Body};
 

@@ -425,4 +425,24 @@ impl Claim {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn the_canonical_path_keeps_unreserved_bytes_and_slashes(
+            segments in proptest::collection::vec("[A-Za-z0-9._~-]{0,12}", 1..5),
+        ) {
+            let path = format!("/{}", segments.join("/"));
+            prop_assert_eq!(canonical_uri(&path), path);
+        }
+
+        #[test]
+        fn the_canonical_path_encodes_everything_else_once(segment in ".{0,20}") {
+            let encoded = percent_encoding::utf8_percent_encode(&segment, STRICT).to_string();
+            let path = format!("/{encoded}");
+            prop_assert_eq!(canonical_uri(&path), path);
+        }
+    }
+}
