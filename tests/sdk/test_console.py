@@ -516,3 +516,19 @@ def test_a_sign_out_outlives_a_gateway_restart(bin_dir, tmp_path):
         assert status == 200, "a live session survives the restart"
         status, headers, _ = web.request("GET", "/", headers={"Cookie": ended})
         assert status == 303 and headers["location"] == "/login?ended=1"
+
+
+def test_without_get_bucket_encryption_the_panel_names_the_permission(cang, page, tmp_path):
+    name = f"console-noget-{uuid.uuid4().hex[:10]}"
+    oss2_bucket(cang, "v4", name).create_bucket()
+    user = cang.ram_user(
+        [
+            {"Effect": "Allow", "Action": ["oss:*"], "Resource": ["*"]},
+            {"Effect": "Deny", "Action": ["oss:GetBucketEncryption"], "Resource": ["*"]},
+        ],
+        tmp_path,
+    )
+    sign_in(page, cang, user)
+    page.goto(f"{cang.console_url}b/{name}/settings")
+    expect(page.locator("#current-sse")).to_contain_text("缺少权限 oss:GetBucketEncryption")
+    shot(page, "5-2-panel-without-get-permission")

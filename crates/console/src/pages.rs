@@ -55,7 +55,7 @@ impl Encryption {
                 }
             },
             Self::Hidden(permission) => html! {
-                span.enc.hidden title=(permission) { (t(lang, T::NotAllowedToRead)) }
+                span.enc.hidden { (t(lang, T::MissingPermission)) " " (permission) }
             },
         }
     }

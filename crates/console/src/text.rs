@@ -111,7 +111,6 @@ labels! {
     Empty => "没有文件。", "No objects.";
     NoBuckets => "还没有 Bucket。", "No buckets yet.";
     Unknown => "未知", "Unknown";
-    NotAllowedToRead => "无权查看", "Not allowed to view";
     MissingPermission => "缺少权限", "Missing permission";
     Failed => "操作失败", "The operation failed";
     Keys => "密钥管理", "Key Management";
