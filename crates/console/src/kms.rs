@@ -9,6 +9,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use cang_oss::auth::AccessKeySecret;
 use cang_oss::percent::encode_strict;
+use futures::StreamExt as _;
 use hmac::{KeyInit, Mac};
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
@@ -196,6 +197,8 @@ pub struct KeySummary {
 
 /// Most keys one listing gathers.
 const MAX_KEYS: usize = 1000;
+/// `DescribeKey` calls in flight for one listing.
+const DESCRIBES_IN_FLIGHT: usize = 8;
 
 impl KmsCaller<'_> {
     /// Every key of the account with its aliases and state (`ListKeys`, `DescribeKey`, `ListAliases`).
@@ -238,7 +241,12 @@ impl KmsCaller<'_> {
             }
             page += 1;
         }
-        let described = futures::future::join_all(ids.iter().map(|id| self.describe(id))).await;
+        // Each call is a connection of its own: a few at a time, not one per key at once.
+        let described: Vec<Result<Value, KmsFailure>> = futures::stream::iter(ids.clone())
+            .map(|id| async move { self.describe(&id).await })
+            .buffered(DESCRIBES_IN_FLIGHT)
+            .collect()
+            .await;
         let mut keys = Vec::with_capacity(ids.len());
         for (id, described) in ids.into_iter().zip(described) {
             let meta = described?;
